@@ -1,0 +1,30 @@
+# li-campaign: `make demo` runs workflows/demo.yaml end to end; `make test` runs the tests.
+# Both install everything into ./.venv first (scripts/bootstrap.sh: apt packages for GPAW,
+# torch==2.13.0 CPU first, then the pinned stack).
+VENV     ?= .venv
+CAMPAIGN ?= campaign
+SPEC     ?= workflows/demo.yaml
+WORKERS  ?= 2
+LI        = $(VENV)/bin/li-campaign --campaign-dir $(CAMPAIGN)
+
+.PHONY: venv demo test test-fast clean-demo
+
+venv:
+	bash scripts/bootstrap.sh
+
+demo: venv
+	$(LI) init
+	$(LI) submit $(SPEC) --skip-existing
+	$(LI) run --workers $(WORKERS)
+	$(LI) build
+	$(LI) report
+	$(LI) report --json
+
+test: venv
+	$(VENV)/bin/python -m pytest -q
+
+test-fast: venv
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+clean-demo:
+	rm -rf $(CAMPAIGN)

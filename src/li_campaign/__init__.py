@@ -1,0 +1,14 @@
+"""li-campaign: database-backed MLIP campaigns for lithium metal.
+
+Stages (one package each): ``structures`` (training structures), ``dft`` (labels),
+``mlip`` (NequIP fit and deployment), ``properties`` (fan-out calculations with the
+deployed model), ``flows`` (jobflow flows that connect them), ``builders`` (maggma
+builders), ``report``, ``db`` (stores and the FireWorks LaunchPad) and ``cli``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("li-campaign")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,1 @@
+"""The ``li-campaign`` command line."""

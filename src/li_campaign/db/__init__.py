@@ -1,0 +1,1 @@
+"""Database layer: store construction, the FireWorks LaunchPad and local workers."""

@@ -1,0 +1,1 @@
+"""DFT labelling: one engine interface (GPAW PBE here; analytic potentials for tests)."""

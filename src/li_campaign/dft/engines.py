@@ -1,0 +1,134 @@
+"""Labelling engines behind one function: :func:`label_atoms`.
+
+``gpaw``
+    Plane-wave PBE with GPAW (the open engine used locally and in CI). Every setting comes
+    from :class:`~li_campaign.schemas.spec.GpawSpec` and is returned for the document.
+``morse``
+    ASE's analytic Morse potential, selected in the spec for fast pipeline tests. Its
+    labels are not physics.
+
+A label is only returned when it is complete: non-finite energies, forces or stresses, and
+GPAW SCF runs that did not converge, raise :class:`LabelError` so the job fails with the
+reason instead of storing a broken frame.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from li_campaign.dft.kpoints import kmesh_from_spacing
+
+if TYPE_CHECKING:
+    from ase import Atoms
+
+    from li_campaign.schemas.spec import DftSpec
+
+
+class LabelError(RuntimeError):
+    """The engine did not produce a usable label."""
+
+
+@dataclass(frozen=True)
+class Label:
+    """Energy (eV), forces (eV/Å), Voigt stress (eV/Å^3) and the settings that made them."""
+
+    energy: float
+    forces: np.ndarray
+    stress: np.ndarray
+    settings: dict
+    wall_time_s: float
+
+
+def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path):
+    from gpaw import GPAW, PW, FermiDirac, MethfesselPaxton
+
+    g = dft.gpaw
+    kpts = kmesh_from_spacing(atoms.cell.array, g.kspacing_inv_A, (True, True, not slab))
+    if g.smearing == "fermi-dirac":
+        occupations = FermiDirac(g.smearing_width_eV)
+    else:
+        occupations = MethfesselPaxton(g.smearing_width_eV, order=g.mp_order)
+    settings = {
+        "engine": "gpaw",
+        "mode": "pw",
+        "xc": g.xc,
+        "ecut_eV": g.ecut_eV,
+        "kspacing_inv_A": g.kspacing_inv_A,
+        "kpts": kpts,
+        "gamma_centered": True,
+        "smearing": g.smearing,
+        "smearing_width_eV": g.smearing_width_eV,
+        "mp_order": g.mp_order if g.smearing == "methfessel-paxton" else None,
+        "energy_convergence_eV": g.energy_convergence_eV,
+        "max_scf_iterations": g.max_scf_iterations,
+        "spin_polarized": False,
+        "setups": "Li.PBE (gpaw-data, 1 valence electron)",
+    }
+    calc = GPAW(
+        mode=PW(g.ecut_eV),
+        xc=g.xc,
+        kpts={"size": kpts, "gamma": True},
+        occupations=occupations,
+        convergence={"energy": g.energy_convergence_eV},
+        maxiter=g.max_scf_iterations,
+        txt=str(txt),
+    )
+    return calc, settings
+
+
+def _morse_calculator(dft: DftSpec):
+    from ase.calculators.morse import MorsePotential
+
+    m = dft.morse
+    calc = MorsePotential(epsilon=m.epsilon_eV, r0=m.r0_A, rho0=m.rho0, rcut1=0.8 * m.cutoff_A, rcut2=m.cutoff_A)
+    settings = {"engine": "morse", **m.model_dump()}
+    return calc, settings
+
+
+def make_calculator(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | Path = "."):
+    """Return ``(calculator, settings)`` of the engine in ``dft``, with the k-mesh of ``atoms``."""
+    if dft.engine == "gpaw":
+        return _gpaw_calculator(atoms, dft, slab, Path(workdir) / "gpaw.txt")
+    return _morse_calculator(dft)
+
+
+def label_atoms(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | Path = ".") -> Label:
+    """Compute energy, forces and stress of ``atoms`` with the engine chosen in ``dft``.
+
+    Parameters
+    ----------
+    atoms
+        Periodic Li structure (not modified).
+    dft
+        Engine and settings.
+    slab
+        True for slabs (vacuum along z): one k-point along z.
+    workdir
+        Where the engine writes its text output.
+
+    Raises
+    ------
+    LabelError
+        If the SCF did not converge or a result is not finite.
+    """
+    atoms = atoms.copy()
+    calc, settings = make_calculator(atoms, dft, slab, workdir)
+    atoms.calc = calc
+    start = time.perf_counter()
+    try:
+        energy = float(atoms.get_potential_energy())
+        forces = np.array(atoms.get_forces(), dtype=float)
+        stress = np.array(atoms.get_stress(voigt=True), dtype=float)
+    except Exception as exc:  # GPAW raises KohnShamConvergenceError, among others
+        raise LabelError(f"{settings['engine']} failed on {atoms.get_chemical_formula()}: {type(exc).__name__}: {exc}") from exc
+    wall = time.perf_counter() - start
+    if not (np.isfinite(energy) and np.isfinite(forces).all() and np.isfinite(stress).all()):
+        raise LabelError(f"{settings['engine']} returned non-finite energy/forces/stress for {atoms.get_chemical_formula()}")
+    if forces.shape != (len(atoms), 3):
+        raise LabelError(f"{settings['engine']} returned forces of shape {forces.shape} for {len(atoms)} atoms")
+    return Label(energy, forces, stress, settings, wall)

@@ -1,0 +1,97 @@
+"""Makers of the DFT stage: label one structure, store it as a training frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobflow import Maker, job
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from li_campaign.core.hashing import structure_hash
+from li_campaign.core.lithium import check_lithium_structure
+from li_campaign.core.lithium import bcc_li_conventional
+from li_campaign.dft.engines import label_atoms, make_calculator
+from li_campaign.properties.bulk import fit_bulk_eos
+from li_campaign.schemas.properties import BulkDoc
+from li_campaign.schemas.frames import TrainingFrameDoc
+from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.spec import DftSpec, EosSpec
+
+
+@dataclass
+class LabelFrameMaker(Maker):
+    """Label one structure with the engine of the spec (GPAW PBE or an analytic potential).
+
+    Parameters
+    ----------
+    name
+        Job name.
+    dft
+        Engine and settings; recorded on the frame.
+    campaign, spec_hash
+        Provenance.
+    """
+
+    name: str = "dft label"
+    dft: DftSpec = field(default_factory=DftSpec)
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job
+    def make(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool = False) -> TrainingFrameDoc:
+        """Return the :class:`TrainingFrameDoc` of ``structure``; fails (no frame) if the engine fails."""
+        check_lithium_structure(structure, label)
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        result = label_atoms(atoms, self.dft, slab=slab)
+        return TrainingFrameDoc(
+            frame_id=frame_id,
+            origin=origin,
+            label=label,
+            structure=structure.as_dict(),
+            n_atoms=len(structure),
+            energy_eV=result.energy,
+            energy_per_atom_eV=result.energy / len(structure),
+            forces_eV_A=result.forces.tolist(),
+            stress_eV_A3=result.stress.tolist(),
+            engine=self.dft.engine,
+            wall_time_s=result.wall_time_s,
+            provenance=Provenance(
+                campaign=self.campaign,
+                spec_hash=self.spec_hash,
+                dft_settings=result.settings,
+                structure_hash=structure_hash(structure),
+            ),
+        )
+
+
+@dataclass
+class DftBulkEosMaker(Maker):
+    """The DFT teacher's own bcc equation of state (same engine and settings as the labels).
+
+    The report sets the model's lattice constant beside this one.
+    """
+
+    name: str = "dft bulk eos"
+    dft: DftSpec = field(default_factory=DftSpec)
+    eos: EosSpec = field(default_factory=EosSpec)
+    a_guess_A: float = 3.44
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job
+    def make(self) -> BulkDoc:
+        """Fit Birch–Murnaghan to DFT energies of the 2-atom cubic cell."""
+        cell = AseAtomsAdaptor.get_atoms(bcc_li_conventional(self.a_guess_A))
+        calc, settings = make_calculator(cell, self.dft)
+        fit = fit_bulk_eos(calc, self.a_guess_A, self.eos)
+        return BulkDoc(
+            source="dft",
+            **fit,
+            provenance=Provenance(
+                campaign=self.campaign,
+                spec_hash=self.spec_hash,
+                dft_settings=settings,
+                structure_hash=structure_hash(bcc_li_conventional(fit["lattice_constant_A"])),
+            ),
+        )

@@ -1,0 +1,1 @@
+"""Flows that connect the stages of a campaign."""

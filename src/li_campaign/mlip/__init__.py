@@ -1,0 +1,1 @@
+"""MLIP fitting and deployment: NequIP trained on frames read from the store."""

@@ -1,0 +1,44 @@
+"""Load a deployed model from the registry as an ASE calculator, after checking its sha256."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from li_campaign.core.errors import ModelIntegrityError
+from li_campaign.core.hashing import file_sha256
+
+if TYPE_CHECKING:
+    from ase.calculators.calculator import Calculator
+
+
+def verify_model_file(path: str | Path, sha256: str) -> Path:
+    """Return ``path`` if it exists and its sha256 matches; raise :class:`ModelIntegrityError` otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelIntegrityError(f"{path}: model file missing (registry sha256 {sha256[:12]}…)")
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise ModelIntegrityError(
+            f"{path}: sha256 mismatch (file {actual[:12]}…, registry {sha256[:12]}…); the file was changed or corrupted"
+        )
+    return path
+
+
+def load_calculator(model: dict, device: str = "cpu") -> Calculator:
+    """Return an ASE calculator for a registry entry (a ModelDoc as dict), verified by sha256.
+
+    ``aotinductor`` entries load the compiled ``.nequip.pt2``; ``eager`` entries load the
+    packaged ``.nequip.zip`` without compilation.
+    """
+    from nequip.integrations.ase import NequIPCalculator
+
+    path = verify_model_file(model["deployed_path"], model["sha256"])
+    try:
+        if model["deploy_mode"] == "aotinductor":
+            return NequIPCalculator.from_compiled_model(str(path), device=device, chemical_species_to_atom_type_map=True)
+        return NequIPCalculator._from_saved_model(str(path), device=device, chemical_species_to_atom_type_map=True)
+    except Exception as exc:
+        raise ModelIntegrityError(
+            f"{path}: cannot load the {model['deploy_mode']} model on {device}: {type(exc).__name__}: {exc}"
+        ) from exc

@@ -1,0 +1,295 @@
+"""The campaign report: numbers from the derived collections, a Markdown summary and figures.
+
+Only the collections written by the builders (:data:`~li_campaign.db.config.DERIVED_COLLECTIONS`)
+are read, never the JobStore: run ``li-campaign build`` first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from li_campaign.core.errors import DatabaseError, InputError
+
+if TYPE_CHECKING:
+    from maggma.core import Store
+
+    from li_campaign.db.config import Campaign
+
+_BUILT = {"state": "successful"}
+_MODEL_FIELDS = (
+    "sha256",
+    "campaign",
+    "architecture",
+    "deploy_mode",
+    "compile_target",
+    "n_parameters",
+    "deployed_path",
+    "energy_mae_meV_atom",
+    "energy_rmse_meV_atom",
+    "force_mae_meV_A",
+    "force_rmse_meV_A",
+    "stress_mae_meV_A3",
+    "n_train",
+    "n_val",
+    "n_test",
+    "completed_at",
+)
+_FACET_FIELDS = (
+    "facet",
+    "miller_index",
+    "surface_energy_J_m2",
+    "min_adsorption_energy_eV",
+    "min_site",
+    "min_barrier_eV",
+    "min_hop",
+)
+_BULK_FIELDS = ("lattice_constant_A", "energy_per_atom_eV", "bulk_modulus_GPa")
+_BEP_FIELDS = ("slope", "intercept", "r2", "n", "facets", "points", "reason")
+_NO_BEP = {
+    "slope": None,
+    "intercept": None,
+    "r2": None,
+    "n": 0,
+    "facets": [],
+    "points": [],
+    "reason": "no facet results for this model",
+}
+
+
+@contextmanager
+def _opened(campaign: Campaign, name: str) -> Iterator[Store]:
+    """Open a derived collection for the duration of a ``with`` block."""
+    store = campaign.derived_store(name)
+    store.connect()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _read(campaign: Campaign, name: str, criteria: dict | None = None) -> list[dict]:
+    """Return the documents of a derived collection (without ``_id``)."""
+    with _opened(campaign, name) as store:
+        return [{k: v for k, v in doc.items() if k != "_id"} for doc in store.query(criteria=criteria)]
+
+
+def _select_model(models: list[dict], sha: str | None) -> dict:
+    """Return the newest model, or the one whose sha256 starts with ``sha``."""
+    if sha is None:
+        return max(models, key=lambda doc: doc["completed_at"])
+    matches = [doc for doc in models if doc["sha256"].startswith(sha)]
+    if len(matches) != 1:
+        known = ", ".join(sorted(doc["sha256"][:12] for doc in models))
+        problem = "matches several models" if matches else "matches no built model"
+        raise InputError(f"model sha256 {sha!r} {problem}; known: {known}")
+    return matches[0]
+
+
+def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
+    """Collect the report numbers of one model from the derived collections.
+
+    Parameters
+    ----------
+    campaign
+        The campaign.
+    model_sha256
+        sha256 (or a unique prefix) of the model; the newest built model by default.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable: ``campaign``, ``campaign_dir``, ``model`` (sha256, holdout errors,
+        split sizes, ...), ``parity`` (DFT vs MLIP holdout values), ``n_training_frames``,
+        ``bulk`` and ``lattice_constant_A`` (None if the bulk fit is missing), ``facets`` (one
+        row per facet), ``surface_energy_J_m2``, ``min_adsorption_energy_eV`` and
+        ``min_barrier_eV`` (facet -> value, facets without the value left out), and ``bep``
+        (``slope``, ``intercept``, ``r2``, ``n``, ``facets``, ``points``, ``reason``).
+
+    Raises
+    ------
+    DatabaseError
+        If no model has been built into the derived collections.
+    InputError
+        If ``model_sha256`` matches no built model, or several.
+    """
+    models = _read(campaign, "models", _BUILT)
+    if not models:
+        raise DatabaseError(
+            f"{campaign.root}: no built results (the derived collections are empty); "
+            "run `li-campaign build` after the workflows have finished"
+        )
+    model = _select_model(models, model_sha256)
+    sha, name = model["sha256"], model["campaign"]
+    criteria = {**_BUILT, "model_sha256": sha}
+
+    bulk = max(_read(campaign, "bulk", criteria), key=lambda doc: doc["completed_at"], default=None)
+    rows = [
+        {field: doc.get(field) for field in _FACET_FIELDS}
+        for doc in sorted(_read(campaign, "facet_summary", {"model_sha256": sha}), key=lambda doc: doc["facet"])
+    ]
+    bep_docs = _read(campaign, "bep_regression", {"model_sha256": sha})
+    with _opened(campaign, "training_frames") as store:
+        n_frames = store.count({**_BUILT, "campaign": name})
+
+    def by_facet(field: str) -> dict[str, float]:
+        return {row["facet"]: row[field] for row in rows if row[field] is not None}
+
+    return {
+        "campaign": name,
+        "campaign_dir": str(campaign.root),
+        "model": {field: model.get(field) for field in _MODEL_FIELDS},
+        "parity": model.get("parity"),
+        "n_training_frames": n_frames,
+        "lattice_constant_A": None if bulk is None else bulk["lattice_constant_A"],
+        "bulk": None if bulk is None else {field: bulk.get(field) for field in _BULK_FIELDS},
+        "facets": rows,
+        "surface_energy_J_m2": by_facet("surface_energy_J_m2"),
+        "min_adsorption_energy_eV": by_facet("min_adsorption_energy_eV"),
+        "min_barrier_eV": by_facet("min_barrier_eV"),
+        "bep": {field: bep_docs[0].get(field) for field in _BEP_FIELDS} if bep_docs else _NO_BEP,
+    }
+
+
+def _fmt(value: object, digits: int = 3) -> str:
+    """Format a number for the Markdown tables ('–' when missing)."""
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _bep_line(bep: dict, digits: int = 3) -> str:
+    """Return the fitted BEP line as text, e.g. ``0.512 · E_ads − 0.210``."""
+    sign = "−" if bep["intercept"] < 0 else "+"
+    return f"{bep['slope']:.{digits}f} · E_ads {sign} {abs(bep['intercept']):.{digits}f}"
+
+
+def render_markdown(report: dict) -> str:
+    """Return ``summary.md``: model and bulk sections, a per-facet table and the BEP fit."""
+    model, bulk, bep = report["model"], report["bulk"] or {}, report["bep"]
+    lines = [
+        f"# li-campaign report: {report['campaign']}",
+        "",
+        "## Model",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| sha256 | `{model['sha256']}` |",
+        f"| architecture | {model['architecture']} ({model['deploy_mode']}) |",
+        f"| completed | {model['completed_at']} |",
+        f"| holdout energy MAE / RMSE (meV/atom) | {_fmt(model['energy_mae_meV_atom'], 2)} / "
+        f"{_fmt(model['energy_rmse_meV_atom'], 2)} |",
+        f"| holdout force MAE / RMSE (meV/Å) | {_fmt(model['force_mae_meV_A'], 1)} / "
+        f"{_fmt(model['force_rmse_meV_A'], 1)} |",
+        f"| frames train / val / test | {model['n_train']} / {model['n_val']} / {model['n_test']} |",
+        f"| training frames in campaign | {report['n_training_frames']} |",
+        "",
+        "## Bulk (bcc, Birch–Murnaghan)",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| lattice constant (Å) | {_fmt(bulk.get('lattice_constant_A'), 4)} |",
+        f"| energy (eV/atom) | {_fmt(bulk.get('energy_per_atom_eV'), 4)} |",
+        f"| bulk modulus (GPa) | {_fmt(bulk.get('bulk_modulus_GPa'), 2)} |",
+        "",
+        "## Facets",
+        "",
+        "| facet | γ (J/m²) | min E_ads (eV) | site | min barrier (eV) | hop |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| ({row['facet']}) | {_fmt(row['surface_energy_J_m2'])} | {_fmt(row['min_adsorption_energy_eV'])} | "
+        f"{_fmt(row['min_site'])} | {_fmt(row['min_barrier_eV'])} | {_fmt(row['min_hop'])} |"
+        for row in report["facets"]
+    ]
+    lines += ["", "## BEP relation (min barrier vs min adsorption energy)", ""]
+    if bep["slope"] is None:
+        lines.append(f"No fit: {bep['reason']}.")
+    else:
+        lines.append(
+            f"E_b = {_bep_line(bep)} eV, r² = {bep['r2']:.3f}, "
+            f"n = {bep['n']} ({', '.join(bep['facets'])})"
+        )
+    lines += ["", "![BEP](bep.png)", "", "![parity](parity.png)", ""]
+    return "\n".join(lines)
+
+
+def plot_bep(bep: dict, path: Path) -> None:
+    """Scatter of min barrier vs min adsorption energy, with facet labels and the fit line (or a note)."""
+    fig = Figure(figsize=(4.5, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    x = [p["min_adsorption_energy_eV"] for p in bep["points"]]
+    y = [p["min_barrier_eV"] for p in bep["points"]]
+    ax.scatter(x, y, color="C0", zorder=3)
+    for point in bep["points"]:
+        ax.annotate(
+            f"({point['facet']})",
+            (point["min_adsorption_energy_eV"], point["min_barrier_eV"]),
+            textcoords="offset points",
+            xytext=(5, 4),
+        )
+    if bep["slope"] is None:
+        ax.set_title(f"no fit: {bep['reason']}", fontsize="small", wrap=True)
+    else:
+        lo, hi = min(x), max(x)
+        pad = 0.1 * (hi - lo)
+        xs = [lo - pad, hi + pad]
+        label = f"E_b = {_bep_line(bep, 2)}, r² = {bep['r2']:.2f}"
+        ax.plot(xs, [bep["slope"] * v + bep["intercept"] for v in xs], color="C1", label=label)
+        ax.legend(fontsize="small")
+    ax.set_xlabel("min adsorption energy (eV)")
+    ax.set_ylabel("min diffusion barrier (eV)")
+    FigureCanvasAgg(fig).print_png(path)
+
+
+def plot_parity(parity: dict, model: dict, path: Path) -> None:
+    """Two parity panels of the holdout frames: energy per atom and force components."""
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    panels = (
+        ("energy_per_atom_eV", "energy (eV/atom)", f"MAE {_fmt(model['energy_mae_meV_atom'], 1)} meV/atom"),
+        ("force_components_eV_A", "force component (eV/Å)", f"MAE {_fmt(model['force_mae_meV_A'], 1)} meV/Å"),
+    )
+    for ax, (field, label, title) in zip(fig.subplots(1, 2), panels):
+        dft, mlip = parity[f"dft_{field}"], parity[f"mlip_{field}"]
+        ax.scatter(dft, mlip, s=10, alpha=0.7)
+        if dft:
+            lo, hi = min(dft + mlip), max(dft + mlip)
+            ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
+            ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xlabel(f"DFT {label}")
+        ax.set_ylabel(f"MLIP {label}")
+        ax.set_title(title, fontsize="medium")
+    FigureCanvasAgg(fig).print_png(path)
+
+
+def write_report(campaign: Campaign, out_dir: str | Path, model_sha256: str | None = None) -> Path:
+    """Write ``summary.md``, ``report.json``, ``bep.png`` and ``parity.png`` into ``out_dir``.
+
+    Parameters
+    ----------
+    campaign
+        The campaign.
+    out_dir
+        Output directory (created if needed).
+    model_sha256
+        As in :func:`collect_report`.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    report = collect_report(campaign, model_sha256)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "summary.md").write_text(render_markdown(report))
+    plot_bep(report["bep"], out_dir / "bep.png")
+    plot_parity(report["parity"], report["model"], out_dir / "parity.png")
+    return out_dir

@@ -1,0 +1,1 @@
+"""Pydantic documents: the campaign spec (input) and every stored result (output)."""

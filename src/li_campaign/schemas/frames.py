@@ -1,0 +1,42 @@
+"""Training frames: one DFT-labelled structure each."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from li_campaign.schemas.provenance import Provenance
+
+FrameOrigin = Literal["bulk_strain", "bulk_rattle", "vacancy", "slab", "adatom"]
+
+
+class TrainingFrameDoc(BaseModel):
+    """A DFT-labelled structure, the unit of the training set."""
+
+    doc_type: Literal["training_frame"] = "training_frame"
+    frame_id: str = Field(..., description="Stable id: <campaign>:<origin>:<index>.")
+    origin: FrameOrigin = Field(..., description="What kind of configuration this is.")
+    label: str = Field(..., description="Human-readable description, e.g. 'slab 110 + adatom'.")
+    structure: dict = Field(..., description="pymatgen Structure.as_dict().")
+    n_atoms: int
+    energy_eV: float = Field(..., description="Total energy (eV).")
+    energy_per_atom_eV: float
+    forces_eV_A: list[list[float]] = Field(..., description="Forces, n_atoms x 3 (eV/Å).")
+    stress_eV_A3: list[float] = Field(
+        ..., description="Stress in ASE's convention and Voigt order xx yy zz yz xz xy (eV/Å^3)."
+    )
+    engine: str = Field(..., description="Labelling engine: gpaw or an analytic potential.")
+    wall_time_s: float
+    provenance: Provenance
+
+
+class TrainingSetDoc(BaseModel):
+    """The frames a campaign labelled (output of the collect job)."""
+
+    doc_type: Literal["training_set"] = "training_set"
+    campaign: str
+    frame_ids: list[str]
+    n_frames: int
+    counts_by_origin: dict[str, int]
+    provenance: Provenance

@@ -1,0 +1,92 @@
+"""The embedded LaunchPad and the local runner, with real FireWorks and real stores."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from jobflow import Flow
+
+from li_campaign.core.errors import DatabaseError, InputError
+from li_campaign.db.launchpad import open_launchpad
+from li_campaign.db.runner import run_workers
+from li_campaign.db.status import campaign_status
+from li_campaign.db.submit import submit_flow
+from tests.db.jobs_for_tests import add, die, fail, fan
+
+
+def _outputs(campaign):
+    store = campaign.job_store()
+    store.connect()
+    return store
+
+
+def test_dynamic_flow_runs_with_two_workers(campaign):
+    first = fan(4)
+    last = add(first.output, 100)
+    submit_flow(campaign, Flow([first, last]), "hash-a")
+    summary = run_workers(campaign, n_workers=2, progress=False)
+    assert summary.fizzled == []
+    assert summary.states == {"COMPLETED": 8}  # fan + 4 adds + total (replacement) + last
+    store = _outputs(campaign)
+    assert store.get_output(last.uuid) == 1 + 2 + 3 + 4 + 100
+    # every firework ran exactly once
+    with open_launchpad(campaign, write=False) as lp:
+        assert lp.launches.count_documents({}) == 8
+
+
+def test_state_survives_in_a_new_process(campaign):
+    submit_flow(campaign, Flow([add(1, 2)]), "hash-b")
+    run_workers(campaign, progress=False)
+    code = (
+        "from li_campaign.db.config import Campaign;from li_campaign.db.status import campaign_status;"
+        f"import json;print(json.dumps(campaign_status(Campaign({str(campaign.root)!r}))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out)["states"] == {"COMPLETED": 1}
+
+
+def test_same_spec_twice_is_refused_and_nothing_added(campaign):
+    submit_flow(campaign, Flow([add(1, 2)]), "hash-c")
+    with pytest.raises(InputError, match="already submitted"):
+        submit_flow(campaign, Flow([add(1, 2)]), "hash-c")
+    assert campaign_status(campaign)["n_fireworks"] == 1
+
+
+def test_failed_job_is_reported_and_children_wait(campaign):
+    bad = fail("SCF did not converge")
+    child = add(bad.output, 1)
+    submit_flow(campaign, Flow([bad, child]), "hash-d")
+    summary = run_workers(campaign, progress=False)
+    assert len(summary.fizzled) == 1
+    status = campaign_status(campaign)
+    assert status["states"] == {"FIZZLED": 1, "WAITING": 1}
+    assert "SCF did not converge" in status["failed"][0]["reason"]
+
+
+def test_killed_worker_fizzles_with_a_reason_and_keeps_other_results(campaign):
+    ok = add(2, 3)
+    submit_flow(campaign, Flow([ok, die()]), "hash-e")
+    summary = run_workers(campaign, n_workers=2, progress=False)
+    assert summary.states == {"COMPLETED": 1, "FIZZLED": 1}
+    reason = campaign_status(campaign)["failed"][0]["reason"]
+    assert "exited with code -9" in reason
+    assert _outputs(campaign).get_output(ok.uuid) == 5
+
+
+def test_exception_inside_launchpad_block_writes_nothing(campaign):
+    before = campaign.fireworks_db_file.read_text()
+    with pytest.raises(RuntimeError):
+        with open_launchpad(campaign) as lp:
+            lp.fireworks.insert_one({"fw_id": 999, "state": "READY"})
+            raise RuntimeError("boom")
+    assert campaign.fireworks_db_file.read_text() == before
+
+
+def test_unreadable_launchpad_file_is_a_clear_error(campaign):
+    campaign.fireworks_db_file.write_text("{not json")
+    with pytest.raises(DatabaseError, match="cannot read the LaunchPad file"):
+        with open_launchpad(campaign):
+            pass

@@ -98,7 +98,9 @@ def cmd_report(args) -> int:
 
     campaign = _campaign(args)
     if args.json:
-        print(json.dumps(collect_report(campaign, args.model), indent=2))
+        report = collect_report(campaign, args.model)
+        report.pop("parity", None)  # plot data; in report.json of the report folder
+        print(json.dumps(report, indent=2))
         return 0
     out = Path(args.out) if args.out else campaign.root / "report"
     path = write_report(campaign, out, args.model)

@@ -118,6 +118,16 @@ def open_launchpad(campaign: Campaign, write: bool = True) -> Iterator[LaunchPad
             strm_lvl="ERROR",
         )
         try:
+            lp.connection.admin.command("ping")
+        except Exception as exc:  # ServerSelectionTimeoutError, OperationFailure (auth), ConfigurationError
+            from li_campaign.db.check import redact_uri
+
+            lp.connection.close()
+            raise DatabaseError(
+                f"mongodb database not reachable ({redact_uri(cfg.mongodb_uri())}): {type(exc).__name__}: "
+                f"{redact_uri(str(exc))[:300]}"
+            ) from None
+        try:
             yield lp
         finally:
             lp.connection.close()

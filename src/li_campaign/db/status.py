@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
+
+
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
+
+
+def failure_reason(trace: str) -> str:
+    """The exception line of a stack trace (plus the next lines of a multi-line message)."""
+    lines = [line.rstrip() for line in trace.strip().splitlines() if line.strip()]
+    if not lines:
+        return "no reason recorded"
+    for i in range(len(lines) - 1, -1, -1):
+        if _EXCEPTION_LINE.match(lines[i]):
+            return " | ".join(line.strip() for line in lines[i : i + 4] if "errors.pydantic.dev" not in line)
+    return lines[-1]
 
 
 def campaign_status(campaign: Campaign) -> dict:
@@ -22,7 +37,7 @@ def campaign_status(campaign: Campaign) -> dict:
             launch = lp.launches.find_one({"launch_id": fw["launches"][-1]}, {"action": 1, "launch_dir": 1})
             stored = ((launch or {}).get("action") or {}).get("stored_data", {})
             trace = (stored.get("_exception") or {}).get("_stacktrace", "") or stored.get("_message", "")
-            reason = trace.strip().splitlines()[-1] if trace.strip() else "no reason recorded"
+            reason = failure_reason(trace)
             failed.append({"fw_id": fw["fw_id"], "name": fw["name"], "reason": reason, "launch_dir": (launch or {}).get("launch_dir")})
         workflows = lp.workflows.count_documents({})
     states = Counter(fw["state"] for fw in fws)

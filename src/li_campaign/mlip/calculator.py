@@ -11,6 +11,8 @@ from li_campaign.core.hashing import file_sha256
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
 
+    from li_campaign.schemas.models import ModelDoc
+
 
 def verify_model_file(path: str | Path, sha256: str) -> Path:
     """Return ``path`` if it exists and its sha256 matches; raise :class:`ModelIntegrityError` otherwise."""
@@ -25,20 +27,30 @@ def verify_model_file(path: str | Path, sha256: str) -> Path:
     return path
 
 
-def load_calculator(model: dict, device: str = "cpu") -> Calculator:
-    """Return an ASE calculator for a registry entry (a ModelDoc as dict), verified by sha256.
+def load_model(model: ModelDoc, device: str | None = None) -> Calculator:
+    """Return an ASE calculator for a registry entry, verified by sha256 before loading."""
+    return load_calculator(model.deployed_path, model.sha256, model.deploy_mode, device or model.compile_device)
 
-    ``aotinductor`` entries load the compiled ``.nequip.pt2``; ``eager`` entries load the
-    packaged ``.nequip.zip`` without compilation.
+
+def load_calculator(path: str | Path, sha256: str, deploy_mode: str, device: str = "cpu") -> Calculator:
+    """Return an ASE calculator for a deployed model file, verified by sha256.
+
+    ``aotinductor`` files (``.nequip.pt2``) are loaded as compiled models; ``eager`` files
+    (``.nequip.zip``) are loaded without compilation.
+
+    Raises
+    ------
+    ModelIntegrityError
+        If the file is missing, its sha256 differs, or it cannot be loaded on ``device``.
     """
     from nequip.integrations.ase import NequIPCalculator
 
-    path = verify_model_file(model["deployed_path"], model["sha256"])
+    path = verify_model_file(path, sha256)
     try:
-        if model["deploy_mode"] == "aotinductor":
+        if deploy_mode == "aotinductor":
             return NequIPCalculator.from_compiled_model(str(path), device=device, chemical_species_to_atom_type_map=True)
         return NequIPCalculator._from_saved_model(str(path), device=device, chemical_species_to_atom_type_map=True)
     except Exception as exc:
         raise ModelIntegrityError(
-            f"{path}: cannot load the {model['deploy_mode']} model on {device}: {type(exc).__name__}: {exc}"
+            f"{path}: cannot load the {deploy_mode} model on {device}: {type(exc).__name__}: {exc}"
         ) from exc

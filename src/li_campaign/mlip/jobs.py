@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from jobflow import Maker, job
+from jobflow import JobConfig, Maker, job
 
 from li_campaign.core.context import current_campaign
 from li_campaign.core.hashing import file_sha256
@@ -17,6 +17,7 @@ from li_campaign.mlip.calculator import load_calculator
 from li_campaign.mlip.dataset import frame_to_atoms, split_frames, write_extxyz
 from li_campaign.mlip.evaluate import evaluate_holdout
 from li_campaign.mlip.nequip_config import nequip_config
+from li_campaign.schemas.frames import TrainingSetDoc
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import MlipSpec
@@ -57,13 +58,13 @@ class FitNequipMaker(Maker):
     campaign: str = ""
     spec_hash: str = ""
 
-    @job
-    def make(self, training_set: dict) -> ModelDoc:
+    @job(config=JobConfig(expose_store=True))
+    def make(self, training_set: TrainingSetDoc) -> ModelDoc:
         """Train, package, (compile,) verify and register; returns the :class:`ModelDoc`."""
         from jobflow import CURRENT_JOB
 
         campaign = current_campaign()
-        frames = read_frames(CURRENT_JOB.store, training_set["frame_ids"])
+        frames = read_frames(CURRENT_JOB.store, training_set.frame_ids)
         split = split_frames([f["frame_id"] for f in frames], self.mlip.split.model_dump(), self.mlip.seed)
         by_id = {f["frame_id"]: frame_to_atoms(f) for f in frames}
         work = Path.cwd()
@@ -91,8 +92,7 @@ class FitNequipMaker(Maker):
         package_final = campaign.models_dir / f"{file_sha256(package)}.nequip.zip"
         shutil.copyfile(package, package_final)
 
-        entry = {"deployed_path": str(final), "sha256": sha, "deploy_mode": self.mlip.deploy}
-        calc = load_calculator(entry)
+        calc = load_calculator(final, sha, self.mlip.deploy)
         holdout, parity = evaluate_holdout(calc, [by_id[i] for i in split["test"]])
         return ModelDoc(
             campaign=self.campaign,

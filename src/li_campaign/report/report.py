@@ -51,6 +51,16 @@ _FACET_FIELDS = (
     "min_hop",
 )
 _BULK_FIELDS = ("lattice_constant_A", "energy_per_atom_eV", "bulk_modulus_GPa")
+
+#: Literature values for bcc Li shown beside the model and its DFT teacher (sources in
+#: docs/reference_values.md).
+REFERENCE_VALUES = {
+    "pbe_lattice_constant_A": 3.429,  # all-electron PBE, Hao et al., PRB 85, 014111 (2012)
+    "expt_lattice_constant_A": 3.451,  # zero-point corrected, same source
+    "pbe_bulk_modulus_GPa": 13.84,  # WIEN2k PBE (Delta set)
+    "expt_bulk_modulus_GPa": 13.9,  # Schimka et al., JCP 134, 024116 (2011)
+    "expt_surface_energy_J_m2": 0.52,  # isotropic, from liquid surface tension (Vitos et al. 1998)
+}
 _BEP_FIELDS = ("slope", "intercept", "r2", "n", "facets", "points", "reason")
 _NO_BEP = {
     "slope": None,
@@ -134,6 +144,11 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         {field: doc.get(field) for field in _FACET_FIELDS}
         for doc in sorted(_read(campaign, "facet_summary", {"model_sha256": sha}), key=lambda doc: doc["facet"])
     ]
+    teacher = max(
+        _read(campaign, "bulk", {**_BUILT, "campaign": name, "source": "dft"}),
+        key=lambda doc: doc["completed_at"],
+        default=None,
+    )
     bep_docs = _read(campaign, "bep_regression", {"model_sha256": sha})
     with _opened(campaign, "training_frames") as store:
         n_frames = store.count({**_BUILT, "campaign": name})
@@ -149,6 +164,8 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         "n_training_frames": n_frames,
         "lattice_constant_A": None if bulk is None else bulk["lattice_constant_A"],
         "bulk": None if bulk is None else {field: bulk.get(field) for field in _BULK_FIELDS},
+        "dft_bulk": None if teacher is None else {field: teacher.get(field) for field in _BULK_FIELDS},
+        "reference": REFERENCE_VALUES,
         "facets": rows,
         "surface_energy_J_m2": by_facet("surface_energy_J_m2"),
         "min_adsorption_energy_eV": by_facet("min_adsorption_energy_eV"),
@@ -173,6 +190,7 @@ def _bep_line(bep: dict, digits: int = 3) -> str:
 def render_markdown(report: dict) -> str:
     """Return ``summary.md``: model and bulk sections, a per-facet table and the BEP fit."""
     model, bulk, bep = report["model"], report["bulk"] or {}, report["bep"]
+    teacher, ref = report.get("dft_bulk") or {}, report["reference"]
     lines = [
         f"# li-campaign report: {report['campaign']}",
         "",
@@ -192,13 +210,17 @@ def render_markdown(report: dict) -> str:
         "",
         "## Bulk (bcc, Birch–Murnaghan)",
         "",
-        "| quantity | value |",
-        "|---|---|",
-        f"| lattice constant (Å) | {_fmt(bulk.get('lattice_constant_A'), 4)} |",
-        f"| energy (eV/atom) | {_fmt(bulk.get('energy_per_atom_eV'), 4)} |",
-        f"| bulk modulus (GPa) | {_fmt(bulk.get('bulk_modulus_GPa'), 2)} |",
+        "| quantity | MLIP | DFT teacher | PBE (lit.) | expt. |",
+        "|---|---|---|---|---|",
+        f"| lattice constant (Å) | {_fmt(bulk.get('lattice_constant_A'), 4)} | "
+        f"{_fmt(teacher.get('lattice_constant_A'), 4)} | {ref['pbe_lattice_constant_A']} | {ref['expt_lattice_constant_A']} |",
+        f"| bulk modulus (GPa) | {_fmt(bulk.get('bulk_modulus_GPa'), 2)} | {_fmt(teacher.get('bulk_modulus_GPa'), 2)} | "
+        f"{ref['pbe_bulk_modulus_GPa']} | {ref['expt_bulk_modulus_GPa']} |",
+        f"| energy (eV/atom) | {_fmt(bulk.get('energy_per_atom_eV'), 4)} | {_fmt(teacher.get('energy_per_atom_eV'), 4)} | | |",
         "",
         "## Facets",
+        "",
+        f"Experimental (isotropic) surface energy: {ref['expt_surface_energy_J_m2']} J/m².",
         "",
         "| facet | γ (J/m²) | min E_ads (eV) | site | min barrier (eV) | hop |",
         "|---|---|---|---|---|---|",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from pymatgen.core import Structure
 
 from li_campaign.schemas.provenance import Provenance
 
@@ -18,7 +19,7 @@ class TrainingFrameDoc(BaseModel):
     frame_id: str = Field(..., description="Stable id: <campaign>:<origin>:<index>.")
     origin: FrameOrigin = Field(..., description="What kind of configuration this is.")
     label: str = Field(..., description="Human-readable description, e.g. 'slab 110 + adatom'.")
-    structure: dict = Field(..., description="pymatgen Structure.as_dict().")
+    structure: Structure = Field(..., description="The labelled structure.")
     n_atoms: int
     energy_eV: float = Field(..., description="Total energy (eV).")
     energy_per_atom_eV: float

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from pymatgen.core import Structure
 
 from li_campaign.schemas.provenance import Provenance
 
@@ -37,7 +38,9 @@ class SurfaceEnergyDoc(BaseModel):
     bulk_energy_per_atom_eV: float
     surface_energy_J_m2: float
     surface_energy_eV_A2: float
-    relaxed_structure: dict
+    relaxed_structure: Structure
+    relax_converged: bool = Field(..., description="Whether the relaxation reached fmax.")
+    relax_steps: int
     provenance: Provenance
 
 
@@ -66,7 +69,11 @@ class AdsorptionDoc(BaseModel):
     sites: list[AdsorptionSite]
     min_adsorption_energy_eV: float
     min_site: str
-    slab_structure: dict = Field(..., description="Relaxed clean slab (with fixed-atom flags in site_properties).")
+    slab_structure: Structure = Field(..., description="Relaxed clean slab (with fixed-atom flags in site_properties).")
+    site_copies: dict[str, list[list[float]]] = Field(
+        ..., description="Every symmetry-equivalent copy of each site in the cell (Cartesian Å), for hop enumeration."
+    )
+    site_heights_A: dict[str, float] = Field(..., description="Relaxed adatom z per site (Å).")
     provenance: Provenance
 
 
@@ -80,7 +87,7 @@ class Hop(BaseModel):
     barrier_reverse_eV: float
     n_images: int
     converged: bool
-    images: list[dict] | None = Field(
+    images: list[Structure] | None = Field(
         None, description="Relaxed NEB images (Structure dicts); jobs route this key to the large-data store."
     )
 

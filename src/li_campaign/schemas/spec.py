@@ -21,7 +21,22 @@ MillerIndex = tuple[int, int, int]
 
 
 class _Spec(BaseModel):
+    """Base of all spec sections: strict fields, immutable, MSON-serializable.
+
+    ``as_dict``/``from_dict`` let Makers that hold spec sections pass through jobflow and
+    FireWorks serialization (both call ``as_dict`` on nested objects).
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def as_dict(self) -> dict:
+        """MSONable dict of the validated settings."""
+        return {"@module": type(self).__module__, "@class": type(self).__name__, **self.model_dump(mode="json")}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """Rebuild (and re-validate) from :meth:`as_dict` output."""
+        return cls.model_validate({k: v for k, v in data.items() if not k.startswith("@")})
 
 
 def parse_miller(value: object) -> MillerIndex:

@@ -1,0 +1,111 @@
+"""maggma builders: job outputs -> flat derived collections -> facet summaries -> BEP fit.
+
+:func:`all_builders` lists them in dependency order; :func:`run_builders` runs them
+(``li-campaign build``); :func:`~li_campaign.builders.mrun.write_mrun_file` writes them for
+maggma's ``mrun``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from maggma.utils import grouper
+
+from li_campaign.builders.base import job_outputs_store
+from li_campaign.builders.properties import (
+    AdsorptionEnergyBuilder,
+    BulkBuilder,
+    DiffusionBarrierBuilder,
+    ModelRegistryBuilder,
+    SurfaceEnergyBuilder,
+    TrainingFrameBuilder,
+)
+from li_campaign.builders.summary import BepRegressionBuilder, FacetSummaryBuilder
+
+if TYPE_CHECKING:
+    from maggma.core import Builder
+
+    from li_campaign.db.config import Campaign
+
+_MAP_BUILDERS = {
+    "training_frames": TrainingFrameBuilder,
+    "models": ModelRegistryBuilder,
+    "bulk": BulkBuilder,
+    "surface_energies": SurfaceEnergyBuilder,
+    "adsorption_energies": AdsorptionEnergyBuilder,
+    "diffusion_barriers": DiffusionBarrierBuilder,
+}
+
+
+def all_builders(campaign: Campaign) -> list[Builder]:
+    """Return every builder of a campaign in dependency order, each with its own store objects.
+
+    Parameters
+    ----------
+    campaign
+        The campaign whose JobStore is read and whose derived collections are written.
+
+    Returns
+    -------
+    list of Builder
+        The six property MapBuilders, then :class:`FacetSummaryBuilder`, then
+        :class:`BepRegressionBuilder`.
+    """
+    derived = campaign.derived_store
+    builders: list[Builder] = [cls(job_outputs_store(campaign), derived(name)) for name, cls in _MAP_BUILDERS.items()]
+    builders.append(
+        FacetSummaryBuilder(
+            derived("surface_energies"),
+            derived("adsorption_energies"),
+            derived("diffusion_barriers"),
+            derived("bulk"),
+            derived("facet_summary"),
+        )
+    )
+    builders.append(BepRegressionBuilder(derived("facet_summary"), derived("bep_regression")))
+    return builders
+
+
+def run_builder(builder: Builder) -> int:
+    """Run one builder serially (connect, get/process/update in chunks, finalize).
+
+    Returns
+    -------
+    int
+        The number of items processed.
+    """
+    builder.connect()
+    n_items = 0
+    for chunk in grouper(builder.get_items(), builder.chunk_size):
+        docs = [doc for doc in map(builder.process_item, chunk) if doc is not None]
+        builder.update_targets(docs)
+        n_items += len(chunk)
+    builder.finalize()
+    return n_items
+
+
+def run_builders(campaign: Campaign) -> dict[str, int]:
+    """Run :func:`all_builders` in order; only new or updated results are processed.
+
+    Returns
+    -------
+    dict
+        Target collection name -> number of items processed.
+    """
+    return {builder.targets[0].collection_name: run_builder(builder) for builder in all_builders(campaign)}
+
+
+__all__ = [
+    "AdsorptionEnergyBuilder",
+    "BepRegressionBuilder",
+    "BulkBuilder",
+    "DiffusionBarrierBuilder",
+    "FacetSummaryBuilder",
+    "ModelRegistryBuilder",
+    "SurfaceEnergyBuilder",
+    "TrainingFrameBuilder",
+    "all_builders",
+    "job_outputs_store",
+    "run_builder",
+    "run_builders",
+]

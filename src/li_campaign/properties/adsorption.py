@@ -1,0 +1,220 @@
+"""Li self-adsorption energies at every symmetry-distinct site of the top surface of a slab.
+
+For each site found by pymatgen's ``AdsorbateSiteFinder`` the adatom is relaxed along the
+surface normal only (ASE ``FixedLine``), which gives the site's adsorption energy even if the
+site is a saddle or maximum; a second, laterally free relaxation from a kicked start tells
+whether the site is a minimum.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from ase import Atom
+from ase.constraints import FixAtoms, FixedLine
+from pymatgen.core import Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from li_campaign.properties.relax import atoms_to_structure, relax_atoms, structure_to_atoms
+from li_campaign.schemas.properties import AdsorptionSite
+from li_campaign.structures.slabs import (
+    adatom_start_position,
+    inplane_minimum_image,
+    lateral_repeats,
+    nearest_neighbour_distance,
+    top_surface_sites,
+)
+
+if TYPE_CHECKING:
+    from ase import Atoms
+    from ase.calculators.calculator import Calculator
+    from pymatgen.core.operations import SymmOp
+
+    from li_campaign.schemas.spec import FanOutSpec
+
+SYMPREC_A = 0.1
+"""Symmetry tolerance (Å) for the relaxed slab, as AdsorbateSiteFinder uses."""
+COPY_TOL_A = 0.05
+"""Two site copies closer than this in-plane (Å) are the same copy."""
+STABILITY_FMAX_FACTOR = 0.1
+"""The free relaxation of the stability test uses this fraction of ``relax.fmax_eV_A``."""
+SITE_TYPES = ("ontop", "bridge", "hollow")
+
+
+def fixed_bottom_indices(atoms: Atoms, fix_bottom_A: float) -> list[int]:
+    """Return the indices of atoms less than ``fix_bottom_A`` above the lowest atom (0 fixes none)."""
+    z = atoms.positions[:, 2]
+    return np.flatnonzero(z - z.min() < fix_bottom_A).tolist()
+
+
+def top_surface_operations(structure: Structure) -> list[SymmOp]:
+    """Return the slab's symmetry operations (fractional) that map the top surface onto itself.
+
+    These are the SpacegroupAnalyzer operations whose fractional z row is (0, 0, 1) with no
+    z translation, i.e. those that neither flip nor shift the slab along its normal.
+    """
+    plain = Structure(structure.lattice, structure.species, structure.frac_coords)
+    operations = SpacegroupAnalyzer(plain, symprec=SYMPREC_A).get_symmetry_operations()
+    return [
+        op
+        for op in operations
+        if np.allclose(op.rotation_matrix[2], [0, 0, 1])
+        and abs(op.translation_vector[2] - round(op.translation_vector[2])) < 1e-3
+    ]
+
+
+def symmetry_copies(structure: Structure, position: np.ndarray, operations: list[SymmOp]) -> list[np.ndarray]:
+    """Return every symmetry-equivalent copy of a site in the cell, the site itself first.
+
+    Written by hand (pymatgen reduces sites by symmetry but does not list their copies):
+    each operation is applied to the fractional position, x and y are wrapped into the
+    cell, z is kept, and copies closer than ``COPY_TOL_A`` in-plane are merged.
+
+    Parameters
+    ----------
+    structure
+        The slab whose lattice the operations refer to.
+    position
+        Cartesian site position (Å).
+    operations
+        Fractional operations from :func:`top_surface_operations`.
+
+    Returns
+    -------
+    list[numpy.ndarray]
+        Cartesian positions (Å), all at the height of ``position``.
+    """
+    lattice = structure.lattice
+    frac = lattice.get_fractional_coords(position)
+    copies: list[np.ndarray] = []
+    for image in [frac, *(op.operate(frac) for op in operations)]:
+        wrapped = np.array([image[0] % 1.0, image[1] % 1.0, frac[2]])
+        cart = lattice.get_cartesian_coords(wrapped)
+        if not copies or np.min(
+            np.linalg.norm(inplane_minimum_image(lattice.matrix, np.array(copies) - cart), axis=1)
+        ) > COPY_TOL_A:
+            copies.append(cart)
+    return copies
+
+
+def _nearest_site(cell: np.ndarray, site_copies: dict[str, list[np.ndarray]], xy: np.ndarray) -> str:
+    labels = [label for label, copies in site_copies.items() for _ in copies]
+    positions = np.array([p for copies in site_copies.values() for p in copies])
+    distances = np.linalg.norm(inplane_minimum_image(cell, positions - np.append(xy, 0.0)), axis=1)
+    return labels[int(np.argmin(distances))]
+
+
+def adsorption_sites(
+    calc: Calculator, slab: Structure, bulk_energy_per_atom_eV: float, spec: FanOutSpec, seed: int = 0
+) -> dict:
+    """Compute the Li self-adsorption energy at every symmetry-distinct top-surface site.
+
+    Steps: repeat the slab in-plane (:func:`~li_campaign.structures.slabs.lateral_repeats`
+    with ``spec.slab.min_lateral_A``); fix atoms within ``spec.slab.fix_bottom_A`` of the
+    bottom (``FixAtoms``) and relax the clean slab; find the distinct sites on its top
+    surface (:func:`~li_campaign.structures.slabs.top_surface_sites`), labelled
+    ``<type>-<i>``; place a Li above each at one bulk nearest-neighbour distance from its
+    nearest slab atom and relax it along z only (``FixedLine``):
+    E_ads = E(slab+Li) − E(slab) − ε_bulk. Then relax the adatom freely from that geometry
+    kicked by ``spec.site_perturbation_A`` in a random in-plane direction (seeded) and find
+    the nearest site copy (in-plane, over all copies of all sites) of where it ends.
+
+    A site is *stable* if the free relaxation ends in its in-plane Voronoi cell: nearer to a
+    copy of the same site than to any copy of any other site. No fixed distance cut-off is
+    used because on stepped facets (210), (211), (310), (321) the minima lie 0.3–0.6 Å away
+    from the idealised AdsorbateSiteFinder positions. Li surfaces are so flat that the
+    lateral force a small kick creates at a saddle is often below ``spec.relax.fmax_eV_A``,
+    which would stop the optimizer at once and pass a saddle as stable; the free relaxation
+    therefore uses ``STABILITY_FMAX_FACTOR`` (0.1) times that threshold. A saddle kicked
+    exactly along its stable direction still passes.
+
+    Parameters
+    ----------
+    calc
+        ASE calculator.
+    slab
+        Symmetric slab with its normal along z (``make_symmetric_slab``).
+    bulk_energy_per_atom_eV
+        ε_bulk from the same calculator (eV/atom).
+    spec
+        Fan-out settings: ``slab``, ``relax`` and ``site_perturbation_A`` are used.
+    seed
+        Seed of the kick directions.
+
+    Returns
+    -------
+    dict
+        ``supercell`` (nx, ny), ``n_slab_atoms``, ``slab_energy_eV``,
+        ``bulk_energy_per_atom_eV``, ``sites`` (list of :class:`AdsorptionSite`),
+        ``min_adsorption_energy_eV`` and ``min_site`` (over stable sites, or all sites if
+        none is stable), ``slab_structure`` (relaxed clean slab dict, fixed atoms flagged by
+        ``selective_dynamics``), ``site_copies`` (label -> Cartesian positions of every
+        symmetry-equivalent copy in the supercell at the relaxed adatom height, the
+        representative first) and ``site_heights_A`` (label -> relaxed adatom z, Å).
+    """
+    repeats = lateral_repeats(slab, spec.slab.min_lateral_A)
+    supercell = Structure(slab.lattice, slab.species, slab.frac_coords)
+    supercell.make_supercell([repeats[0], repeats[1], 1])
+    atoms = structure_to_atoms(supercell)
+    fixed = fixed_bottom_indices(atoms, spec.slab.fix_bottom_A)
+    bottom = [FixAtoms(indices=fixed)] if fixed else []
+    atoms.set_constraint(bottom)
+    clean, slab_energy, _, _ = relax_atoms(atoms, calc, spec.relax)
+    clean_structure = atoms_to_structure(clean)
+    cell = clean.cell.array
+    bond = nearest_neighbour_distance(supercell)  # bulk-terminated: the bulk nearest-neighbour distance
+    operations = top_surface_operations(clean_structure)
+    rng = np.random.default_rng(seed)
+    free_relax = spec.relax.model_copy(update={"fmax_eV_A": STABILITY_FMAX_FACTOR * spec.relax.fmax_eV_A})
+    adatom = len(clean)
+
+    found = top_surface_sites(clean_structure)
+    site_copies: dict[str, list[np.ndarray]] = {}
+    heights: dict[str, float] = {}
+    results: list[dict] = []
+    for site_type in SITE_TYPES:
+        for i, site in enumerate(found[site_type]):
+            label = f"{site_type}-{i}"
+            start = clean.copy()
+            start.append(Atom("Li", adatom_start_position(clean_structure, site, bond)))
+            start.set_constraint([*bottom, FixedLine(adatom, [0.0, 0.0, 1.0])])
+            pinned, pinned_energy, _, _ = relax_atoms(start, calc, spec.relax)
+            position = pinned.positions[adatom].copy()
+            site_copies[label] = symmetry_copies(clean_structure, position, operations)
+            heights[label] = float(position[2])
+
+            angle = rng.uniform(0.0, 2.0 * np.pi)
+            kicked = pinned.copy()
+            kicked.set_constraint(bottom)
+            kicked.positions[adatom, :2] += spec.site_perturbation_A * np.array([np.cos(angle), np.sin(angle)])
+            free, free_energy, _, _ = relax_atoms(kicked, calc, free_relax)
+            results.append(
+                {
+                    "label": label,
+                    "site_type": site_type,
+                    "position_A": position.tolist(),
+                    "adsorption_energy_eV": pinned_energy - slab_energy - bulk_energy_per_atom_eV,
+                    "free_adsorption_energy_eV": free_energy - slab_energy - bulk_energy_per_atom_eV,
+                    "final_xy": free.positions[adatom, :2].copy(),
+                }
+            )
+
+    sites = []
+    for result in results:
+        relaxed_to = _nearest_site(cell, site_copies, result.pop("final_xy"))
+        sites.append(AdsorptionSite(**result, stable=relaxed_to == result["label"], relaxed_to=relaxed_to))
+    candidates = [s for s in sites if s.stable] or sites
+    best = min(candidates, key=lambda s: s.adsorption_energy_eV)
+    return {
+        "supercell": repeats,
+        "n_slab_atoms": len(clean),
+        "slab_energy_eV": slab_energy,
+        "bulk_energy_per_atom_eV": bulk_energy_per_atom_eV,
+        "sites": sites,
+        "min_adsorption_energy_eV": best.adsorption_energy_eV,
+        "min_site": best.label,
+        "slab_structure": clean_structure.as_dict(),
+        "site_copies": {label: [p.tolist() for p in copies] for label, copies in site_copies.items()},
+        "site_heights_A": heights,
+    }

@@ -1,0 +1,202 @@
+"""Surface-diffusion barriers of a Li adatom between neighbouring stable sites (ASE CI-NEB)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from ase import Atom
+from ase.mep import NEB
+from ase.optimize import FIRE
+from pymatgen.core import Structure
+
+from li_campaign.properties.relax import atoms_to_structure, relax_atoms, structure_to_atoms
+from li_campaign.schemas.properties import AdsorptionSite, Hop
+from li_campaign.structures.slabs import inplane_minimum_image
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ase import Atoms
+    from ase.calculators.calculator import Calculator
+
+    from li_campaign.schemas.spec import FanOutSpec
+
+MIN_HOP_A = 0.1
+"""Site copies closer than this (Å) to the start are the start itself."""
+MAX_HOP_RATIO = 1.6
+"""Hops longer than this multiple of the shortest hop are not computed."""
+
+
+@dataclass(frozen=True)
+class HopPath:
+    """One hop to compute: from the representative copy of ``start`` to a copy of ``end``.
+
+    ``end_position_A`` is the periodic image nearest to the start, so the straight line
+    between the two positions is the hop (it may lie outside the cell).
+    """
+
+    start: str
+    end: str
+    distance_A: float
+    start_position_A: tuple[float, float, float]
+    end_position_A: tuple[float, float, float]
+
+
+def enumerate_hops(
+    site_copies: Mapping[str, Sequence[Sequence[float]]], stable_labels: Sequence[str], cell: np.ndarray
+) -> list[HopPath]:
+    """List the symmetry-distinct hops between neighbouring stable sites.
+
+    For each stable site A (its first, representative copy) and each stable site B, the
+    copies of B and their in-plane periodic images at the smallest in-plane distance
+    above ``MIN_HOP_A`` from A are the neighbours of A of type B; the first of them is the
+    hop's end. Hops are identified by (A, B, distance rounded to 0.01 Å): this treats all
+    hops of equal length between the same two site types as symmetry-equivalent, and a hop
+    B → A as the reverse of A → B (one NEB gives both barriers). That is an approximation
+    on low-symmetry facets, where two hops can share these three values without being
+    equivalent. Hops longer than ``MAX_HOP_RATIO`` (1.6) times the shortest are dropped.
+
+    Parameters
+    ----------
+    site_copies
+        Label -> Cartesian positions of every copy in the cell, representative first.
+    stable_labels
+        Labels of the stable sites.
+    cell
+        Lattice matrix (rows a, b, c) with a, b in the xy plane.
+
+    Returns
+    -------
+    list[HopPath]
+        Hops in the order of ``stable_labels``.
+    """
+    cell = np.asarray(cell, dtype=float)
+    shifts = np.array([[i, j] for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float) @ cell[:2, :2]
+    hops: dict[tuple[str, str, float], HopPath] = {}
+    for a in stable_labels:
+        start = np.asarray(site_copies[a][0], dtype=float)
+        for b in stable_labels:
+            copies = np.asarray(site_copies[b], dtype=float)
+            nearest = inplane_minimum_image(cell, copies - start)  # (N, 2)
+            images = nearest[:, None, :] + shifts[None, :, :]  # (N, 9, 2)
+            distances = np.linalg.norm(images, axis=2)
+            distances[distances <= MIN_HOP_A] = np.inf
+            index = np.unravel_index(np.argmin(distances), distances.shape)
+            if not np.isfinite(distances[index]):
+                continue
+            distance = round(float(distances[index]), 2)
+            key = (a, b, distance) if stable_labels.index(a) <= stable_labels.index(b) else (b, a, distance)
+            if key in hops:
+                continue
+            end = np.array([*(start[:2] + images[index]), copies[index[0], 2]])
+            hops[key] = HopPath(a, b, distance, tuple(start.tolist()), tuple(end.tolist()))
+    if not hops:
+        return []
+    shortest = min(hop.distance_A for hop in hops.values())
+    return [hop for hop in hops.values() if hop.distance_A <= MAX_HOP_RATIO * shortest]
+
+
+def _with_adatom(slab: Atoms, position: Sequence[float]) -> Atoms:
+    atoms = slab.copy()
+    atoms.append(Atom("Li", position))
+    return atoms
+
+
+def diffusion_barriers(calc: Calculator, adsorption_result: dict, spec: FanOutSpec) -> list[Hop]:
+    """Compute the CI-NEB barrier of every hop between neighbouring stable adsorption sites.
+
+    For each hop of :func:`enumerate_hops`, both endpoints (the adatom at the start and end
+    copies, at the relaxed adatom heights, bottom atoms fixed as in the adsorption run) are
+    relaxed with all other atoms free; ``spec.neb.n_images`` images are interpolated
+    linearly (minimum image) and optimised with ASE ``NEB(method="improvedtangent",
+    climb=spec.neb.climb, k=spec.neb.spring_constant)`` and FIRE to ``spec.neb.fmax_eV_A``.
+    barrier_forward = max(E_images) − E(start), barrier_reverse = max(E_images) − E(end),
+    the maximum including the endpoints.
+
+    Parameters
+    ----------
+    calc
+        ASE calculator (shared by all images).
+    adsorption_result
+        Output of :func:`li_campaign.properties.adsorption.adsorption_sites` (``sites`` may
+        be models or their dicts).
+    spec
+        Fan-out settings: ``relax`` for the endpoints, ``neb`` for the band.
+
+    Returns
+    -------
+    list[Hop]
+        One per hop, with the relaxed images as Structure dicts.
+
+    Raises
+    ------
+    ValueError
+        If no site is stable or no hop is found.
+    """
+    sites = [AdsorptionSite.model_validate(site) for site in adsorption_result["sites"]]
+    stable = [site.label for site in sites if site.stable]
+    if not stable:
+        raise ValueError(
+            f"no stable adsorption site among {[site.label for site in sites]}: every site relaxed away from "
+            "itself, so there is no hop to compute"
+        )
+    slab = structure_to_atoms(Structure.from_dict(adsorption_result["slab_structure"]))
+    paths = enumerate_hops(adsorption_result["site_copies"], stable, slab.cell.array)
+    if not paths:
+        raise ValueError(f"no hop found between the stable sites {stable}")
+    heights = adsorption_result["site_heights_A"]
+    hops = []
+    for path in paths:
+        start = _with_adatom(slab, [*path.start_position_A[:2], heights[path.start]])
+        end = _with_adatom(slab, [*path.end_position_A[:2], heights[path.end]])
+        start, _, _, _ = relax_atoms(start, calc, spec.relax)
+        end, _, _, _ = relax_atoms(end, calc, spec.relax)
+        images = [start] + [start.copy() for _ in range(spec.neb.n_images)] + [end]
+        for image in images[1:-1]:
+            image.calc = calc
+        band = NEB(
+            images,
+            k=spec.neb.spring_constant,
+            climb=spec.neb.climb,
+            method="improvedtangent",
+            allow_shared_calculator=True,
+        )
+        band.interpolate(mic=True, apply_constraint=False)
+        optimizer = FIRE(band, logfile=None, trajectory=None)
+        converged = bool(optimizer.run(fmax=spec.neb.fmax_eV_A, steps=spec.neb.max_steps))
+        energies = [float(image.get_potential_energy()) for image in images]
+        top = max(energies)
+        hops.append(
+            Hop(
+                start=path.start,
+                end=path.end,
+                distance_A=path.distance_A,
+                barrier_forward_eV=top - energies[0],
+                barrier_reverse_eV=top - energies[-1],
+                n_images=spec.neb.n_images,
+                converged=converged,
+                images=[atoms_to_structure(image).as_dict() for image in images],
+            )
+        )
+    return hops
+
+
+def minimum_barrier(hops: list[Hop], ground_site: str) -> tuple[float, str]:
+    """The facet's surface-diffusion barrier: the easiest hop out of the most stable site.
+
+    A hop computed as ``A -> B`` also gives ``B -> A`` (its reverse barrier), so hops that
+    end at ``ground_site`` count with their reverse barrier. If no hop touches the ground
+    site, the easiest hop of all is returned.
+
+    Returns
+    -------
+    tuple[float, str]
+        The barrier (eV) and the hop as ``"start->end"`` leaving the ground site.
+    """
+    candidates = [(h.barrier_forward_eV, f"{h.start}->{h.end}") for h in hops if h.start == ground_site]
+    candidates += [(h.barrier_reverse_eV, f"{h.end}->{h.start}") for h in hops if h.end == ground_site]
+    if not candidates:
+        candidates = [(h.barrier_forward_eV, f"{h.start}->{h.end}") for h in hops]
+    return min(candidates)

@@ -1,0 +1,248 @@
+"""Symmetric bcc Li slabs with the surface normal along z, and adatom cells built on them.
+
+The slab itself comes from pymatgen's :class:`~pymatgen.core.surface.SlabGenerator` and the
+adatom sites from :class:`~pymatgen.analysis.adsorption.AdsorbateSiteFinder`. Written here:
+input checking, layer counting, in-plane repeats and minimum images, the re-typing of
+4-fold hollows that the site finder calls bridges, and the adatom's starting height.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pymatgen.analysis.adsorption import AdsorbateSiteFinder
+from pymatgen.core.surface import SlabGenerator
+
+from li_campaign.core.errors import InputError
+from li_campaign.core.lithium import bcc_li_conventional
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pymatgen.core import Structure
+    from pymatgen.core.surface import Slab
+
+LAYER_TOL_A = 0.05
+"""Atoms whose z differ by less than this (Å) lie in one atomic plane."""
+
+
+def _check_miller(miller: Sequence[int]) -> tuple[int, int, int]:
+    try:
+        hkl = tuple(int(i) for i in miller)
+    except (TypeError, ValueError):
+        raise InputError(f"Miller index {miller!r}: expected three integers") from None
+    if len(hkl) != 3 or any(int(i) != i for i in miller):
+        raise InputError(f"Miller index {miller!r}: expected three integers")
+    if hkl == (0, 0, 0):
+        raise InputError("Miller index (0, 0, 0) does not define a plane: at least one index must be non-zero")
+    return hkl  # type: ignore[return-value]
+
+
+def make_symmetric_slab(
+    a: float, miller: tuple[int, int, int], min_slab_size_A: float, min_vacuum_A: float
+) -> Slab:
+    """Build a symmetric bcc Li slab with its surface normal along Cartesian z.
+
+    ``SlabGenerator(center_slab=True, primitive=True, lll_reduce=True,
+    allow_smaller_than_ouc=True)`` cuts the slab (the last flag lets pymatgen return the
+    primitive surface cell, e.g. 1 atom per plane for (110) or (211), instead of a multiple
+    of the oriented unit cell); the first termination passing ``Slab.is_symmetric`` is kept
+    and :meth:`~pymatgen.core.surface.Slab.get_orthogonal_c_slab` makes c perpendicular to
+    the surface. pymatgen's ``reorient_lattice`` then puts a along x, b in the xy plane and
+    c along +z; this is checked.
+
+    Parameters
+    ----------
+    a
+        bcc lattice constant (Å).
+    miller
+        Miller index of the surface, referred to the conventional cubic cell.
+    min_slab_size_A, min_vacuum_A
+        Minimum slab and vacuum thickness (Å), as ``SlabGenerator`` counts them.
+
+    Returns
+    -------
+    Slab
+        A pymatgen Slab (a Structure) with fractional coordinates wrapped into the cell.
+
+    Raises
+    ------
+    InputError
+        If ``a`` or a size is not positive, the Miller index is not three integers or is
+        (0, 0, 0), or no symmetric termination exists.
+    """
+    hkl = _check_miller(miller)
+    if not a > 0:
+        raise InputError(f"lattice constant a = {a} Å: must be positive")
+    if not min_slab_size_A > 0 or not min_vacuum_A > 0:
+        raise InputError(
+            f"slab size {min_slab_size_A} Å and vacuum {min_vacuum_A} Å: both must be positive"
+        )
+    generator = SlabGenerator(
+        bcc_li_conventional(a),
+        hkl,
+        min_slab_size_A,
+        min_vacuum_A,
+        center_slab=True,
+        primitive=True,
+        lll_reduce=True,
+        allow_smaller_than_ouc=True,
+    )
+    symmetric = [slab for slab in generator.get_slabs() if slab.is_symmetric()]
+    if not symmetric:
+        raise InputError(f"facet {hkl}: pymatgen found no symmetric termination of bcc Li")
+    slab = symmetric[0].get_orthogonal_c_slab()
+    for site in slab:
+        site.to_unit_cell(in_place=True)
+    matrix = slab.lattice.matrix
+    if not (np.allclose(matrix[:2, 2], 0.0, atol=1e-6) and np.allclose(matrix[2, :2], 0.0, atol=1e-6)):
+        raise RuntimeError(f"facet {hkl}: the slab lattice is not oriented with c along z: {matrix.tolist()}")
+    if matrix[2, 2] <= 0:
+        raise RuntimeError(f"facet {hkl}: the slab c vector points along -z")
+    return slab
+
+
+def count_layers(structure: Structure, tol_A: float = LAYER_TOL_A) -> int:
+    """Return the number of atomic planes: distinct Cartesian z values within ``tol_A``."""
+    z = np.sort(structure.cart_coords[:, 2])
+    return int(1 + np.count_nonzero(np.diff(z) > tol_A))
+
+
+def lateral_repeats(structure: Structure, min_lateral_A: float) -> tuple[int, int]:
+    """Return the smallest in-plane repeats (nx, ny) making the 2D cell at least ``min_lateral_A`` wide.
+
+    Both the lengths of the repeated in-plane vectors and the perpendicular widths of the
+    repeated 2D cell (the distance between its opposite edges, which is what limits the
+    distance to a periodic image in an oblique cell) must reach ``min_lateral_A``. A width
+    never exceeds the length of the vector it spans (width along a = area / |b| ≤ |a|), so
+    the widths decide.
+
+    Parameters
+    ----------
+    structure
+        A slab with a, b in the xy plane.
+    min_lateral_A
+        Minimum in-plane size (Å).
+
+    Returns
+    -------
+    tuple[int, int]
+        Repeats along a and b.
+    """
+    if not min_lateral_A > 0:
+        raise InputError(f"min_lateral_A = {min_lateral_A} Å: must be positive")
+    vec_a, vec_b = structure.lattice.matrix[0, :2], structure.lattice.matrix[1, :2]
+    len_a, len_b = float(np.linalg.norm(vec_a)), float(np.linalg.norm(vec_b))
+    area = abs(float(vec_a[0] * vec_b[1] - vec_a[1] * vec_b[0]))
+    width_a, width_b = area / len_b, area / len_a  # distances between the edges parallel to b, to a
+    return max(math.ceil(min_lateral_A / width_a - 1e-9), 1), max(math.ceil(min_lateral_A / width_b - 1e-9), 1)
+
+
+def inplane_minimum_image(cell: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Return the shortest periodic images of in-plane displacement vectors.
+
+    Parameters
+    ----------
+    cell
+        Lattice matrix (rows a, b, c) with a, b in the xy plane.
+    vectors
+        Displacements, shape (N, 2) or (N, 3); only x and y are used.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (N, 2): the xy displacement of the nearest image, searching the 3 × 3
+        neighbouring images after wrapping so that oblique cells are handled exactly.
+    """
+    plane = np.asarray(cell, dtype=float)[:2, :2]
+    xy = np.atleast_2d(np.asarray(vectors, dtype=float))[:, :2]
+    frac = np.linalg.solve(plane.T, xy.T).T
+    frac -= np.round(frac)
+    shifts = np.array([[i, j] for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)
+    images = (frac[:, None, :] + shifts[None, :, :]) @ plane  # (N, 9, 2)
+    best = np.argmin(np.linalg.norm(images, axis=2), axis=1)
+    return images[np.arange(len(xy)), best]
+
+
+def nearest_neighbour_distance(structure: Structure) -> float:
+    """Return the shortest interatomic distance in a periodic structure (Å)."""
+    _, _, _, distances = structure.get_neighbor_list(r=8.0)
+    return float(distances[distances > 1e-8].min())
+
+
+def top_surface_sites(slab: Structure) -> dict[str, list[np.ndarray]]:
+    """Return the symmetry-distinct ontop, bridge and hollow sites of the top surface.
+
+    Sites come from ``AdsorbateSiteFinder(...).find_adsorption_sites`` (Delaunay
+    triangulation of the top-surface atoms, symmetry-reduced) at ``distance=0``, i.e. at the
+    height of the surface atoms. pymatgen's triangulation treats 4-fold meshes such as
+    bcc(100) as right triangles: it drops their centres as obtuse and returns the 4-fold
+    hollow as the midpoint of a diagonal, typed ``bridge``. Written here by hand: a
+    ``bridge`` site with three or more surface atoms at the same (shortest) lateral distance
+    (within 0.1 Å) is re-typed ``hollow``.
+
+    Parameters
+    ----------
+    slab
+        Slab with its surface normal along z.
+
+    Returns
+    -------
+    dict[str, list[numpy.ndarray]]
+        Cartesian site positions keyed ``"ontop"``, ``"bridge"``, ``"hollow"``.
+    """
+    finder = AdsorbateSiteFinder(slab, selective_dynamics=False)
+    found = finder.find_adsorption_sites(distance=0.0, positions=("ontop", "bridge", "hollow"))
+    surface = np.array([site.coords for site in finder.surface_sites])
+    sites: dict[str, list[np.ndarray]] = {"ontop": list(found["ontop"]), "bridge": [], "hollow": list(found["hollow"])}
+    for position in found["bridge"]:
+        lateral = np.linalg.norm(inplane_minimum_image(slab.lattice.matrix, surface - position), axis=1)
+        fold = int(np.count_nonzero(lateral < lateral.min() + 0.1))
+        sites["hollow" if fold >= 3 else "bridge"].append(position)
+    return sites
+
+
+def adatom_start_position(slab: Structure, site: np.ndarray, bond_A: float) -> np.ndarray:
+    """Return the position above ``site`` (same x, y) whose nearest slab atom is ``bond_A`` away.
+
+    Written by hand (AdsorbateSiteFinder places adsorbates at a fixed distance along the
+    normal, which is too close on top of an atom and too far in a deep hollow): the height
+    is the lowest z at which no slab atom is closer than ``bond_A``.
+    """
+    position = np.asarray(site, dtype=float)
+    coords = slab.cart_coords
+    lateral = np.linalg.norm(inplane_minimum_image(slab.lattice.matrix, coords - position), axis=1)
+    near = lateral < bond_A
+    z = np.max(coords[near, 2] + np.sqrt(bond_A**2 - lateral[near] ** 2))
+    return np.array([position[0], position[1], z])
+
+
+def add_adatom(slab: Structure, position_cart: Sequence[float]) -> Structure:
+    """Return a copy of ``slab`` with one Li added at a Cartesian position (Å)."""
+    out = slab.copy()
+    out.append("Li", np.asarray(position_cart, dtype=float), coords_are_cartesian=True)
+    return out
+
+
+def adatom_slab(slab: Structure, min_lateral_A: float) -> Structure:
+    """Return a training cell: the slab repeated in-plane with one Li adatom on the top surface.
+
+    The adatom sits at the first hollow site of :func:`top_surface_sites`, or at the first
+    site of any kind if the facet has no hollow, at the height where its nearest slab atom
+    is one bulk nearest-neighbour distance away (:func:`adatom_start_position`).
+
+    Parameters
+    ----------
+    slab
+        A slab from :func:`make_symmetric_slab`.
+    min_lateral_A
+        Minimum in-plane size of the cell (Å), see :func:`lateral_repeats`.
+    """
+    nx, ny = lateral_repeats(slab, min_lateral_A)
+    supercell = slab.copy()
+    supercell.make_supercell([nx, ny, 1])
+    sites = top_surface_sites(supercell)
+    site = sites["hollow"][0] if sites["hollow"] else (sites["ontop"] + sites["bridge"])[0]
+    return add_adatom(supercell, adatom_start_position(supercell, site, nearest_neighbour_distance(supercell)))

@@ -1,0 +1,158 @@
+"""The whole campaign through FireWorks on the embedded database, via the real CLI.
+
+Labels come from the analytic Morse potential chosen in tests/data/e2e_morse.yaml, so the
+pipeline (structures → labels → NequIP fit → fan-out → builders → report) runs in minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = REPO / "tests" / "data" / "e2e_morse.yaml"
+FACETS = ["100", "110", "111"]
+
+pytestmark = pytest.mark.slow
+
+
+def li(env, *args, check=True):
+    """Run the installed `li-campaign` executable."""
+    exe = Path(sys.executable).with_name("li-campaign")
+    proc = subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"li-campaign {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """Run the e2e campaign once; tests read its stores and report."""
+    import os
+
+    root = tmp_path_factory.mktemp("e2e") / "campaign"
+    env = dict(os.environ, LI_CAMPAIGN_DIR=str(root))
+    li(env, "init")
+    li(env, "submit", str(SPEC))
+    run = li(env, "run", "--workers", "2", "--no-progress", check=False)
+    build = li(env, "build")
+    report = li(env, "report", "--json")
+    return {"env": env, "root": root, "run": run, "build": build, "report": json.loads(report.stdout)}
+
+
+def test_every_job_completed(finished):
+    assert finished["run"].returncode == 0, finished["run"].stdout + finished["run"].stderr
+    status = json.loads(li(finished["env"], "status", "--json").stdout)
+    assert set(status["states"]) == {"COMPLETED"}
+    assert status["failed"] == []
+
+
+def test_report_has_every_stage(finished):
+    report = finished["report"]
+    assert report["n_training_frames"] == 6 + 4 + 1 + 3 + 3
+    assert set(report["surface_energy_J_m2"]) == set(FACETS)
+    assert set(report["min_adsorption_energy_eV"]) == set(FACETS)
+    assert set(report["min_barrier_eV"]) == set(FACETS)
+    assert all(v >= 0 for v in report["min_barrier_eV"].values())
+    assert report["bep"]["n"] == 3 and set(report["bep"]["facets"]) == set(FACETS)
+    assert {"slope", "intercept", "r2"} <= set(report["bep"])
+    model = report["model"]
+    assert len(model["sha256"]) == 64
+    assert model["energy_mae_meV_atom"] >= 0 and model["force_mae_meV_A"] >= 0
+    assert 3.0 < report["lattice_constant_A"] < 4.0
+
+
+def test_frames_were_read_back_from_the_store_and_split_recorded(finished):
+    from li_campaign.db.config import Campaign
+
+    store = Campaign(finished["root"]).job_store()
+    store.connect()
+    frames = list(store.query({"output.doc_type": "training_frame"}, properties=["output"]))
+    model = store.query_one({"output.doc_type": "model"}, properties=["output"])["output"]
+    split = model["split"]
+    assert sorted(split["train"] + split["val"] + split["test"]) == sorted(f["output"]["frame_id"] for f in frames)
+    for frame in frames:
+        out = frame["output"]
+        assert len(out["forces_eV_A"]) == out["n_atoms"] and len(out["stress_eV_A3"]) == 6
+        assert out["provenance"]["dft_settings"]["engine"] == "morse"
+        assert len(out["provenance"]["structure_hash"]) == 64
+        assert out["provenance"]["code_versions"]["li-campaign"]
+
+
+def test_fanout_documents_carry_provenance(finished):
+    from li_campaign.core.hashing import file_sha256
+    from li_campaign.db.config import Campaign
+
+    store = Campaign(finished["root"]).job_store()
+    store.connect()
+    model = store.query_one({"output.doc_type": "model"}, properties=["output"])["output"]
+    assert file_sha256(model["deployed_path"]) == model["sha256"]
+    for kind in ("bulk", "surface_energy", "adsorption", "diffusion"):
+        docs = list(store.query({"output.doc_type": kind}, properties=["output"]))
+        assert docs, kind
+        for doc in docs:
+            prov = doc["output"]["provenance"]
+            assert prov["campaign"] == "e2e-morse"
+            if kind != "bulk" or doc["output"].get("source") == "mlip":
+                assert prov["model_sha256"] == model["sha256"]
+    adsorption = list(store.query({"output.doc_type": "adsorption"}, properties=["output"]))
+    by_facet = {d["output"]["facet"]: d["output"] for d in adsorption}
+    assert {s["site_type"] for s in by_facet["100"]["sites"]} == {"ontop", "bridge", "hollow"}
+
+
+def test_second_build_processes_nothing(finished):
+    again = li(finished["env"], "build").stdout
+    counts = [int(line.rsplit(" ", 1)[1]) for line in again.strip().splitlines()]
+    assert counts and all(c == 0 for c in counts), again
+
+
+def test_mrun_builders_file_runs_against_the_campaign(finished):
+    exe = Path(sys.executable).with_name("mrun")
+    proc = subprocess.run(
+        [str(exe), "-v", "workflows/builders.py"], env=finished["env"], capture_output=True, text=True, cwd=REPO
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "BepRegressionBuilder: processing 0 items" in proc.stdout + proc.stderr
+
+
+def test_report_folder_has_plots(finished, tmp_path):
+    li(finished["env"], "report", "--out", str(tmp_path / "rep"))
+    for name in ("summary.md", "report.json", "bep.png", "parity.png"):
+        path = tmp_path / "rep" / name
+        assert path.is_file() and path.stat().st_size > 100, name
+
+
+def test_resubmitting_the_same_spec_adds_nothing(finished):
+    proc = li(finished["env"], "submit", str(SPEC), check=False)
+    assert proc.returncode == 2
+    assert "already submitted" in proc.stderr
+    status = json.loads(li(finished["env"], "status", "--json").stdout)
+    assert set(status["states"]) == {"COMPLETED"}
+
+
+def test_missing_model_file_fails_the_job_with_its_name(finished):
+    """A fan-out job whose model file is gone fails with the file's name; nothing else changes."""
+    from jobflow import Flow
+
+    from li_campaign.db.config import Campaign
+    from li_campaign.db.runner import run_workers
+    from li_campaign.db.status import campaign_status
+    from li_campaign.db.submit import submit_flow
+    from li_campaign.properties.jobs import BulkLatticeMaker
+    from li_campaign.schemas.models import ModelDoc
+
+    campaign = Campaign(finished["root"])
+    store = campaign.job_store()
+    store.connect()
+    model = ModelDoc.model_validate(store.query_one({"output.doc_type": "model"}, properties=["output"])["output"])
+    ghost = model.model_copy(update={"deployed_path": str(finished["root"] / "models" / "ghost.nequip.zip")})
+    n_outputs = store.count()
+    submit_flow(campaign, Flow([BulkLatticeMaker().make(ghost)]), "ghost-model")
+    run_workers(campaign, progress=False)
+    failed = campaign_status(campaign)["failed"]
+    assert len(failed) == 1 and "ghost.nequip.zip: model file missing" in failed[0]["reason"]
+    assert store.count() == n_outputs

@@ -1,0 +1,159 @@
+"""Adsorption sites and CI-NEB hop barriers of a Li adatom, with a Morse potential."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.calculators.morse import MorsePotential
+from pymatgen.core import Structure
+
+from li_campaign.properties.adsorption import adsorption_sites
+from li_campaign.properties.bulk import fit_bulk_eos
+from li_campaign.properties.diffusion import diffusion_barriers, enumerate_hops
+from li_campaign.properties.relax import structure_to_atoms
+from li_campaign.schemas.properties import AdsorptionSite
+from li_campaign.schemas.spec import EosSpec, FanOutSpec
+from li_campaign.structures.slabs import inplane_minimum_image, make_symmetric_slab
+
+SPEC = FanOutSpec.model_validate(
+    {
+        "slab": {"min_slab_size_A": 4.0, "min_vacuum_A": 8.0, "min_lateral_A": 7.0, "fix_bottom_A": 1.0},
+        "relax": {"fmax_eV_A": 0.01, "max_steps": 300, "optimizer": "LBFGS"},  # no eigh: fast on a busy machine
+        "neb": {"n_images": 3, "fmax_eV_A": 0.05, "max_steps": 200},
+    }
+)
+
+
+def morse() -> MorsePotential:
+    return MorsePotential(epsilon=0.2, r0=3.0, rho0=3.5, rcut1=1.6, rcut2=2.0)
+
+
+def energy(structure: Structure | dict) -> float:
+    atoms = structure_to_atoms(structure if isinstance(structure, Structure) else Structure.from_dict(structure))
+    atoms.calc = morse()
+    return float(atoms.get_potential_energy())
+
+
+@pytest.fixture(scope="module")
+def bulk():
+    return fit_bulk_eos(morse(), 2.92, EosSpec())
+
+
+@pytest.fixture(scope="module")
+def ads100(bulk):
+    slab = make_symmetric_slab(bulk["lattice_constant_A"], (1, 0, 0), 4.0, 8.0)
+    return adsorption_sites(morse(), slab, bulk["energy_per_atom_eV"], SPEC)
+
+
+@pytest.fixture(scope="module")
+def ads111(bulk):
+    slab = make_symmetric_slab(bulk["lattice_constant_A"], (1, 1, 1), 4.0, 8.0)
+    return adsorption_sites(morse(), slab, bulk["energy_per_atom_eV"], SPEC)
+
+
+def by_label(result: dict) -> dict[str, AdsorptionSite]:
+    return {site.label: site for site in result["sites"]}
+
+
+def test_100_has_ontop_bridge_hollow(ads100, bulk):
+    sites = by_label(ads100)
+    assert set(sites) == {"ontop-0", "bridge-0", "hollow-0"}
+    assert {s.site_type for s in sites.values()} == {"ontop", "bridge", "hollow"}
+    assert ads100["supercell"] == (3, 3) and ads100["n_slab_atoms"] == 36
+    # copies in the 3 × 3 cell: one ontop and one hollow per surface atom, two bridges
+    assert {k: len(v) for k, v in ads100["site_copies"].items()} == {"ontop-0": 9, "bridge-0": 18, "hollow-0": 9}
+    a = bulk["lattice_constant_A"]
+    hollows = np.array(ads100["site_copies"]["hollow-0"])
+    ontops = np.array(ads100["site_copies"]["ontop-0"])
+    assert np.allclose(np.sort(np.linalg.norm(ontops[:, :2] - ontops[0, :2], axis=1))[1], a)
+    assert {round(h, 6) for h in hollows[:, 2]} == {round(ads100["site_heights_A"]["hollow-0"], 6)}
+
+
+def test_100_energies_order_and_stability(ads100):
+    sites = by_label(ads100)
+    for site in sites.values():
+        assert np.isfinite(site.adsorption_energy_eV) and np.isfinite(site.free_adsorption_energy_eV)
+    # fewer neighbours, weaker binding: ontop > bridge > 4-fold hollow
+    assert sites["ontop-0"].adsorption_energy_eV > sites["bridge-0"].adsorption_energy_eV
+    assert sites["bridge-0"].adsorption_energy_eV > sites["hollow-0"].adsorption_energy_eV
+    assert sites["hollow-0"].stable and sites["hollow-0"].relaxed_to == "hollow-0"
+    for label in ("ontop-0", "bridge-0"):
+        assert not sites[label].stable and sites[label].relaxed_to == "hollow-0"
+        assert sites[label].free_adsorption_energy_eV == pytest.approx(sites["hollow-0"].adsorption_energy_eV, abs=2e-3)
+    assert ads100["min_site"] == "hollow-0"
+    assert ads100["min_adsorption_energy_eV"] == sites["hollow-0"].adsorption_energy_eV
+
+
+def test_100_geometry(ads100):
+    slab = Structure.from_dict(ads100["slab_structure"])
+    flags = slab.site_properties["selective_dynamics"]
+    z = slab.cart_coords[:, 2]
+    fixed = [i for i, f in enumerate(flags) if not any(f)]
+    assert len(fixed) == 9 and np.allclose(z[fixed], z.min())
+    top = z.max()
+    heights = ads100["site_heights_A"]
+    assert top < heights["hollow-0"] < heights["bridge-0"] < heights["ontop-0"]
+    hollow = np.array(by_label(ads100)["hollow-0"].position_A)
+    assert hollow[2] == pytest.approx(heights["hollow-0"])
+    offset = inplane_minimum_image(slab.lattice.matrix, hollow - ads100["site_copies"]["hollow-0"][0])
+    assert np.allclose(offset, 0.0, atol=1e-8)
+
+
+def test_adsorption_is_deterministic(ads100, bulk):
+    slab = make_symmetric_slab(bulk["lattice_constant_A"], (1, 0, 0), 4.0, 8.0)
+    again = adsorption_sites(morse(), slab, bulk["energy_per_atom_eV"], SPEC)
+    assert [s.model_dump() for s in again["sites"]] == [s.model_dump() for s in ads100["sites"]]
+
+
+def test_enumerate_hops_square_lattice():
+    cell = np.diag([3.0, 3.0, 20.0])
+    grid = [[i + 0.5, j + 0.5, 10.0] for i in range(3) for j in range(3)]
+    bridges = [[i + di, j + dj, 10.5] for di, dj in [(0, 0.5), (0.5, 0)] for i in range(3) for j in range(3)]
+    copies = {"hollow-0": grid, "bridge-0": bridges}
+    hops = enumerate_hops(copies, ["hollow-0"], cell)
+    assert [(h.start, h.end, h.distance_A) for h in hops] == [("hollow-0", "hollow-0", 1.0)]
+    # hollow <-> bridge at 0.5 Å is listed once (bridge -> hollow is its reverse); bridge -> bridge
+    # at 0.71 Å is kept (< 1.6 × 0.5 Å), hollow -> hollow at 1 Å is dropped
+    hops = enumerate_hops(copies, ["hollow-0", "bridge-0"], cell)
+    found = [(h.start, h.end, h.distance_A) for h in hops]
+    assert found == [("hollow-0", "bridge-0", 0.5), ("bridge-0", "bridge-0", 0.71)]
+    hop = hops[0]
+    assert np.linalg.norm(np.subtract(hop.end_position_A, hop.start_position_A)[:2]) == pytest.approx(0.5)
+    assert hop.end_position_A[2] == 10.5
+
+
+def test_enumerate_hops_across_the_boundary():
+    cell = np.diag([2.0, 2.0, 20.0])
+    hops = enumerate_hops({"a-0": [[0.1, 0.1, 5.0], [1.1, 0.1, 5.0], [0.1, 1.1, 5.0], [1.1, 1.1, 5.0]]}, ["a-0"], cell)
+    assert len(hops) == 1 and hops[0].distance_A == 1.0
+
+
+def test_100_hop_barrier(ads100, bulk):
+    hops = diffusion_barriers(morse(), ads100, SPEC)
+    assert len(hops) == 1
+    hop = hops[0]
+    assert (hop.start, hop.end) == ("hollow-0", "hollow-0")
+    assert hop.distance_A == pytest.approx(bulk["lattice_constant_A"], abs=0.02)  # neighbouring 4-fold hollows
+    assert hop.converged and hop.n_images == 3 and len(hop.images) == 5
+    assert hop.barrier_forward_eV >= 0 and hop.barrier_reverse_eV >= 0
+    assert hop.barrier_forward_eV == pytest.approx(hop.barrier_reverse_eV, abs=2e-3)
+    sites = by_label(ads100)
+    # the climbing image sits at the bridge between the two hollows
+    expected = sites["bridge-0"].adsorption_energy_eV - sites["hollow-0"].adsorption_energy_eV
+    assert hop.barrier_forward_eV == pytest.approx(expected, abs=0.02)
+
+
+def test_111_hop_between_different_hollows(ads111):
+    hops = diffusion_barriers(morse(), ads111, SPEC)
+    assert hops
+    for hop in hops:
+        assert hop.barrier_forward_eV >= 0 and hop.barrier_reverse_eV >= 0
+        e_start, e_end = energy(hop.images[0]), energy(hop.images[-1])
+        assert hop.barrier_forward_eV - hop.barrier_reverse_eV == pytest.approx(e_end - e_start, abs=1e-8)
+    assert any(hop.start != hop.end and abs(hop.barrier_forward_eV - hop.barrier_reverse_eV) > 0.05 for hop in hops)
+
+
+def test_no_stable_site_raises(ads100):
+    broken = dict(ads100, sites=[s.model_copy(update={"stable": False}) for s in ads100["sites"]])
+    with pytest.raises(ValueError, match="no stable adsorption site"):
+        diffusion_barriers(morse(), broken, SPEC)

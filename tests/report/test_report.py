@@ -1,0 +1,197 @@
+"""The report, read from derived collections built from real (tiny) jobflow jobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from jobflow import Flow, job, run_locally
+from pymatgen.core import Lattice, Structure
+
+from li_campaign.builders import run_builders
+from li_campaign.core.errors import DatabaseError, InputError
+from li_campaign.db.config import Campaign, DbConfig
+from li_campaign.report import collect_report, write_report
+from li_campaign.schemas.frames import TrainingFrameDoc
+from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
+from li_campaign.schemas.properties import AdsorptionDoc, AdsorptionSite, BulkDoc, DiffusionDoc, Hop, SurfaceEnergyDoc
+from li_campaign.schemas.provenance import Provenance
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Some jobs are not connected"),
+    pytest.mark.filterwarnings("ignore:cd is deprecated"),
+]
+
+NAME = "li-report"
+SHA, NEWER_SHA = "a" * 64, "c" * 64
+FACETS = {  # facet: (miller index, surface energy J/m2, min adsorption energy eV, min barrier eV)
+    "100": ((1, 0, 0), 0.458, -1.32, 0.012),
+    "110": ((1, 1, 0), 0.487, -1.05, 0.045),
+    "111": ((1, 1, 1), 0.522, -1.41, 0.081),
+}
+STRUCT = Structure(Lattice.cubic(3.44), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _prov(sha: str | None) -> Provenance:
+    return Provenance(campaign=NAME, spec_hash="f" * 64, model_sha256=sha)
+
+
+@job
+def frame_job(index: int) -> TrainingFrameDoc:
+    return TrainingFrameDoc(
+        frame_id=f"{NAME}:vacancy:{index}", origin="vacancy", label="vacancy", structure=STRUCT, n_atoms=15,
+        energy_eV=-28.0, energy_per_atom_eV=-1.87, forces_eV_A=[[0.0, 0.0, 0.0]] * 15, stress_eV_A3=[0.0] * 6,
+        engine="gpaw", wall_time_s=30.0, provenance=_prov(None),
+    )
+
+
+@job
+def model_job(sha: str, energy_mae: float) -> ModelDoc:
+    return ModelDoc(
+        campaign=NAME, architecture="nequip", sha256=sha, deployed_path=f"/m/{sha}.pt2", deploy_mode="aotinductor",
+        compile_target="ase", package_path="/m/p.zip", package_sha256="b" * 64,
+        split={"train": ["a", "b", "c", "d"], "val": ["e"], "test": ["f"]}, hyperparameters={},
+        holdout=HoldoutErrors(
+            n_frames=1, energy_mae_meV_atom=energy_mae, energy_rmse_meV_atom=5.0, force_mae_meV_A=38.5,
+            force_rmse_meV_A=50.0,
+        ),
+        parity=ParityData(
+            dft_energy_per_atom_eV=[-1.90, -1.87, -1.85], mlip_energy_per_atom_eV=[-1.902, -1.868, -1.853],
+            dft_force_components_eV_A=[0.3, -0.1, 0.0, 0.2], mlip_force_components_eV_A=[0.28, -0.12, 0.01, 0.23],
+        ),
+        training_wall_time_s=60.0, deploy_wall_time_s=20.0, provenance=_prov(sha),
+    )
+
+
+@job
+def bulk_job(sha: str) -> BulkDoc:
+    return BulkDoc(
+        lattice_constant_A=3.437, energy_per_atom_eV=-1.905, bulk_modulus_GPa=13.1, volumes_A3_atom=[20.3],
+        energies_eV_atom=[-1.905], provenance=_prov(sha),
+    )
+
+
+@job
+def surface_job(facet: str) -> SurfaceEnergyDoc:
+    hkl, gamma, _, _ = FACETS[facet]
+    return SurfaceEnergyDoc(
+        facet=facet, miller_index=hkl, n_atoms=14, n_layers=7, slab_thickness_A=10.3, vacuum_A=12.0, area_A2=11.8,
+        slab_energy_eV=-26.0, bulk_energy_per_atom_eV=-1.905, surface_energy_J_m2=gamma,
+        surface_energy_eV_A2=gamma / 16.0218, relaxed_structure=STRUCT, relax_converged=True, relax_steps=12,
+        provenance=_prov(SHA),
+    )
+
+
+@job
+def adsorption_job(facet: str) -> AdsorptionDoc:
+    hkl, _, e_ads, _ = FACETS[facet]
+    site = AdsorptionSite(
+        label="hollow-0", site_type="hollow", position_A=[0.0, 0.0, 20.0], adsorption_energy_eV=e_ads, stable=True,
+        relaxed_to="hollow-0", free_adsorption_energy_eV=e_ads,
+    )
+    return AdsorptionDoc(
+        facet=facet, miller_index=hkl, n_slab_atoms=28, supercell=(2, 2), slab_energy_eV=-52.0,
+        bulk_energy_per_atom_eV=-1.905, sites=[site], min_adsorption_energy_eV=e_ads, min_site="hollow-0",
+        slab_structure=STRUCT, site_copies={"hollow-0": [[0.0, 0.0, 20.0]]}, site_heights_A={"hollow-0": 20.0},
+        provenance=_prov(SHA),
+    )
+
+
+@job(data="images")
+def diffusion_job(facet: str) -> DiffusionDoc:
+    hkl, _, _, barrier = FACETS[facet]
+    hop = Hop(
+        start="hollow-0", end="hollow-1", distance_A=2.4, barrier_forward_eV=barrier, barrier_reverse_eV=barrier,
+        n_images=3, converged=True, images=[STRUCT] * 3,
+    )
+    return DiffusionDoc(
+        facet=facet, miller_index=hkl, hops=[hop], min_barrier_eV=barrier, min_hop="hollow-0->hollow-1",
+        provenance=_prov(SHA),
+    )
+
+
+def build(campaign: Campaign, jobs: list) -> None:
+    """Run jobs with jobflow into the campaign's JobStore, then the builders."""
+    run_locally(Flow(jobs), store=campaign.job_store(), log=False, ensure_success=True)
+    run_builders(campaign)
+
+
+def campaign_with(tmp_path: Path, facets: list[str]) -> Campaign:
+    """A built campaign: 3 frames, one model with its bulk fit, and fan-out results of ``facets``."""
+    campaign = Campaign.create(tmp_path / "c", DbConfig())
+    jobs = [frame_job(i) for i in range(3)] + [model_job(SHA, 3.2), bulk_job(SHA)]
+    jobs += [j(facet) for facet in facets for j in (surface_job, adsorption_job, diffusion_job)]
+    build(campaign, jobs)
+    return campaign
+
+
+@pytest.fixture
+def campaign(tmp_path: Path) -> Campaign:
+    return campaign_with(tmp_path, list(FACETS))
+
+
+def test_empty_campaign_asks_for_a_build(tmp_path: Path):
+    campaign = Campaign.create(tmp_path / "c", DbConfig())
+    with pytest.raises(DatabaseError, match="li-campaign build"):
+        collect_report(campaign)
+    with pytest.raises(DatabaseError, match="li-campaign build"):
+        write_report(campaign, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_collect_report(campaign: Campaign):
+    report = collect_report(campaign)
+    assert report["campaign"] == NAME and report["n_training_frames"] == 3
+    assert report["lattice_constant_A"] == 3.437 and report["bulk"]["bulk_modulus_GPa"] == 13.1
+    assert report["surface_energy_J_m2"] == {facet: v[1] for facet, v in FACETS.items()}
+    assert report["min_adsorption_energy_eV"] == {facet: v[2] for facet, v in FACETS.items()}
+    assert report["min_barrier_eV"] == {facet: v[3] for facet, v in FACETS.items()}
+    assert [row["facet"] for row in report["facets"]] == ["100", "110", "111"]
+    assert report["facets"][1]["min_site"] == "hollow-0" and report["facets"][1]["miller_index"] == [1, 1, 0]
+
+    model = report["model"]
+    assert model["sha256"] == SHA and model["energy_mae_meV_atom"] == 3.2 and model["force_mae_meV_A"] == 38.5
+    assert (model["n_train"], model["n_val"], model["n_test"]) == (4, 1, 1)
+    assert report["parity"]["dft_force_components_eV_A"] == [0.3, -0.1, 0.0, 0.2]
+
+    x = [FACETS[f][2] for f in sorted(FACETS)]
+    y = [FACETS[f][3] for f in sorted(FACETS)]
+    slope, intercept = np.polyfit(x, y, 1)
+    bep = report["bep"]
+    assert bep["slope"] == pytest.approx(slope) and bep["intercept"] == pytest.approx(intercept)
+    assert bep["n"] == 3 and bep["facets"] == ["100", "110", "111"] and 0 < bep["r2"] < 1
+    json.dumps(report)  # JSON-serialisable
+
+
+def test_model_selection(campaign: Campaign):
+    build(campaign, [model_job(NEWER_SHA, 2.5)])
+    newest = collect_report(campaign)
+    assert newest["model"]["sha256"] == NEWER_SHA and newest["model"]["energy_mae_meV_atom"] == 2.5
+    assert newest["facets"] == [] and newest["lattice_constant_A"] is None
+    assert newest["bep"]["n"] == 0 and newest["bep"]["slope"] is None
+
+    older = collect_report(campaign, model_sha256=SHA[:10])
+    assert older["model"]["sha256"] == SHA and older["bep"]["n"] == 3
+    with pytest.raises(InputError, match="matches no built model"):
+        collect_report(campaign, model_sha256="0123")
+
+
+def test_write_report(campaign: Campaign, tmp_path: Path):
+    out = write_report(campaign, tmp_path / "report")
+    for name in ("bep.png", "parity.png"):
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC and (out / name).stat().st_size > 5000
+    assert json.loads((out / "report.json").read_text()) == collect_report(campaign)
+    summary = (out / "summary.md").read_text()
+    assert "| (110) | 0.487 | -1.050 | hollow-0 | 0.045 | hollow-0->hollow-1 |" in summary
+    assert "3.4370" in summary and SHA in summary and "r² =" in summary
+
+
+def test_write_report_without_bep_fit(tmp_path: Path):
+    campaign = campaign_with(tmp_path, ["100"])
+    out = write_report(campaign, tmp_path / "report")
+    report = json.loads((out / "report.json").read_text())
+    assert report["bep"]["n"] == 1 and "at least 2" in report["bep"]["reason"]
+    assert (out / "bep.png").stat().st_size > 0 and "No fit: need at least 2" in (out / "summary.md").read_text()

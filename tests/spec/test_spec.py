@@ -1,0 +1,95 @@
+"""Campaign spec validation: every bad input names its field (or file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from li_campaign.core.errors import InputError
+from li_campaign.schemas.spec import CampaignSpec, facet_label, load_spec, parse_miller, spec_from_dict
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "workflows").glob("*.yaml")) + [REPO / "tests/data/e2e_morse.yaml"])
+def test_shipped_specs_are_valid(path):
+    spec = load_spec(path)
+    assert isinstance(spec, CampaignSpec)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("110", (1, 1, 0)), ("1 1 0", (1, 1, 0)), ("-1,1,0", (-1, 1, 0)), ([2, 1, 1], (2, 1, 1)), ("-211", (-2, 1, 1))],
+)
+def test_parse_miller(value, expected):
+    assert parse_miller(value) == expected
+
+
+def test_facet_label_is_the_cubic_family():
+    assert facet_label((0, -1, 1)) == "110"
+    assert facet_label((1, 2, 3)) == "321"
+    assert facet_label((10, 1, 0)) == "10_1_0"
+
+
+@pytest.mark.parametrize(
+    ("patch", "field", "message"),
+    [
+        ({"fanout": {"facets": ["1x0"]}}, "fanout.facets", "unknown facet '1x0'"),
+        ({"fanout": {"facets": ["000"]}}, "fanout.facets", "impossible facet"),
+        ({"fanout": {"facets": ["110", "011"]}}, "fanout.facets", "listed twice"),
+        ({"training_set": {"slabs": {"facets": [[1, 1]]}}}, "training_set.slabs.facets", "3 integers"),
+        ({"dft": {"engine": "vasp5"}}, "dft.engine", "Input should be"),
+        ({"dft": {"gpaw": {"ecutt": 300}}}, "dft.gpaw.ecutt", "Extra inputs"),
+        ({"dft": {"gpaw": {"kspacing_inv_A": -1}}}, "dft.gpaw.kspacing_inv_A", "greater than"),
+        ({"mlip": {"split": {"train": 0.5, "val": 0.1, "test": 0.1}}}, "mlip.split", "must be 1"),
+        ({"name": "bad name!"}, "name", "pattern"),
+    ],
+)
+def test_bad_fields_are_named(patch, field, message):
+    data = {"name": "t", **patch}
+    with pytest.raises(InputError) as info:
+        spec_from_dict(data, source="spec.yaml")
+    text = str(info.value)
+    assert "spec.yaml" in text
+    assert f"{field}:" in text
+    assert message in text
+
+
+def test_missing_name_is_reported():
+    with pytest.raises(InputError, match="name: Field required"):
+        spec_from_dict({})
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nfanout: [unclosed\n")
+    with pytest.raises(InputError, match="bad.yaml: not valid YAML"):
+        load_spec(bad)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_non_mapping(tmp_path):
+    bad = tmp_path / "list.yaml"
+    bad.write_text(yaml.safe_dump([1, 2]))
+    with pytest.raises(InputError, match="must be a YAML mapping"):
+        load_spec(bad)
+
+
+def test_spec_hash_is_stable_and_sensitive():
+    a = spec_from_dict({"name": "t"})
+    assert a.spec_hash() == spec_from_dict({"name": "t"}).spec_hash()
+    assert a.spec_hash() != spec_from_dict({"name": "t", "seed": 8}).spec_hash()
+
+
+def test_spec_sections_survive_mson_round_trip():
+    from monty.json import MontyDecoder, jsanitize
+
+    spec = spec_from_dict({"name": "t", "fanout": {"facets": ["210"]}})
+    back = MontyDecoder().process_decoded(jsanitize(spec.fanout, strict=True))
+    assert back == spec.fanout

@@ -161,6 +161,7 @@ def diffusion_job(sha: str, facet: str, barrier: float) -> DiffusionDoc:
         barrier_reverse_eV=barrier,
         n_images=5,
         converged=True,
+        endpoint_drift_A=0.05,
         images=[STRUCT] * 5,
     )
     return DiffusionDoc(

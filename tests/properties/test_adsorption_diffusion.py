@@ -129,7 +129,7 @@ def test_enumerate_hops_across_the_boundary():
 
 
 def test_100_hop_barrier(ads100, bulk):
-    hops = diffusion_barriers(morse(), ads100, SPEC)
+    hops = diffusion_barriers(morse(), ads100, SPEC).hops
     assert len(hops) == 1
     hop = hops[0]
     assert (hop.start, hop.end) == ("hollow-0", "hollow-0")
@@ -144,7 +144,7 @@ def test_100_hop_barrier(ads100, bulk):
 
 
 def test_111_hop_between_different_hollows(ads111):
-    hops = diffusion_barriers(morse(), ads111, SPEC)
+    hops = diffusion_barriers(morse(), ads111, SPEC).hops
     assert hops
     for hop in hops:
         assert hop.barrier_forward_eV >= 0 and hop.barrier_reverse_eV >= 0

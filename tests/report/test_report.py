@@ -105,7 +105,7 @@ def diffusion_job(facet: str) -> DiffusionDoc:
     hkl, _, _, barrier = FACETS[facet]
     hop = Hop(
         start="hollow-0", end="hollow-1", distance_A=2.4, barrier_forward_eV=barrier, barrier_reverse_eV=barrier,
-        n_images=3, converged=True, images=[STRUCT] * 3,
+        n_images=3, converged=True, endpoint_drift_A=0.05, images=[STRUCT] * 3,
     )
     return DiffusionDoc(
         facet=facet, miller_index=hkl, hops=[hop], min_barrier_eV=barrier, min_hop="hollow-0->hollow-1",

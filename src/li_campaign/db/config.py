@@ -191,6 +191,23 @@ class Campaign:
             mongoclient_kwargs={"serverSelectionTimeoutMS": self.config.server_selection_timeout_ms},
         )
 
+    def database(self):
+        """A pymongo-style database handle of the JobStore and derived collections.
+
+        Embedded mode returns montydb's pymongo-compatible database, mongodb mode a pymongo
+        ``Database``, so the same ``find``/``aggregate`` queries work in both.
+        """
+        if self.mode == "embedded":
+            from montydb import MontyClient
+
+            return MontyClient(str(self.montydb_dir))["li_campaign"]
+        import pymongo
+
+        client = pymongo.MongoClient(
+            self.config.mongodb_uri(), serverSelectionTimeoutMS=self.config.server_selection_timeout_ms
+        )
+        return client[self.config.database]
+
     def job_store(self):
         """The jobflow JobStore: job outputs plus a large-data store for big arrays."""
         from jobflow import JobStore

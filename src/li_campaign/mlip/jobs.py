@@ -104,7 +104,7 @@ class FitNequipMaker(Maker):
             compile_device="cpu",
             package_path=str(package_final),
             package_sha256=file_sha256(package_final),
-            n_parameters=_count_parameters(calc),
+            n_parameters=_count_parameters(load_calculator(package_final, file_sha256(package_final), "eager")),
             split=split,
             hyperparameters=self.mlip.model_dump(mode="json"),
             holdout=holdout,

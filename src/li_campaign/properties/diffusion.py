@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 MIN_HOP_A = 0.1
 """Site copies closer than this (Å) to the start are the start itself."""
 MAX_HOP_RATIO = 1.6
+ENDPOINT_DRIFT_TOL_A = 0.5  # Å; an endpoint further from its site is not at a minimum
 """Hops longer than this multiple of the shortest hop are not computed."""
 
 
@@ -104,7 +105,21 @@ def _with_adatom(slab: Atoms, position: Sequence[float]) -> Atoms:
     return atoms
 
 
-def diffusion_barriers(calc: Calculator, adsorption_result: dict, spec: FanOutSpec) -> list[Hop]:
+@dataclass(frozen=True)
+class DiffusionResult:
+    """CI-NEB hops, and the hops left out because an endpoint did not stay at its site."""
+
+    hops: list[Hop]
+    rejected: list[str]
+
+
+def _lateral_drift(atoms: Atoms, target: Sequence[float]) -> float:
+    """In-plane distance (minimum image) of the adatom (last atom) from ``target``."""
+    delta = np.append(atoms.positions[-1, :2] - np.asarray(target[:2]), 0.0)
+    return float(np.linalg.norm(inplane_minimum_image(atoms.cell.array, delta[None, :])[0]))
+
+
+def diffusion_barriers(calc: Calculator, adsorption_result: dict, spec: FanOutSpec) -> DiffusionResult:
     """Compute the CI-NEB barrier of every hop between neighbouring stable adsorption sites.
 
     For each hop of :func:`enumerate_hops`, both endpoints (the adatom at the start and end
@@ -125,15 +140,21 @@ def diffusion_barriers(calc: Calculator, adsorption_result: dict, spec: FanOutSp
     spec
         Fan-out settings: ``relax`` for the endpoints, ``neb`` for the band.
 
+    Each stable site is first relaxed freely from its pinned geometry at the ``relax``
+    settings; a site whose adatom moves more than ``ENDPOINT_DRIFT_TOL_A`` (0.5 Å) in-plane
+    is not a minimum and gets no hops. A hop whose relaxed endpoint still moves that far is
+    left out too. Both are listed in ``rejected``.
+
     Returns
     -------
-    list[Hop]
-        One per hop, with the relaxed images as Structure dicts.
+    DiffusionResult
+        One :class:`Hop` per kept hop (with the relaxed images as Structure dicts), and the
+        rejected hops with the reason.
 
     Raises
     ------
     ValueError
-        If no site is stable or no hop is found.
+        If no site is stable, no hop is found, or every hop was rejected.
     """
     sites = [AdsorptionSite.model_validate(site) for site in adsorption_result["sites"]]
     stable = [site.label for site in sites if site.stable]
@@ -143,16 +164,32 @@ def diffusion_barriers(calc: Calculator, adsorption_result: dict, spec: FanOutSp
             "itself, so there is no hop to compute"
         )
     slab = structure_to_atoms(Structure.from_dict(adsorption_result["slab_structure"]))
-    paths = enumerate_hops(adsorption_result["site_copies"], stable, slab.cell.array)
+    copies, heights = adsorption_result["site_copies"], adsorption_result["site_heights_A"]
+    rejected: list[str] = []
+    minima = []
+    for label in stable:  # re-check at the endpoint settings: a flat saddle can pass the kick test
+        site = copies[label][0]
+        relaxed, _, _, _ = relax_atoms(_with_adatom(slab, [*site[:2], heights[label]]), calc, spec.relax)
+        drift = _lateral_drift(relaxed, site)
+        if drift > ENDPOINT_DRIFT_TOL_A:
+            rejected.append(f"site {label}: relaxed {drift:.2f} Å away, not a minimum")
+        else:
+            minima.append(label)
+    paths = enumerate_hops(copies, minima, slab.cell.array)
     if not paths:
-        raise ValueError(f"no hop found between the stable sites {stable}")
-    heights = adsorption_result["site_heights_A"]
-    hops = []
+        raise ValueError(f"no hop found between the stable sites {minima} ({'; '.join(rejected) or 'none rejected'})")
+    hops: list[Hop] = []
     for path in paths:
         start = _with_adatom(slab, [*path.start_position_A[:2], heights[path.start]])
         end = _with_adatom(slab, [*path.end_position_A[:2], heights[path.end]])
         start, _, _, _ = relax_atoms(start, calc, spec.relax)
         end, _, _, _ = relax_atoms(end, calc, spec.relax)
+        drift = max(_lateral_drift(start, path.start_position_A), _lateral_drift(end, path.end_position_A))
+        if drift > ENDPOINT_DRIFT_TOL_A:
+            rejected.append(
+                f"{path.start}->{path.end} ({path.distance_A:.2f} Å): an endpoint relaxed {drift:.2f} Å away from its site"
+            )
+            continue
         images = [start] + [start.copy() for _ in range(spec.neb.n_images)] + [end]
         for image in images[1:-1]:
             image.calc = calc
@@ -177,10 +214,13 @@ def diffusion_barriers(calc: Calculator, adsorption_result: dict, spec: FanOutSp
                 barrier_reverse_eV=top - energies[-1],
                 n_images=spec.neb.n_images,
                 converged=converged,
+                endpoint_drift_A=drift,
                 images=[atoms_to_structure(image).as_dict() for image in images],
             )
         )
-    return hops
+    if not hops:
+        raise ValueError(f"no hop between stable sites kept both endpoints in place: {'; '.join(rejected)}")
+    return DiffusionResult(hops, rejected)
 
 
 def minimum_barrier(hops: list[Hop], ground_site: str) -> tuple[float, str]:

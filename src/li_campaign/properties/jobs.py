@@ -112,12 +112,13 @@ class SurfaceNebMaker(Maker):
         """Run the NEBs; return the hops and the minimum barrier of the facet."""
         result = adsorption.model_dump(exclude={"slab_structure", "provenance"})
         result["slab_structure"] = adsorption.slab_structure.as_dict()
-        hops = diffusion_barriers(load_model(model), result, self.fanout)
-        barrier, hop = minimum_barrier(hops, adsorption.min_site)
+        result = diffusion_barriers(load_model(model), result, self.fanout)
+        barrier, hop = minimum_barrier(result.hops, adsorption.min_site)
         return DiffusionDoc(
             facet=adsorption.facet,
             miller_index=adsorption.miller_index,
-            hops=hops,
+            hops=result.hops,
+            rejected_hops=result.rejected,
             min_barrier_eV=barrier,
             min_hop=hop,
             provenance=_provenance(self, model, adsorption.slab_structure),

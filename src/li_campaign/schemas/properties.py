@@ -87,6 +87,7 @@ class Hop(BaseModel):
     barrier_reverse_eV: float
     n_images: int
     converged: bool
+    endpoint_drift_A: float = Field(..., description="Largest in-plane move of a relaxed endpoint from its site (Å).")
     images: list[Structure] | None = Field(
         None, description="Relaxed NEB images (Structure dicts); jobs route this key to the large-data store."
     )
@@ -99,6 +100,7 @@ class DiffusionDoc(BaseModel):
     facet: str
     miller_index: tuple[int, int, int]
     hops: list[Hop]
+    rejected_hops: list[str] = Field(default_factory=list, description="Hops left out, with the reason.")
     min_barrier_eV: float
     min_hop: str
     provenance: Provenance

@@ -226,6 +226,28 @@ def add_adatom(slab: Structure, position_cart: Sequence[float]) -> Structure:
     return out
 
 
+def adatom_slabs(slab: Structure, min_lateral_A: float) -> list[tuple[str, Structure]]:
+    """Return one adatom cell per symmetry-distinct top-surface site: ``[(site label, cell), ...]``.
+
+    Sites come from :func:`top_surface_sites`, labelled ``<type>-<i>``, ordered hollow,
+    bridge, ontop, then the second site of each type, and so on (so a prefix of the list
+    covers every site type);
+    the adatom starts where its nearest slab atom is one bulk nearest-neighbour distance away.
+    """
+    nx, ny = lateral_repeats(slab, min_lateral_A)
+    supercell = slab.copy()
+    supercell.make_supercell([nx, ny, 1])
+    bond = nearest_neighbour_distance(supercell)
+    sites = top_surface_sites(supercell)
+    rounds = max(len(found) for found in sites.values())
+    return [
+        (f"{kind}-{i}", add_adatom(supercell, adatom_start_position(supercell, sites[kind][i], bond)))
+        for i in range(rounds)
+        for kind in ("hollow", "bridge", "ontop")
+        if i < len(sites[kind])
+    ]
+
+
 def adatom_slab(slab: Structure, min_lateral_A: float) -> Structure:
     """Return a training cell: the slab repeated in-plane with one Li adatom on the top surface.
 

@@ -9,7 +9,7 @@ from pymatgen.core import Structure
 
 from li_campaign.core.lithium import bcc_li_conventional, check_lithium_structure
 from li_campaign.schemas.spec import TrainingSetSpec, facet_label
-from li_campaign.structures.slabs import adatom_slab, make_symmetric_slab
+from li_campaign.structures.slabs import adatom_slabs, make_symmetric_slab
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int) -> list[Train
 
     The set holds: conventional cells under random strain (``bulk_strain``); strained
     and rattled supercells (``bulk_rattle``); vacancy supercells (``vacancy``); symmetric
-    slabs of each facet (``slab``) and the same slabs with one Li adatom in a hollow site
-    (``adatom``).
+    slabs of each facet and rattled copies (``slab``), and the slabs with one Li adatom at
+    each distinct site, slightly rattled and with a random height offset (``adatom``).
     """
     rng = np.random.default_rng(seed)
     a = spec.lattice_constant_A
@@ -83,8 +83,13 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int) -> list[Train
             slab = make_symmetric_slab(a, hkl, s.min_slab_size_A, s.min_vacuum_A)
             name = facet_label(hkl)
             out.append(TrainingStructure("slab", f"slab {name}", slab))
+            for i in range(s.n_rattled):
+                out.append(TrainingStructure("slab", f"slab {name} rattle {i}", _rattled(slab, rng, s.rattle_std_A)))
             if s.adatom:
-                out.append(TrainingStructure("adatom", f"slab {name} + adatom", adatom_slab(slab, s.adatom_min_lateral_A)))
+                for site, cell in adatom_slabs(slab, s.adatom_min_lateral_A)[: s.max_adatom_sites]:
+                    cell = _rattled(cell, rng, 0.5 * s.rattle_std_A)
+                    cell.translate_sites([len(cell) - 1], [0, 0, rng.uniform(-1, 1) * s.adatom_height_jitter_A], frac_coords=False)
+                    out.append(TrainingStructure("adatom", f"slab {name} + adatom {site}", cell))
     for item in out:
         check_lithium_structure(item.structure, item.label)
     return out

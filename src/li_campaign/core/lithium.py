@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from pymatgen.core import Lattice, Structure
 
 from li_campaign.core.errors import InputError
@@ -35,6 +36,7 @@ def check_lithium_structure(structure: Structure, what: str = "structure") -> No
     if structure.lattice.volume <= 1e-6:
         raise InputError(f"{what}: the cell has zero volume, a periodic 3D cell is required")
     if len(structure) > 1:
-        dmin = structure.distance_matrix[structure.distance_matrix > 0].min() if len(structure) > 1 else 0.0
+        distances = structure.distance_matrix[~np.eye(len(structure), dtype=bool)]
+        dmin = float(distances.min())
         if dmin < 1.0:
             raise InputError(f"{what}: two Li atoms are {dmin:.2f} Å apart (< 1.0 Å); the structure is broken")

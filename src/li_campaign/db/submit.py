@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import InputError
@@ -38,7 +39,9 @@ def submit_flow(campaign: Campaign, flow: Flow, spec_hash: str, force: bool = Fa
 
     from li_campaign.db.launchpad import open_launchpad
 
-    wf = flow_to_workflow(flow, store=None)
+    with warnings.catch_warnings():  # independent branches (e.g. the DFT teacher) are intended
+        warnings.filterwarnings("ignore", message="Some jobs are not connected")
+        wf = flow_to_workflow(flow, store=None)
     wf.metadata.update({"spec_hash": spec_hash, "li_campaign": True})
     with open_launchpad(campaign) as lp:
         existing = lp.workflows.find_one({"metadata.spec_hash": spec_hash}, {"nodes": 1, "name": 1})

@@ -20,12 +20,17 @@ def test_demo_training_set_covers_every_origin():
     counts = Counter(item.origin for item in items)
     assert counts["bulk_strain"] + counts["bulk_rattle"] >= 20
     assert counts["vacancy"] == 1
-    assert counts["slab"] == 3 and counts["adatom"] == 3
+    assert counts["slab"] == 6  # clean + one rattled copy per facet
+    assert counts["adatom"] == 9  # hollow, bridge and ontop on each facet
     vacancy = next(i for i in items if i.origin == "vacancy")
     assert len(vacancy.structure) == 15
-    for slab, ad in zip([i for i in items if i.origin == "slab"], [i for i in items if i.origin == "adatom"]):
-        assert ad.structure.composition.num_atoms % len(slab.structure) == 1  # n x slab + one adatom
-        assert slab.is_slab and ad.is_slab
+    for facet in ("100", "110", "111"):
+        clean = next(i for i in items if i.label == f"slab {facet}")
+        adatoms = [i for i in items if i.label.startswith(f"slab {facet} + adatom")]
+        assert {a.label.rsplit(" ", 1)[1].split("-")[0] for a in adatoms} == {"hollow", "bridge", "ontop"}
+        for ad in adatoms:
+            assert len(ad.structure) % len(clean.structure) == 1  # n x slab + one adatom
+            assert ad.is_slab
 
 
 def test_generation_is_deterministic_and_seeded():

@@ -20,7 +20,7 @@ def test_demo_training_set_covers_every_origin():
     counts = Counter(item.origin for item in items)
     assert counts["bulk_strain"] + counts["bulk_rattle"] >= 20
     assert counts["vacancy"] == 1
-    assert counts["slab"] == 6  # clean + one rattled copy per facet
+    assert counts["slab"] == 12  # clean + three perturbed copies per facet
     assert counts["adatom"] == 9  # hollow, bridge and ontop on each facet
     vacancy = next(i for i in items if i.origin == "vacancy")
     assert len(vacancy.structure) == 15

@@ -129,7 +129,11 @@ class SlabTrainingSpec(_Spec):
         3, ge=1, description="Adatom cells per facet: one per distinct site (hollow, bridge, ontop), at most this many."
     )
     adatom_height_jitter_A: float = Field(0.2, ge=0, le=1.0, description="Random vertical offset of the adatom (Å).")
-    n_rattled: int = Field(1, ge=0, description="Rattled copies of each clean slab.")
+    n_perturbed: int = Field(
+        3, ge=0, description="Perturbed copies of each clean slab: strained along z, outer layers shifted, rattled."
+    )
+    max_z_strain: float = Field(0.06, ge=0, lt=0.3, description="Largest strain of the interlayer spacings.")
+    surface_shift_A: float = Field(0.3, ge=0, lt=1.0, description="Largest shift of each outermost layer along z (Å).")
     rattle_std_A: float = Field(0.05, gt=0, lt=0.5, description="Std. dev. of the slab rattle (Å).")
 
     _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))

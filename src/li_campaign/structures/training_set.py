@@ -46,12 +46,33 @@ def _rattled(structure: Structure, rng: np.random.Generator, std: float) -> Stru
     return new
 
 
+def _perturbed_slab(slab: Structure, rng: np.random.Generator, max_z_strain: float, max_shift: float) -> Structure:
+    """Scale the interlayer spacings by 1+ε_z and move both outermost layers along z.
+
+    Surface relaxation changes exactly these coordinates; without such frames a model
+    extrapolates when a slab relaxes.
+    """
+    new = slab.copy()
+    z = new.cart_coords[:, 2]
+    centre = 0.5 * (z.min() + z.max())
+    eps = rng.uniform(-max_z_strain, max_z_strain)
+    shift = rng.uniform(-0.5 * max_shift, max_shift)  # outward relaxation is the larger risk
+    for i, zi in enumerate(z):
+        dz = (zi - centre) * eps
+        if abs(zi - z.max()) < 0.05:
+            dz += shift
+        elif abs(zi - z.min()) < 0.05:
+            dz -= shift
+        new.translate_sites([i], [0.0, 0.0, dz], frac_coords=False, to_unit_cell=False)
+    return new
+
+
 def generate_training_structures(spec: TrainingSetSpec, seed: int) -> list[TrainingStructure]:
     """Return every structure of the training set, deterministically for a given seed.
 
     The set holds: conventional cells under random strain (``bulk_strain``); strained
     and rattled supercells (``bulk_rattle``); vacancy supercells (``vacancy``); symmetric
-    slabs of each facet and rattled copies (``slab``), and the slabs with one Li adatom at
+    slabs of each facet and perturbed copies (``slab``), and the slabs with one Li adatom at
     each distinct site, slightly rattled and with a random height offset (``adatom``).
     """
     rng = np.random.default_rng(seed)
@@ -83,8 +104,9 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int) -> list[Train
             slab = make_symmetric_slab(a, hkl, s.min_slab_size_A, s.min_vacuum_A)
             name = facet_label(hkl)
             out.append(TrainingStructure("slab", f"slab {name}", slab))
-            for i in range(s.n_rattled):
-                out.append(TrainingStructure("slab", f"slab {name} rattle {i}", _rattled(slab, rng, s.rattle_std_A)))
+            for i in range(s.n_perturbed):
+                perturbed = _perturbed_slab(slab, rng, s.max_z_strain, s.surface_shift_A)
+                out.append(TrainingStructure("slab", f"slab {name} perturbed {i}", _rattled(perturbed, rng, s.rattle_std_A)))
             if s.adatom:
                 for site, cell in adatom_slabs(slab, s.adatom_min_lateral_A)[: s.max_adatom_sites]:
                     cell = _rattled(cell, rng, 0.5 * s.rattle_std_A)

@@ -67,6 +67,7 @@ def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path):
         "energy_convergence_eV": g.energy_convergence_eV,
         "max_scf_iterations": g.max_scf_iterations,
         "spin_polarized": False,
+        "energy": "free energy (force-consistent, smearing included)",
         "setups": "Li.PBE (gpaw-data, 1 valence electron)",
     }
     calc = GPAW(
@@ -121,7 +122,9 @@ def label_atoms(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | P
     atoms.calc = calc
     start = time.perf_counter()
     try:
-        energy = float(atoms.get_potential_energy())
+        # the smearing free energy is the energy whose derivatives are the forces and stress;
+        # the zero-width extrapolation is not, and mixing the two makes labels inconsistent
+        energy = float(atoms.get_potential_energy(force_consistent=True))
         forces = np.array(atoms.get_forces(), dtype=float)
         stress = np.array(atoms.get_stress(voigt=True), dtype=float)
     except Exception as exc:  # GPAW raises KohnShamConvergenceError, among others

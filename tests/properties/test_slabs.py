@@ -10,7 +10,7 @@ import pytest
 from li_campaign.core.errors import InputError
 from li_campaign.structures.slabs import (
     add_adatom,
-    adatom_slab,
+    adatom_slabs,
     count_layers,
     inplane_minimum_image,
     lateral_repeats,
@@ -134,9 +134,11 @@ def test_100_sites_are_ontop_bridge_hollow():
         assert np.count_nonzero(np.isclose(lateral, dist, atol=1e-6)) == fold
 
 
-def test_adatom_slab_puts_li_in_the_hollow():
+def test_first_adatom_cell_puts_li_in_the_hollow():
     s = make_symmetric_slab(A, (1, 0, 0), 6.0, 8.0)
-    cell = adatom_slab(s, 7.0)
+    cells = adatom_slabs(s, 7.0)
+    assert [label for label, _ in cells] == ["hollow-0", "bridge-0", "ontop-0"]
+    cell = cells[0][1]
     assert len(cell) == 3 * 3 * len(s) + 1
     adatom = cell.cart_coords[-1]
     slab_z = cell.cart_coords[:-1, 2]

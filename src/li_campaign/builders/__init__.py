@@ -1,8 +1,7 @@
 """maggma builders: job outputs -> flat derived collections -> facet summaries -> BEP fit.
 
 :func:`all_builders` lists them in dependency order; :func:`run_builders` runs them
-(``li-campaign build``); :func:`~li_campaign.builders.mrun.write_mrun_file` writes them for
-maggma's ``mrun``.
+(``li-campaign build``); ``workflows/builders.py`` hands the same list to maggma's ``mrun``.
 """
 
 from __future__ import annotations

@@ -13,13 +13,6 @@ def bcc_li_conventional(a: float) -> Structure:
     return Structure(Lattice.cubic(a), ["Li", "Li"], [[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
 
 
-def bcc_li_primitive(a: float) -> Structure:
-    """Return the 1-atom primitive cell of bcc Li with lattice constant ``a`` (Å)."""
-    half = a / 2.0
-    lattice = Lattice([[-half, half, half], [half, -half, half], [half, half, -half]])
-    return Structure(lattice, ["Li"], [[0.0, 0.0, 0.0]])
-
-
 def check_lithium_structure(structure: Structure, what: str = "structure") -> None:
     """Raise :class:`InputError` unless ``structure`` is periodic, Li-only and not overlapping.
 

@@ -38,7 +38,7 @@ class _Launch:
     fw_id: int
     name: str
     launch_dir: Path
-    process: subprocess.Popen
+    process: subprocess.Popen | None = None  # set when the worker is started, outside the lock
 
 
 @dataclass
@@ -167,7 +167,7 @@ def run_workers(
                             launch_dir.rmdir()
                             break
                         _setup_offline_launch(lp, fw, launch_id, launch_dir)
-                        to_start.append(_Launch(launch_id, fw.fw_id, fw.name, launch_dir, None))  # type: ignore[arg-type]
+                        to_start.append(_Launch(launch_id, fw.fw_id, fw.name, launch_dir))
                         summary.launched += 1
                     states = _fw_states(lp)
                 for launch in to_start:

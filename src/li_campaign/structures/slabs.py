@@ -246,25 +246,3 @@ def adatom_slabs(slab: Structure, min_lateral_A: float) -> list[tuple[str, Struc
         for kind in ("hollow", "bridge", "ontop")
         if i < len(sites[kind])
     ]
-
-
-def adatom_slab(slab: Structure, min_lateral_A: float) -> Structure:
-    """Return a training cell: the slab repeated in-plane with one Li adatom on the top surface.
-
-    The adatom sits at the first hollow site of :func:`top_surface_sites`, or at the first
-    site of any kind if the facet has no hollow, at the height where its nearest slab atom
-    is one bulk nearest-neighbour distance away (:func:`adatom_start_position`).
-
-    Parameters
-    ----------
-    slab
-        A slab from :func:`make_symmetric_slab`.
-    min_lateral_A
-        Minimum in-plane size of the cell (Å), see :func:`lateral_repeats`.
-    """
-    nx, ny = lateral_repeats(slab, min_lateral_A)
-    supercell = slab.copy()
-    supercell.make_supercell([nx, ny, 1])
-    sites = top_surface_sites(supercell)
-    site = sites["hollow"][0] if sites["hollow"] else (sites["ontop"] + sites["bridge"])[0]
-    return add_adatom(supercell, adatom_start_position(supercell, site, nearest_neighbour_distance(supercell)))

@@ -59,3 +59,25 @@ def test_mongodb_mode_without_uri_names_the_variable(cli_env, tmp_path):
     proc = li(cli_env, "init", "--db", str(REPO / "db_config" / "mongodb.yaml"))
     assert proc.returncode == 2
     assert "LI_CAMPAIGN_MONGODB_URI is not set" in proc.stderr
+
+
+def test_launch_with_bad_worker_files_names_the_file(cli_env, tmp_path):
+    assert li(cli_env, "init").returncode == 0
+    fworker = REPO / "launchers" / "fworker_cpu.yaml"
+    missing = li(cli_env, "launch", "--fworker", str(tmp_path / "nope.yaml"), "--qadapter", str(fworker))
+    assert missing.returncode == 2 and "nope.yaml: worker file not found" in missing.stderr
+    lsf = tmp_path / "qadapter_lsf.yaml"
+    lsf.write_text("_fw_name: CommonAdapter\n_fw_q_type: LoadSharingFacility\nqueue: x\n")
+    unsupported = li(cli_env, "launch", "--fworker", str(fworker), "--qadapter", str(lsf))
+    assert unsupported.returncode == 2
+    assert "qadapter_lsf.yaml: _fw_q_type 'LoadSharingFacility' is not supported" in unsupported.stderr
+    broken = tmp_path / "qadapter_broken.yaml"
+    broken.write_text("_fw_name: CommonAdapter\n  queue: [\n")
+    proc = li(cli_env, "launch", "--fworker", str(fworker), "--qadapter", str(broken))
+    assert proc.returncode == 2 and "qadapter_broken.yaml: not a FireWorks queue adapter" in proc.stderr
+
+
+def test_recover_and_status_with_nothing_lost(cli_env):
+    assert li(cli_env, "init").returncode == 0
+    assert "0 lost jobs set to run again" in li(cli_env, "recover").stdout
+    assert "LOST" not in li(cli_env, "status").stdout

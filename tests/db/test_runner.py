@@ -66,6 +66,7 @@ def test_failed_job_is_reported_and_children_wait(campaign):
     assert "SCF did not converge" in status["failed"][0]["reason"]
 
 
+@pytest.mark.faults
 def test_killed_worker_fizzles_with_a_reason_and_keeps_other_results(campaign):
     ok = add(2, 3)
     submit_flow(campaign, Flow([ok, die()]), "hash-e")

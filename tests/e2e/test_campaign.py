@@ -84,23 +84,28 @@ def test_frames_were_read_back_from_the_store_and_split_recorded(finished):
 
 
 def test_fanout_documents_carry_provenance(finished):
+    from li_campaign.builders.base import job_items, outputs_query
     from li_campaign.core.hashing import file_sha256
     from li_campaign.db.config import Campaign
 
     store = Campaign(finished["root"]).job_store()
     store.connect()
+
+    def results(kind):  # one document per calculation, packed (fanout.pack_size) or not
+        return [item for doc in store.query(outputs_query(kind), properties=["uuid", "output"]) for item in job_items(doc, kind)]
+
     model = store.query_one({"output.doc_type": "model"}, properties=["output"])["output"]
     assert file_sha256(model["deployed_path"]) == model["sha256"]
     for kind in ("bulk", "surface_energy", "adsorption", "diffusion"):
-        docs = list(store.query({"output.doc_type": kind}, properties=["output"]))
+        docs = results(kind)
         assert docs, kind
         for doc in docs:
             prov = doc["output"]["provenance"]
             assert prov["campaign"] == "e2e-morse"
             if kind != "bulk" or doc["output"].get("source") == "mlip":
                 assert prov["model_sha256"] == model["sha256"]
-    adsorption = list(store.query({"output.doc_type": "adsorption"}, properties=["output"]))
-    by_facet = {d["output"]["facet"]: d["output"] for d in adsorption}
+    assert len(results("surface_energy")) == len(results("diffusion")) == len(FACETS)
+    by_facet = {d["output"]["facet"]: d["output"] for d in results("adsorption")}
     assert {s["site_type"] for s in by_facet["100"]["sites"]} == {"ontop", "bridge", "hollow"}
 
 

@@ -14,6 +14,11 @@ of a derived collection. Two things differ from a stock ``MapBuilder``:
 * ``get_items`` compares source and target by the *target* key (``frame_id`` and
   ``sha256`` for two collections, not the job ``uuid``) and, when several job runs
   produced the same target document, only the newest run is processed.
+* A *pack* output (``doc_type == "pack"``, :mod:`li_campaign.flows.packing`) holds the
+  documents of many calculations; each of its member results of the builder's
+  ``doc_type`` is one item, shaped like the output of an unpacked job whose ``uuid`` is
+  the member's uuid (the pack's uuid is kept as ``pack_uuid``). A derived collection
+  therefore has one document per calculation whether or not it was packed.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from maggma.builders import MapBuilder
 from maggma.utils import grouper, to_dt, to_isoformat_ceil_ms
 from pydash import get
 
+from li_campaign.schemas.packing import PACK_DOC_TYPE
+
 if TYPE_CHECKING:
     from maggma.core import Store
 
@@ -34,10 +41,12 @@ if TYPE_CHECKING:
 
 SOURCE_KEY = "uuid"
 SOURCE_LAST_UPDATED = "completed_at"
+PACK_KEY = "pack_uuid"
+_PACK_FIELDS = ("output.doc_type", "output.member_uuids", "output.result_doc_types", "output.results.doc_type")
 
 
 def job_outputs_store(campaign: Campaign) -> Store:
-    """Return the JobStore's docs store set up as a builder source.
+    """Return the campaign's JobStore set up as a builder source.
 
     Parameters
     ----------
@@ -47,13 +56,59 @@ def job_outputs_store(campaign: Campaign) -> Store:
     Returns
     -------
     Store
-        A new, unconnected store of the ``outputs`` collection whose last-updated field is
-        jobflow's ``completed_at`` (an ISO string).
+        A new, unconnected JobStore over the ``outputs`` collection whose last-updated
+        field is jobflow's ``completed_at`` (an ISO string). Its queries load fields that
+        were moved to the large-data store back in place (``load=True``), so a builder
+        sees complete outputs even when a large list was moved out of a document.
     """
-    docs = campaign.job_store().docs_store
-    spec = docs.as_dict()
+    jobs = campaign.job_store()
+    spec = jobs.docs_store.as_dict()
     spec.update(key=SOURCE_KEY, last_updated_field=SOURCE_LAST_UPDATED, last_updated_type="isoformat")
-    return type(docs).from_dict(spec)
+    return type(jobs)(type(jobs.docs_store).from_dict(spec), additional_stores=jobs.additional_stores, load=True)
+
+
+def _in_pack(path: str) -> str:
+    """Return where an ``output.<field>`` path lies for the member results of a pack."""
+    return path.replace("output.", "output.results.", 1)
+
+
+def outputs_query(doc_type: str) -> dict:
+    """Return the JobStore query for the outputs that hold results of ``doc_type``: jobs and packs."""
+    return {
+        "$or": [
+            {"output.doc_type": doc_type},
+            {"output.doc_type": PACK_DOC_TYPE, "output.result_doc_types": doc_type},
+        ]
+    }
+
+
+def job_items(doc: dict, doc_type: str) -> Iterator[dict]:
+    """Yield the calculations of ``doc_type`` in one job output document.
+
+    Parameters
+    ----------
+    doc
+        A (projected) document of the JobStore's docs store.
+    doc_type
+        The ``doc_type`` wanted.
+
+    Yields
+    ------
+    dict
+        ``doc`` itself if it is not a pack; for a pack, each member result of ``doc_type``
+        as ``{**doc, "uuid": <member uuid>, "pack_uuid": <pack uuid>, "output": <result>}``.
+        Member results are aligned by ``result_doc_types``: a projection of
+        ``output.results.<field>`` keeps only the results that are documents, in order.
+    """
+    output = doc.get("output") or {}
+    if output.get("doc_type") != PACK_DOC_TYPE:
+        yield doc
+        return
+    documents = iter([result for result in output.get("results", []) if isinstance(result, dict)])
+    for uuid, result_type in zip(output["member_uuids"], output["result_doc_types"]):
+        result = None if result_type is None else next(documents)
+        if result_type == doc_type:
+            yield {**doc, SOURCE_KEY: uuid, PACK_KEY: doc[SOURCE_KEY], "output": result}
 
 
 def provenance_fields(output: dict) -> dict:
@@ -73,6 +128,7 @@ class JobOutputMapBuilder(MapBuilder):
     Subclasses set :attr:`doc_type`, :attr:`output_fields` (the ``output`` fields read,
     which keeps structures and forces out of the query) and, if the target is not keyed
     by the job uuid, :attr:`target_key_path`; they implement :meth:`unary_function`.
+    Results inside packs are read with the same fields (see :func:`job_items`).
 
     Parameters
     ----------
@@ -94,23 +150,36 @@ class JobOutputMapBuilder(MapBuilder):
                 f"{type(self).__name__}: the source must be the jobflow docs store keyed by {SOURCE_KEY!r} "
                 f"with last_updated_field {SOURCE_LAST_UPDATED!r}; use job_outputs_store(campaign)"
             )
+        fields = [f"output.{field}" for field in self.output_fields]
         super().__init__(
             source,
             target,
-            query={"output.doc_type": self.doc_type},
-            projection=[f"output.{field}" for field in self.output_fields],
+            query=outputs_query(self.doc_type),
+            projection=[*fields, *map(_in_pack, fields), *_PACK_FIELDS],
             **kwargs,
         )
 
-    def _newest_runs(self) -> set[tuple[str, int]]:
-        """Return ``(uuid, index)`` of the newest run per target key that is newer than its target doc."""
-        props = [SOURCE_KEY, "index", SOURCE_LAST_UPDATED, self.target_key_path]
-        newest: dict[str, tuple[datetime, str, int]] = {}
-        for doc in self.source.query(criteria=self.query, properties=props):
-            target_key = get(doc, self.target_key_path)
+    def _key_fields(self) -> list[str]:
+        """Return the source fields needed to find the newest run of each target document."""
+        key_path = self.target_key_path
+        return [SOURCE_KEY, "index", SOURCE_LAST_UPDATED, key_path, _in_pack(key_path), *_PACK_FIELDS]
+
+    def _newest_runs(self) -> dict[tuple[str, int], str]:
+        """Return the newest run per target key that is newer than its target doc.
+
+        Returns
+        -------
+        dict
+            ``(uuid, index)`` of the calculation (a job, or a member of a pack) -> uuid of
+            the job output document that holds it.
+        """
+        newest: dict[str, tuple[datetime, str, int, str]] = {}
+        for doc in self.source.query(criteria=self.query, properties=self._key_fields()):
             completed = to_dt(doc[SOURCE_LAST_UPDATED])
-            if target_key not in newest or completed > newest[target_key][0]:
-                newest[target_key] = (completed, doc[SOURCE_KEY], doc.get("index", 1))
+            for item in job_items(doc, self.doc_type):
+                target_key = get(item, self.target_key_path)
+                if target_key not in newest or completed > newest[target_key][0]:
+                    newest[target_key] = (completed, item[SOURCE_KEY], doc.get("index", 1), doc[SOURCE_KEY])
         lu_field = self.target.last_updated_field
         built = {
             doc[self.target.key]: doc.get(lu_field)
@@ -119,8 +188,8 @@ class JobOutputMapBuilder(MapBuilder):
             )
         }
         return {
-            (uuid, index)
-            for key, (completed, uuid, index) in newest.items()
+            (uuid, index): source_uuid
+            for key, (completed, uuid, index, source_uuid) in newest.items()
             if built.get(key) is None or completed > built[key]
         }
 
@@ -131,24 +200,28 @@ class JobOutputMapBuilder(MapBuilder):
         ------
         dict
             A projected job output document (``uuid``, ``index``, ``completed_at`` and the
-            :attr:`output_fields` of ``output``).
+            :attr:`output_fields` of ``output``), or a member result of a pack shaped like
+            one (:func:`job_items`).
         """
         self.ensure_indexes()
         runs = self._newest_runs()
         self.total = len(runs)
         self.logger.info(f"{type(self).__name__}: processing {self.total} items")
-        projection = [*self.projection, SOURCE_KEY, "index", SOURCE_LAST_UPDATED, self.target_key_path]
-        uuids = sorted({uuid for uuid, _ in runs})
+        projection = [*self.projection, *self._key_fields()]
+        uuids = sorted(set(runs.values()))
         for chunk in grouper(uuids, self.chunk_size):
             for doc in self.source.query(criteria={SOURCE_KEY: {"$in": list(chunk)}}, properties=projection):
-                if (doc[SOURCE_KEY], doc.get("index", 1)) in runs:
-                    yield doc
+                for item in job_items(doc, self.doc_type):
+                    if (item[SOURCE_KEY], doc.get("index", 1)) in runs:
+                        yield item
 
     def process_item(self, item: dict) -> dict:
-        """Flatten one job output; keep the job uuid and round ``last_updated`` up to ms."""
+        """Flatten one job output; keep the job (or pack member) uuid and round ``last_updated`` up to ms."""
         out = super().process_item(item)
         out[self.target.key] = get(item, self.target_key_path)
         out[SOURCE_KEY] = item[SOURCE_KEY]
+        if PACK_KEY in item:
+            out[PACK_KEY] = item[PACK_KEY]
         out[SOURCE_LAST_UPDATED] = item[SOURCE_LAST_UPDATED]
         lu_field = self.target.last_updated_field
         out[lu_field] = to_dt(to_isoformat_ceil_ms(out[lu_field]))

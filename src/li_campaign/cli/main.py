@@ -1,4 +1,4 @@
-"""``li-campaign``: init, submit, run, status, build, report, db check.
+"""``li-campaign``: init, submit, run, launch, status, recover, build, report, db.
 
 Every command works on one campaign directory (``--campaign-dir``, default
 ``$LI_CAMPAIGN_DIR`` or ``./campaign``). Errors that a user can fix (bad spec, unknown
@@ -70,10 +70,38 @@ def cmd_run(args) -> int:
     return 1 if summary.fizzled else 0
 
 
+def cmd_launch(args) -> int:
+    from li_campaign.db.queue import launch_to_queue, load_fworker, load_qadapter
+
+    summary = launch_to_queue(
+        _campaign(args),
+        load_fworker(args.fworker),
+        load_qadapter(args.qadapter),
+        max_queued=args.max_queued,
+        sleep_s=args.sleep,
+        once=args.once,
+        timeout_s=args.timeout,
+    )
+    print(f"submitted {summary.submitted} batch jobs, {summary.completed} completed; stopped: {summary.reason_stopped}")
+    for item in summary.lost:
+        print(f"  lost: fw {item['fw_id']} {item['name']}: {item['reason']}")
+    return 1 if summary.lost else 0
+
+
+def cmd_recover(args) -> int:
+    from li_campaign.db.recover import recover_campaign
+
+    summary = recover_campaign(_campaign(args), queue=args.queue)
+    print(f"recovered {summary.completed} finished jobs; {len(summary.rerun)} lost jobs set to run again")
+    for item in summary.rerun:
+        print(f"  rerun: fw {item['fw_id']} {item['name']}: {item['reason']}")
+    return 0
+
+
 def cmd_status(args) -> int:
     from li_campaign.db.status import campaign_status
 
-    status = campaign_status(_campaign(args))
+    status = campaign_status(_campaign(args), queue=args.queue)
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -81,6 +109,14 @@ def cmd_status(args) -> int:
           + ", ".join(f"{k} {v}" for k, v in status["states"].items()))
     for fail in status["failed"]:
         print(f"  FIZZLED fw {fail['fw_id']} {fail['name']}: {fail['reason']}")
+    for calc in status["failed_calculations"]:
+        print(f"  FAILED calculation {calc['name']} (in {calc['pack']}): {calc['error_type']}: {calc['message']}")
+    for lost in status["lost"]:
+        print(f"  LOST fw {lost['fw_id']} {lost['name']}: {lost['reason']}")
+    if status["lost"]:
+        print("  `li-campaign recover` runs lost jobs again")
+    if status["queue_error"]:
+        print(f"  lost batch jobs unknown: {status['queue_error']}")
     return 0
 
 
@@ -117,6 +153,26 @@ def cmd_db_check(args) -> int:
     return 0
 
 
+def cmd_db_init(args) -> int:
+    from li_campaign.db.indexes import init_database_indexes
+
+    campaign = _campaign(args)
+    if campaign.mode == "embedded":
+        print(
+            f"campaign {campaign.root}: embedded database (montydb) keeps no secondary or unique indexes; "
+            "nothing to create. Every write is an upsert on the store's key (job outputs: uuid + index, "
+            "derived collections: their key), so results stay unique."
+        )
+        return 0
+    results = init_database_indexes(campaign)
+    for result in results:
+        unique = " unique" if result.spec.unique else ""
+        print(f"{result.status:8s} {result.spec.collection}: {result.spec.name}{unique}")
+    n_new = sum(result.status != "exists" for result in results)
+    print(f"{n_new} index(es) created or replaced, {len(results) - n_new} already present")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``li-campaign``."""
     parser = argparse.ArgumentParser(prog="li-campaign", description=__doc__.split("\n\n")[0])
@@ -144,9 +200,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="job counts by state and why jobs failed")
+    p = sub.add_parser("launch", help="keep a SLURM/PBS queue fed with jobs (qlaunch with the campaign's lock)")
+    p.add_argument("--fworker", required=True, help="FireWorks worker file, e.g. launchers/fworker_cpu.yaml")
+    p.add_argument("--qadapter", required=True, help="FireWorks queue adapter, e.g. launchers/qadapter_slurm_cpu.yaml")
+    p.add_argument("--max-queued", type=int, default=20, help="most batch jobs queued or running at once (default 20)")
+    p.add_argument("--sleep", type=float, default=30.0, help="seconds between queue checks (default 30)")
+    p.add_argument("--once", action="store_true", help="one round only (for cron)")
+    p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    p.set_defaults(func=cmd_launch)
+
+    p = sub.add_parser("status", help="job counts by state, why jobs failed, lost jobs")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--queue", choices=["slurm", "pbs"], help="batch system (default: detected)")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("recover", help="read back finished batch jobs; run jobs of dead workers again")
+    p.add_argument("--queue", choices=["slurm", "pbs"], help="batch system (default: detected)")
+    p.set_defaults(func=cmd_recover)
 
     p = sub.add_parser("build", help="run the maggma builders (derived collections)")
     p.set_defaults(func=cmd_build)
@@ -161,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     dbsub = p.add_subparsers(dest="db_command", required=True)
     c = dbsub.add_parser("check", help="say which database mode is active and whether it is reachable")
     c.set_defaults(func=cmd_db_check)
+    c = dbsub.add_parser("init", help="create the MongoDB indexes (idempotent; nothing to do when embedded)")
+    c.set_defaults(func=cmd_db_init)
     return parser
 
 

@@ -20,12 +20,19 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from li_campaign.core.errors import DatabaseError, InputError
 
 CAMPAIGN_CONFIG = "campaign.yaml"
 DATA_STORE = "data"  # name of the jobflow additional store for large objects
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # an environment variable name (never its value)
+_TLS_OPTIONS = (
+    "tls_ca_file",
+    "tls_certificate_key_file",
+    "tls_certificate_key_file_password_env",
+    "tls_allow_invalid_hostnames",
+)
 
 #: Derived collections written by the builders (name -> key field).
 DERIVED_COLLECTIONS = {
@@ -41,18 +48,66 @@ DERIVED_COLLECTIONS = {
 
 
 class DbConfig(BaseModel):
-    """Contents of a ``db_config/*.yaml`` file."""
+    """Contents of a ``db_config/*.yaml`` file (``db_config/mongodb.example.yaml`` documents every field).
+
+    No secret is ever a field: the MongoDB URI (with its credentials) and the password of
+    an encrypted TLS key file are read from the environment variables named here.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["embedded", "mongodb"] = "embedded"
     uri_env: str = Field(
         "LI_CAMPAIGN_MONGODB_URI",
+        pattern=_ENV_NAME,
         description="mongodb mode: environment variable that holds the full MongoDB URI (with credentials).",
     )
     database: str = Field("li_campaign", description="mongodb mode: database of the JobStore and derived data.")
     launchpad_database: str = Field("fireworks", description="mongodb mode: database of the FireWorks LaunchPad.")
     server_selection_timeout_ms: int = Field(5000, ge=100, description="mongodb mode: how long to wait for a server.")
+    connect_timeout_ms: int = Field(20000, ge=100, description="mongodb mode: timeout of one TCP/TLS connect.")
+    socket_timeout_ms: int | None = Field(
+        None, ge=100, description="mongodb mode: timeout of one network operation; None waits without limit."
+    )
+    tls: bool = Field(
+        False,
+        description="mongodb mode: connect with TLS. A `tls=true` in the URI or a mongodb+srv:// URI also turns it on.",
+    )
+    tls_ca_file: Path | None = Field(
+        None, description="mongodb mode: CA bundle (PEM) that signed the server certificate; default: system CAs."
+    )
+    tls_certificate_key_file: Path | None = Field(
+        None, description="mongodb mode: client certificate and private key (one PEM file), for X.509 or mutual TLS."
+    )
+    tls_certificate_key_file_password_env: str | None = Field(
+        None,
+        pattern=_ENV_NAME,
+        description="mongodb mode: environment variable that holds the password of an encrypted key file.",
+    )
+    tls_allow_invalid_hostnames: bool = Field(
+        False, description="mongodb mode: accept a server certificate whose hostname does not match (testing only)."
+    )
+
+    @field_validator("tls_ca_file", "tls_certificate_key_file")
+    @classmethod
+    def _absolute_path(cls, path: Path | None) -> Path | None:
+        """Expand ``~``; refuse relative paths (every process, on every node, must find the file)."""
+        if path is None:
+            return None
+        path = path.expanduser()
+        if not path.is_absolute():
+            raise ValueError("must be an absolute path (or start with ~)")
+        return path
+
+    @model_validator(mode="after")
+    def _tls_options_need_tls(self) -> DbConfig:
+        """TLS options without ``tls: true`` are a mistake, not a silent plain-text connection."""
+        given = [name for name in _TLS_OPTIONS if getattr(self, name) not in (None, False)]
+        if given and not self.tls:
+            raise ValueError(f"{', '.join(given)} given but tls is false; set tls: true")
+        if self.tls_certificate_key_file_password_env and self.tls_certificate_key_file is None:
+            raise ValueError("tls_certificate_key_file_password_env given without tls_certificate_key_file")
+        return self
 
     @classmethod
     def from_file(cls, path: str | Path) -> DbConfig:
@@ -66,7 +121,9 @@ class DbConfig(BaseModel):
         except yaml.YAMLError as exc:
             raise InputError(f"{path}: not valid YAML: {exc}") from None
         except ValidationError as exc:
-            fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            fields = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"] for e in exc.errors()
+            )
             raise InputError(f"{path}: invalid database config: {fields}") from None
 
     def mongodb_uri(self) -> str:
@@ -79,6 +136,50 @@ class DbConfig(BaseModel):
                 "of every process"
             )
         return uri
+
+    def mongoclient_kwargs(self) -> dict[str, object]:
+        """Keyword arguments of ``pymongo.MongoClient`` for every connection (mongodb mode).
+
+        The same dictionary goes to the FireWorks LaunchPad, the JobStore (MongoStore and
+        GridFSStore), the derived stores and :meth:`Campaign.database`.
+
+        Returns
+        -------
+        dict
+            Timeouts and TLS options in pymongo's spelling (``tlsCAFile``, ...).
+
+        Raises
+        ------
+        DatabaseError
+            A TLS file is missing, or the key-password variable is not set; the message
+            names the config field.
+        """
+        kwargs: dict[str, object] = {
+            "serverSelectionTimeoutMS": self.server_selection_timeout_ms,
+            "connectTimeoutMS": self.connect_timeout_ms,
+        }
+        if self.socket_timeout_ms is not None:
+            kwargs["socketTimeoutMS"] = self.socket_timeout_ms
+        if not self.tls:
+            return kwargs
+        kwargs["tls"] = True
+        for field, option in (("tls_ca_file", "tlsCAFile"), ("tls_certificate_key_file", "tlsCertificateKeyFile")):
+            path = getattr(self, field)
+            if path is not None:
+                if not path.is_file():
+                    raise DatabaseError(f"mongodb mode: {field}: file {path} not found")
+                kwargs[option] = str(path)
+        if self.tls_certificate_key_file_password_env:
+            password = os.environ.get(self.tls_certificate_key_file_password_env, "")
+            if not password:
+                raise DatabaseError(
+                    f"mongodb mode: environment variable {self.tls_certificate_key_file_password_env} "
+                    "(tls_certificate_key_file_password_env) is not set"
+                )
+            kwargs["tlsCertificateKeyFilePassword"] = password
+        if self.tls_allow_invalid_hostnames:
+            kwargs["tlsAllowInvalidHostnames"] = True
+        return kwargs
 
 
 class Campaign:
@@ -110,12 +211,13 @@ class Campaign:
         if cfg_file.is_file():
             existing = DbConfig.from_file(cfg_file)
             if existing != config:
+                changed = [name for name in DbConfig.model_fields if getattr(existing, name) != getattr(config, name)]
                 raise InputError(
-                    f"{cfg_file}: campaign already initialised with mode={existing.mode}; "
-                    "use another --campaign-dir to change the database"
+                    f"{cfg_file}: campaign already initialised with mode={existing.mode} and other "
+                    f"{', '.join(changed)}; use another --campaign-dir to change the database"
                 )
         else:
-            cfg_file.write_text(yaml.safe_dump(config.model_dump(), sort_keys=False))
+            cfg_file.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         campaign = cls(root)
         for sub in (campaign.models_dir, campaign.launches_dir, campaign.config_dir):
             sub.mkdir(parents=True, exist_ok=True)
@@ -189,7 +291,7 @@ class Campaign:
             collection_name=collection,
             key=key,
             uri=self.config.mongodb_uri(),
-            mongoclient_kwargs={"serverSelectionTimeoutMS": self.config.server_selection_timeout_ms},
+            mongoclient_kwargs=self.config.mongoclient_kwargs(),
         )
 
     def database(self):
@@ -204,14 +306,22 @@ class Campaign:
             return MontyClient(str(self.montydb_dir))["li_campaign"]
         import pymongo
 
-        client = pymongo.MongoClient(
-            self.config.mongodb_uri(), serverSelectionTimeoutMS=self.config.server_selection_timeout_ms
-        )
+        client = pymongo.MongoClient(self.config.mongodb_uri(), **self.config.mongoclient_kwargs())
         return client[self.config.database]
 
     def job_store(self):
-        """The jobflow JobStore: job outputs plus a large-data store for big arrays."""
-        from jobflow import JobStore
+        """The jobflow JobStore: job outputs plus a large-data store for big arrays.
+
+        Returns
+        -------
+        LargeDataJobStore
+            ``outputs`` (docs store) and ``outputs_blobs`` (the ``data`` store: montydb
+            when embedded, GridFS with MongoDB). Output documents are kept under
+            :data:`~li_campaign.db.stores.MAX_OUTPUT_DOC_BYTES` by moving their largest lists
+            to the ``data`` store, and queries load them back (``load=True``), so readers
+            always see complete documents.
+        """
+        from li_campaign.db.stores import LargeDataJobStore
 
         docs = self._store("outputs", "uuid")
         if self.mode == "embedded":
@@ -224,9 +334,9 @@ class Campaign:
                 collection_name="outputs_blobs",
                 key="blob_uuid",
                 uri=self.config.mongodb_uri(),
-                mongoclient_kwargs={"serverSelectionTimeoutMS": self.config.server_selection_timeout_ms},
+                mongoclient_kwargs=self.config.mongoclient_kwargs(),
             )
-        return JobStore(docs, additional_stores={DATA_STORE: data}, load=False)
+        return LargeDataJobStore(docs, additional_stores={DATA_STORE: data}, load=True)
 
     def derived_store(self, name: str):
         """A derived collection written by the builders (see :data:`DERIVED_COLLECTIONS`)."""

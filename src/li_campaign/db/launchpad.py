@@ -110,21 +110,20 @@ def open_launchpad(campaign: Campaign, write: bool = True) -> Iterator[LaunchPad
 
         fw_launchpad.MongoClient = pymongo.MongoClient
         cfg = campaign.config
-        lp = fw_launchpad.LaunchPad(
-            host=cfg.mongodb_uri(),
-            uri_mode=True,
-            name=cfg.launchpad_database,
-            mongoclient_kwargs={"serverSelectionTimeoutMS": cfg.server_selection_timeout_ms},
-            strm_lvl="ERROR",
-        )
+        uri, client_kwargs = cfg.mongodb_uri(), cfg.mongoclient_kwargs()
+        lp = None
         try:
+            lp = fw_launchpad.LaunchPad(
+                host=uri, uri_mode=True, name=cfg.launchpad_database, mongoclient_kwargs=client_kwargs, strm_lvl="ERROR"
+            )
             lp.connection.admin.command("ping")
-        except Exception as exc:  # ServerSelectionTimeoutError, OperationFailure (auth), ConfigurationError
+        except Exception as exc:  # ServerSelectionTimeoutError, OperationFailure (auth), ConfigurationError (URI, TLS)
             from li_campaign.db.check import redact_uri
 
-            lp.connection.close()
+            if lp is not None:
+                lp.connection.close()
             raise DatabaseError(
-                f"mongodb database not reachable ({redact_uri(cfg.mongodb_uri())}): {type(exc).__name__}: "
+                f"mongodb database not reachable ({redact_uri(uri)}): {type(exc).__name__}: "
                 f"{redact_uri(str(exc))[:300]}"
             ) from None
         try:

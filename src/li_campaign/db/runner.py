@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
 
 _ACTIVE = ("RESERVED", "RUNNING")
+LOCAL_WORKER = "li-campaign-local"
+STALE_REASON = "the `li-campaign run` that started this job is no longer running"
 
 
 @dataclass
@@ -87,7 +89,7 @@ def _recover(lp: LaunchPad, launch: _Launch) -> str:
 
 
 def recover_stale_launches(lp: LaunchPad) -> list[int]:
-    """Recover launches left reserved or running by a runner that was killed; rerun lost ones.
+    """Recover local launches left reserved or running by a runner that was killed; rerun lost ones.
 
     Returns
     -------
@@ -97,9 +99,12 @@ def recover_stale_launches(lp: LaunchPad) -> list[int]:
     rerun = []
     for run in list(lp.offline_runs.find({"completed": False, "deprecated": {"$ne": True}})):
         launch_id, fw_id = run["launch_id"], run["fw_id"]
+        if not lp.launches.find_one({"launch_id": launch_id, "fworker.name": LOCAL_WORKER}, {"_id": 1}):
+            continue  # a batch-queue launch: li_campaign.db.queue looks after it
         lp.recover_offline(launch_id, ignore_errors=True)
         fw = lp.fireworks.find_one({"fw_id": fw_id}, {"state": 1})
         if fw and fw["state"] in _ACTIVE:
+            _fail_launch(lp, launch_id, STALE_REASON)
             lp.offline_runs.update_one({"launch_id": launch_id}, {"$set": {"deprecated": True}})
             lp.rerun_fw(fw_id)
             rerun.append(fw_id)
@@ -135,14 +140,14 @@ def run_workers(
 
     if n_workers < 1:
         raise ValueError("n_workers must be >= 1")
-    fworker = FWorker(name="li-campaign-local")
+    fworker = FWorker(name=LOCAL_WORKER)
     env = dict(os.environ, LI_CAMPAIGN_DIR=str(campaign.root))
     if n_workers > 1:
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     summary = RunSummary()
     running: dict[int, _Launch] = {}
     bar = tqdm(total=0, unit="job", desc="campaign", disable=not progress, dynamic_ncols=True)
-    run_lock = _RunnerLock(campaign)
+    run_lock = RunnerLock(campaign)
     with run_lock:
         with open_launchpad(campaign) as lp:
             recover_stale_launches(lp)
@@ -173,7 +178,7 @@ def run_workers(
                 for launch in to_start:
                     log = open(launch.launch_dir / "worker.log", "w")  # noqa: SIM115 - closed with the process
                     launch.process = subprocess.Popen(
-                        [sys.executable, "-m", "li_campaign.db.worker", str(launch.launch_dir), str(campaign.root)],
+                        [sys.executable, "-m", "li_campaign.db.worker", str(launch.launch_dir), "--campaign-dir", str(campaign.root)],
                         cwd=launch.launch_dir,
                         env=env,
                         stdout=log,
@@ -210,14 +215,14 @@ def _new_launch_dir(campaign: Campaign) -> Path:
     raise DatabaseError(f"{campaign.launches_dir}: cannot create a new launch folder")
 
 
-class _RunnerLock:
+class RunnerLock:
     """One ``li-campaign run`` per campaign directory at a time (held for the whole run)."""
 
     def __init__(self, campaign: Campaign):
         self.path = campaign.root / "run.lock"
         self.handle = None
 
-    def __enter__(self) -> _RunnerLock:
+    def __enter__(self) -> RunnerLock:
         import fcntl
 
         self.handle = open(self.path, "a+")  # noqa: SIM115

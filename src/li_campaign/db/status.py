@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from li_campaign.core.errors import DatabaseError
+
 if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
 
@@ -24,9 +26,38 @@ def failure_reason(trace: str) -> str:
     return lines[-1]
 
 
-def campaign_status(campaign: Campaign) -> dict:
-    """Return firework counts by state and the reason of every failed firework."""
+def failed_pack_members(campaign: Campaign) -> list[dict]:
+    """Calculations that failed inside packs whose other calculations completed.
+
+    Such a pack's job is COMPLETED, so FireWorks does not list them; the pack's output
+    (``output.failures``, :class:`~li_campaign.schemas.packing.PackDoc`) does.
+    """
+    store = campaign.job_store()
+    store.connect()
+    try:
+        packs = store.query({"output.doc_type": "pack"}, properties=["name", "output.failures"], load=False)
+        return [
+            {"pack": pack.get("name"), **failure}
+            for pack in packs
+            for failure in (pack.get("output") or {}).get("failures") or []
+        ]
+    finally:
+        store.close()
+
+
+def campaign_status(campaign: Campaign, queue: str | None = None) -> dict:
+    """Return firework counts by state, the reason of every failed firework and lost jobs.
+
+    Parameters
+    ----------
+    campaign
+        The campaign.
+    queue
+        ``"slurm"`` or ``"pbs"``, asked about batch jobs of ``li-campaign launch``
+        (default: detected); see :mod:`li_campaign.db.recover`.
+    """
     from li_campaign.db.launchpad import open_launchpad
+    from li_campaign.db.recover import lost_launches
 
     with open_launchpad(campaign, write=False) as lp:
         fws = list(lp.fireworks.find({}, {"fw_id": 1, "state": 1, "name": 1, "launches": 1}))
@@ -40,5 +71,17 @@ def campaign_status(campaign: Campaign) -> dict:
             reason = failure_reason(trace)
             failed.append({"fw_id": fw["fw_id"], "name": fw["name"], "reason": reason, "launch_dir": (launch or {}).get("launch_dir")})
         workflows = lp.workflows.count_documents({})
+        try:
+            lost, queue_error = lost_launches(campaign, lp, queue), None
+        except DatabaseError as exc:  # the queue cannot be read from here: say so, report the rest
+            lost, queue_error = [], str(exc)
     states = Counter(fw["state"] for fw in fws)
-    return {"n_workflows": workflows, "n_fireworks": len(fws), "states": dict(sorted(states.items())), "failed": failed}
+    return {
+        "failed_calculations": failed_pack_members(campaign),
+        "n_workflows": workflows,
+        "n_fireworks": len(fws),
+        "states": dict(sorted(states.items())),
+        "failed": failed,
+        "lost": lost,
+        "queue_error": queue_error,
+    }

@@ -44,13 +44,26 @@ def run_offline_launch(launch_dir: str, campaign_dir: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m li_campaign.db.worker LAUNCH_DIR [CAMPAIGN_DIR]``."""
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        print("usage: python -m li_campaign.db.worker LAUNCH_DIR [CAMPAIGN_DIR]", file=sys.stderr)
-        return 2
-    campaign_dir = argv[1] if len(argv) > 1 else os.environ.get("LI_CAMPAIGN_DIR", "campaign")
-    run_offline_launch(os.path.abspath(argv[0]), campaign_dir)
+    """Entry point: ``python -m li_campaign.db.worker [singleshot --offline] [--campaign-dir D] [LAUNCH_DIR]``.
+
+    The ``singleshot --offline --fw_id N`` form is what FireWorks' queue launcher writes
+    into a batch script (it appends ``--fw_id``); the firework is always the one reserved
+    in ``FW.json`` of the launch folder (default: the current directory).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m li_campaign.db.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("where", nargs="*", metavar="[singleshot] [LAUNCH_DIR]",
+                        help="`singleshot` is accepted for FireWorks' queue launcher; LAUNCH_DIR has FW.json (default: .)")
+    parser.add_argument("--offline", action="store_true", help="accepted; the worker always runs offline")
+    parser.add_argument("--fw_id", type=int, help="accepted; the firework is the one in FW.json")
+    parser.add_argument("--campaign-dir", default=os.environ.get("LI_CAMPAIGN_DIR", "campaign"))
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    where = [item for item in args.where if item != "singleshot"]
+    if len(where) > 1:
+        parser.error(f"one launch folder expected, got {where}")
+    launch_dir = where[0] if where else "."
+    run_offline_launch(os.path.abspath(launch_dir), args.campaign_dir)
     return 0
 
 

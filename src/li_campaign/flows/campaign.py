@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobflow import Flow, Maker
+from jobflow import Flow, Job, Maker
 
 from li_campaign.dft.jobs import DftBulkEosMaker
+from li_campaign.flows.packing import pack_jobs
+from li_campaign.flows.resources import CPU, GPU, run_on
 from li_campaign.mlip.jobs import FitNequipMaker
 from li_campaign.properties.jobs import (
     AdsorptionSiteMaker,
@@ -21,6 +23,10 @@ from li_campaign.structures.jobs import TrainingSetMaker
 @dataclass
 class FanOutMaker(Maker):
     """Facet-resolved calculations with a deployed model: bulk, then per facet γ, sites, NEB.
+
+    The bulk fit runs as its own job. The surface-energy and adsorption-site calculations
+    of all facets are packed into jobs of ``fanout.pack_size`` calculations, then the NEBs
+    (which need the sites) likewise (:func:`~li_campaign.flows.packing.pack_jobs`).
 
     Parameters
     ----------
@@ -39,21 +45,33 @@ class FanOutMaker(Maker):
         fan = spec.fanout
         ctx = {"campaign": spec.name, "spec_hash": spec.spec_hash()}
         bulk = BulkLatticeMaker(eos=fan.eos, a_guess_A=spec.training_set.lattice_constant_A, **ctx).make(model)
-        jobs = [bulk]
+        surfaces_and_sites = []
         for hkl in fan.facets:
             label = facet_label(hkl)
             surface = SurfaceEnergyMaker(slab=fan.slab, relax=fan.relax, **ctx).make(model, bulk.output, hkl)
             sites = AdsorptionSiteMaker(fanout=fan, **ctx).make(model, bulk.output, hkl)
-            neb = SurfaceNebMaker(fanout=fan, **ctx).make(model, sites.output)
-            for job_, what in ((surface, "surface energy"), (sites, "adsorption sites"), (neb, "surface NEB")):
-                job_.name = f"{what} {label}"
-                jobs.append(job_)
-        return Flow(jobs, name=self.name)
+            surfaces_and_sites += [_named(surface, f"surface energy {label}"), _named(sites, f"adsorption sites {label}")]
+        stage1, outputs = pack_jobs(surfaces_and_sites, fan.pack_size, "fan-out pack")
+        nebs = [
+            _named(SurfaceNebMaker(fanout=fan, **ctx).make(model, sites), f"surface NEB {facet_label(hkl)}")
+            for hkl, sites in zip(fan.facets, outputs[1::2])
+        ]
+        stage2, _ = pack_jobs(nebs, fan.pack_size, "fan-out NEB pack")
+        return Flow([bulk, *stage1, *stage2], name=self.name)
+
+
+def _named(job: Job, name: str) -> Job:
+    """Set the name of ``job`` and return it."""
+    job.name = name
+    return job
 
 
 @dataclass
 class CampaignMaker(Maker):
     """Training set → DFT labels → NequIP fit → fan-out, as one flow.
+
+    DFT jobs go to ``cpu`` workers and model jobs to ``gpu`` workers
+    (:mod:`li_campaign.flows.resources`).
 
     Parameters
     ----------
@@ -74,4 +92,6 @@ class CampaignMaker(Maker):
         teacher = DftBulkEosMaker(dft=spec.dft, eos=spec.fanout.eos, a_guess_A=spec.training_set.lattice_constant_A, **ctx).make()
         fit = FitNequipMaker(mlip=spec.mlip, **ctx).make(training.output)
         fanout = FanOutMaker(spec=spec).make(fit.output)
+        for part, category in ((training, CPU), (teacher, CPU), (fit, GPU), (fanout, GPU)):
+            run_on(part, category)
         return Flow([training, teacher, fit, fanout], name=self.name or spec.name)

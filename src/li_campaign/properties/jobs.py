@@ -110,6 +110,11 @@ class SurfaceNebMaker(Maker):
     @job(data="images")
     def make(self, model: ModelDoc, adsorption: AdsorptionDoc) -> DiffusionDoc:
         """Run the NEBs; return the hops and the minimum barrier of the facet."""
+        if adsorption is None:
+            raise ValueError(
+                "no adsorption-site result to start the NEBs from: that calculation failed "
+                "(its reason is listed by `li-campaign status`)"
+            )
         result = adsorption.model_dump(exclude={"slab_structure", "provenance"})
         result["slab_structure"] = adsorption.slab_structure.as_dict()
         result = diffusion_barriers(load_model(model), result, self.fanout)

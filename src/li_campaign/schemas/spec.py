@@ -269,6 +269,15 @@ class FanOutSpec(_Spec):
     site_perturbation_A: float = Field(
         0.1, ge=0, le=1.0, description="Lateral kick used to test whether an adsorption site is a minimum."
     )
+    pack_size: int = Field(
+        20,
+        ge=1,
+        description=(
+            "Most calculations run in one job (one FireWorks launch): the surface-energy and adsorption-site "
+            "calculations of all facets are packed together, then the NEBs. 1 runs every calculation as its "
+            "own job. Each calculation still gets its own result document (li_campaign.flows.packing)."
+        ),
+    )
 
     _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
 

@@ -1,0 +1,366 @@
+"""Keep a batch queue (SLURM, PBS) fed with a campaign's jobs: ``li-campaign launch``.
+
+This is FireWorks' ``qlaunch -r rapidfire`` + ``lpad recover_offline`` as one loop that
+takes the campaign's lock around every LaunchPad access, so the embedded (mongomock
+file) LaunchPad stays consistent and a user never edits FireWorks internals. Each tick:
+
+1. read the queue (which of our batch jobs still exist),
+2. recover every finished offline launch of this worker (``recover_offline``), which
+   also applies jobflow's dynamic additions and replacements,
+3. submit reserved fireworks of this worker's category with FireWorks'
+   ``launch_rocket_to_queue`` until ``max_queued`` of our jobs are queued or running.
+
+Every batch job runs one firework *offline* (:mod:`li_campaign.db.worker`): the compute
+node only reads ``FW.json`` and writes ``FW_offline.json`` in its launch folder, so it
+never needs to reach the LaunchPad. The JobStore must be reachable from the compute
+nodes (the embedded database on a shared file system, or MongoDB).
+
+A batch job that disappears from the queue without a result (``scancel``, walltime,
+node failure) is *lost*: :func:`find_lost_launches` reports it (``li-campaign status``)
+and :func:`recover_lost_launches` fizzles its launch and puts the firework back to
+READY (``li-campaign recover``). Nothing stored is lost or stored twice: jobflow writes a
+job's output once at its end, keyed by (uuid, index), so a rerun replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from li_campaign.core.errors import DatabaseError, InputError
+
+if TYPE_CHECKING:
+    from fireworks import FWorker, LaunchPad
+    from fireworks.queue.queue_adapter import QueueAdapterBase
+
+    from li_campaign.db.config import Campaign
+
+ACTIVE_STATES = ("RESERVED", "RUNNING")
+QUEUED = {"state_history.reservation_id": {"$exists": True}}  # launches submitted to a batch queue
+SUBMITTED_ON = "li_campaign_submitted_on"  # set on a launch once its batch job is in the queue
+_QUEUE_LIST_COMMANDS = {
+    "SLURM": ["squeue", "-h", "-o", "%i"],
+    "PBS": ["qstat"],
+}
+
+
+def load_fworker(path: str | os.PathLike) -> FWorker:
+    """Read a FireWorks worker file (``launchers/*fworker*.yaml``), naming the file on error."""
+    from fireworks import FWorker
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: worker file not found (copy one from launchers/)")
+    try:
+        return FWorker.from_file(str(path))
+    except Exception as exc:
+        raise InputError(f"{path}: not a FireWorks worker file ({type(exc).__name__}: {exc})") from None
+
+
+def load_qadapter(path: str | os.PathLike) -> QueueAdapterBase:
+    """Read a FireWorks queue-adapter file (``launchers/*qadapter*.yaml``), naming the file on error."""
+    from fireworks.utilities.fw_serializers import load_object_from_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: queue adapter file not found (copy one from launchers/)")
+    try:
+        qadapter = load_object_from_file(str(path))
+    except Exception as exc:
+        raise InputError(f"{path}: not a FireWorks queue adapter ({type(exc).__name__}: {exc})") from None
+    q_type = getattr(qadapter, "q_type", None)
+    if q_type not in _QUEUE_LIST_COMMANDS:
+        raise InputError(f"{path}: _fw_q_type {q_type!r} is not supported; use one of {sorted(_QUEUE_LIST_COMMANDS)}")
+    return qadapter
+
+
+def rocket_command(campaign: Campaign) -> str:
+    """The command a batch job runs in its launch folder: one offline firework of ``campaign``."""
+    return (
+        f"{shlex.quote(sys.executable)} -m li_campaign.db.worker singleshot --offline "
+        f"--campaign-dir {shlex.quote(str(campaign.root))}"
+    )
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """The batch jobs a queue knows (pending or running) at one moment."""
+
+    job_ids: frozenset[str]
+    taken_at: datetime
+
+    @classmethod
+    def take(cls, q_type: str) -> QueueSnapshot:
+        """Ask the batch system (``squeue`` / ``qstat``).
+
+        Raises
+        ------
+        DatabaseError
+            If the queue cannot be read (then nothing may be declared lost).
+        """
+        taken_at = datetime.now(timezone.utc)
+        cmd = _QUEUE_LIST_COMMANDS[q_type]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise DatabaseError(f"cannot read the {q_type} queue with `{' '.join(cmd)}`: {exc}") from None
+        if proc.returncode != 0:
+            raise DatabaseError(f"cannot read the {q_type} queue: `{' '.join(cmd)}` said {proc.stderr.strip()!r}")
+        ids = set()
+        for line in proc.stdout.splitlines():
+            token = line.split()[0] if line.split() else ""
+            if token and token[0].isdigit():
+                ids.add(token.split(".")[0])
+        return cls(frozenset(ids), taken_at)
+
+    def lost(self, launch: dict) -> bool:
+        """True if ``launch`` was submitted before the snapshot and its job is not in it."""
+        submitted = _submitted_on(launch)
+        return submitted is not None and submitted < self.taken_at and launch["reservation_id"].split(".")[0] not in self.job_ids
+
+
+def _submitted_on(launch: dict) -> datetime | None:
+    """When the batch job of a launch was submitted (our mark; else the reservation time)."""
+    created = launch.get(SUBMITTED_ON)
+    for entry in launch.get("state_history", []):
+        if created is None and entry.get("reservation_id") is not None:
+            created = entry["created_on"]
+    if created is None:
+        return None
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created)
+    return created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+
+
+def _pending_queue_launches(lp: LaunchPad, fworker_name: str | None = None) -> list[dict]:
+    """Active offline launches submitted to a queue (they carry a reservation id)."""
+    query = {"state": {"$in": list(ACTIVE_STATES)}, **QUEUED}
+    if fworker_name is not None:
+        query["fworker.name"] = fworker_name
+    fields = {"launch_id": 1, "fw_id": 1, "state_history": 1, "launch_dir": 1, "fworker.name": 1, SUBMITTED_ON: 1}
+    launches = list(lp.launches.find(query, fields))
+    for launch in launches:
+        launch["reservation_id"] = reservation_id(launch)
+    return launches
+
+
+def reservation_id(launch: dict) -> str | None:
+    """The batch job id FireWorks recorded for a launch (in its RESERVED state history entry)."""
+    for entry in launch.get("state_history", []):
+        if entry.get("reservation_id") is not None:
+            return str(entry["reservation_id"])
+    return None
+
+
+def recover_finished(lp: LaunchPad, fworker_name: str | None = None) -> int:
+    """Read back every offline queue launch (of one worker); return how many completed."""
+    completed = 0
+    for launch in _pending_queue_launches(lp, fworker_name):
+        run = lp.offline_runs.find_one({"launch_id": launch["launch_id"]}, {"completed": 1, "deprecated": 1})
+        if not run or run.get("completed") or run.get("deprecated"):
+            continue
+        lp.recover_offline(launch["launch_id"], ignore_errors=True)
+        if lp.offline_runs.find_one({"launch_id": launch["launch_id"]}, {"completed": 1}).get("completed"):
+            completed += 1
+    return completed
+
+
+def launch_has_result(launch_dir: str) -> bool:
+    """True if the offline rocket in ``launch_dir`` finished (its result awaits recovery)."""
+    import json
+
+    try:
+        return "fwaction" in json.loads((Path(launch_dir) / "FW_offline.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def find_lost_launches(lp: LaunchPad, queue: QueueSnapshot) -> list[dict]:
+    """Queue launches that are still active here but whose batch job is gone.
+
+    Take the ``queue`` snapshot *before* reading the launches: a job that ends after the
+    snapshot has already written its result, which is seen here, and a job submitted after
+    it (by another ``launch``) is not judged. Read-only.
+
+    Returns
+    -------
+    list[dict]
+        ``launch_id``, ``fw_id``, ``name``, ``reservation_id``, ``launch_dir`` and ``reason``.
+    """
+    return [
+        lost_record(
+            lp,
+            launch,
+            f"batch job {launch['reservation_id']} ended without a result "
+            "(killed, walltime or node failure); see its .out/.error files in the launch folder",
+        )
+        for launch in _pending_queue_launches(lp)
+        if queue.lost(launch) and not launch_has_result(launch["launch_dir"])
+    ]
+
+
+def lost_record(lp: LaunchPad, launch: dict, reason: str) -> dict:
+    """What ``status`` and ``recover`` report about a lost launch."""
+    fw = lp.fireworks.find_one({"fw_id": launch["fw_id"]}, {"name": 1})
+    return {
+        "launch_id": launch["launch_id"],
+        "fw_id": launch["fw_id"],
+        "name": fw["name"] if fw else "?",
+        "reservation_id": launch.get("reservation_id"),
+        "launch_dir": launch["launch_dir"],
+        "reason": reason,
+    }
+
+
+def recover_lost_launches(lp: LaunchPad, lost: list[dict]) -> list[int]:
+    """Fizzle each lost launch with its reason and put its firework back to READY.
+
+    The offline run is marked deprecated, so a result file that appears later is ignored.
+
+    Returns
+    -------
+    list[int]
+        The fw_ids set to rerun.
+    """
+    from fireworks import FWAction
+
+    rerun = []
+    for item in lost:
+        action = FWAction(stored_data={"_message": item["reason"], "_exception": {"_stacktrace": item["reason"]}})
+        lp.complete_launch(item["launch_id"], action, state="FIZZLED")
+        lp.offline_runs.update_one({"launch_id": item["launch_id"]}, {"$set": {"completed": True, "deprecated": True}})
+        lp.rerun_fw(item["fw_id"])
+        rerun.append(item["fw_id"])
+    return rerun
+
+
+def _work_may_come(lp: LaunchPad, fworker: FWorker) -> bool:
+    """True if this worker has fireworks left that some running or ready firework may unblock.
+
+    Unlike FireWorks' ``future_run_exists`` this also sees fireworks of this worker's
+    category that wait on parents of *another* category (another worker's queue).
+    """
+    mine = lp.fireworks.count_documents({**fworker.query, "state": {"$in": ["READY", "WAITING"]}})
+    alive = lp.fireworks.count_documents({"state": {"$in": ["READY", "RESERVED", "RUNNING"]}})
+    return mine > 0 and alive > 0
+
+
+@dataclass
+class LaunchSummary:
+    """What :func:`launch_to_queue` did."""
+
+    submitted: int = 0
+    completed: int = 0
+    ticks: int = 0
+    lost: list[dict] = field(default_factory=list)
+    reason_stopped: str = ""
+
+
+def _submit(lp: LaunchPad, fworker: FWorker, qadapter, launches_dir: Path) -> bool:
+    """Reserve one ready firework and submit its batch job; False when none is ready."""
+    from fireworks.queue.queue_launcher import launch_rocket_to_queue
+
+    if not lp.run_exists(fworker):
+        return False
+    result = launch_rocket_to_queue(
+        lp, fworker, qadapter, str(launches_dir), reserve=True, strm_lvl="ERROR", create_launcher_dir=True
+    )
+    if result is None:  # nothing was ready after all
+        return False
+    if result:
+        lp.launches.update_one(
+            {"state_history.reservation_id": result, "state": {"$in": list(ACTIVE_STATES)}},
+            {"$set": {SUBMITTED_ON: datetime.now(timezone.utc)}},
+        )
+        return True
+    raise DatabaseError(
+        f"submitting a batch job with `{qadapter.q_commands[qadapter.q_type]['submit_cmd']}` failed "
+        f"(the error is printed above); the firework was put back to READY. Check the queue adapter "
+        f"(partition, account, walltime) and {launches_dir}"
+    )
+
+
+def launch_to_queue(
+    campaign: Campaign,
+    fworker: FWorker,
+    qadapter,
+    max_queued: int = 20,
+    sleep_s: float = 30.0,
+    once: bool = False,
+    timeout_s: float | None = None,
+    log: Callable[[str], None] = print,
+) -> LaunchSummary:
+    """Feed the batch queue with this worker's fireworks until none is left to run.
+
+    Parameters
+    ----------
+    campaign
+        The campaign (embedded or MongoDB).
+    fworker
+        The FireWorks worker: its ``category`` selects which jobs (``cpu``: DFT; ``gpu``:
+        MLIP training and fan-out; empty: all) go to this queue.
+    qadapter
+        The FireWorks queue adapter (``CommonAdapter``, SLURM or PBS). Its ``rocket_launch``
+        is set here to :func:`rocket_command`.
+    max_queued
+        At most this many of this worker's batch jobs queued or running at once.
+    sleep_s
+        Seconds between ticks.
+    once
+        One tick only (for a cron job or a loop of your own).
+    timeout_s
+        Stop after this many seconds even if work is left.
+    log
+        Where progress lines go.
+
+    Returns
+    -------
+    LaunchSummary
+        Counts; ``lost`` lists batch jobs that ended without a result (``li-campaign recover``).
+    """
+    from li_campaign.db.launchpad import open_launchpad
+
+    if max_queued < 1:
+        raise InputError("max_queued must be >= 1")
+    qadapter["rocket_launch"] = rocket_command(campaign)
+    campaign.launches_dir.mkdir(parents=True, exist_ok=True)
+    summary = LaunchSummary()
+    start = time.monotonic()
+    while True:
+        summary.ticks += 1
+        with open_launchpad(campaign) as lp:
+            queue = QueueSnapshot.take(qadapter.q_type)  # under the lock: no submission can race it
+            summary.completed += recover_finished(lp, fworker.name)
+            summary.lost = find_lost_launches(lp, queue)
+            lost_ids = {item["launch_id"] for item in summary.lost}
+            mine = [lnch for lnch in _pending_queue_launches(lp, fworker.name) if lnch["launch_id"] not in lost_ids]
+            submitted = 0
+            while len(mine) + submitted < max_queued and _submit(lp, fworker, qadapter, campaign.launches_dir):
+                submitted += 1
+            summary.submitted += submitted
+            work_left = len(mine) + submitted > 0 or _work_may_come(lp, fworker)
+        log(
+            f"tick {summary.ticks}: {summary.completed} completed, {len(mine) + submitted} in the queue "
+            f"({submitted} new), {len(summary.lost)} lost"
+        )
+        if not work_left:
+            summary.reason_stopped = "no job left for this worker"
+            break
+        if once:
+            summary.reason_stopped = "--once"
+            break
+        if not mine and not submitted and summary.lost:
+            summary.reason_stopped = "only lost batch jobs are left: run `li-campaign recover`"
+            break
+        if timeout_s is not None and time.monotonic() - start > timeout_s:
+            summary.reason_stopped = f"timeout after {timeout_s:.0f} s"
+            break
+        time.sleep(sleep_s)
+    return summary

@@ -66,6 +66,23 @@ def test_report_has_every_stage(finished):
     assert 3.0 < report["lattice_constant_A"] < 4.0
 
 
+def test_report_has_the_bulk_stage(finished):
+    bulk = finished["report"]["bulk"]
+    assert 3.0 < bulk["a0_A"] < 4.0 and bulk["B0_GPa"] > 0 and bulk["B0_prime"] is not None
+    assert [size["n"] for size in bulk["vacancy_formation_by_size"]] == [2, 3]
+    assert bulk["vacancy_formation_eV"] == bulk["vacancy_formation_by_size"][-1]["formation_energy_eV"]
+    assert bulk["vacancy_migration_eV"] is not None
+    assert set(bulk["phonon_THz"]) == {"H", "N", "P"} and all(len(v) == 3 for v in bulk["phonon_THz"].values())
+    assert "phonon_band" not in bulk  # plot data stays in report.json of the report folder
+    assert set(bulk["elastic_GPa"]) == {"200"}
+    assert {"C11", "C11_err", "C12", "C12_err", "C44", "C44_err"} <= set(bulk["elastic_GPa"]["200"])
+    assert set(bulk["thermal_expansion"]) == {"200"} and bulk["thermal_expansion"]["200"] > 3.0
+    assert set(bulk["elastic_0K_GPa"]) >= {"C11", "C12", "C44"}
+    teacher = bulk["dft_reference"]  # the Morse teacher's own EOS and 0 K Cij
+    assert 3.0 < teacher["a0_A"] < 4.0 and teacher["B0_GPa"] > 0
+    assert teacher["elastic_0K_GPa"]["C11"] > teacher["elastic_0K_GPa"]["C12"]
+
+
 def test_frames_were_read_back_from_the_store_and_split_recorded(finished):
     from li_campaign.db.config import Campaign
 
@@ -126,7 +143,7 @@ def test_mrun_builders_file_runs_against_the_campaign(finished):
 
 def test_report_folder_has_plots(finished, tmp_path):
     li(finished["env"], "report", "--out", str(tmp_path / "rep"))
-    for name in ("summary.md", "report.json", "bep.png", "parity.png"):
+    for name in ("summary.md", "report.json", "bep.png", "parity.png", "phonons.png", "elastic.png"):
         path = tmp_path / "rep" / name
         assert path.is_file() and path.stat().st_size > 100, name
 

@@ -14,6 +14,7 @@ from li_campaign.db.runner import run_workers
 from li_campaign.db.status import campaign_status
 from li_campaign.db.submit import submit_flow
 from li_campaign.flows.campaign import FanOutMaker
+from li_campaign.properties.jobs import BulkLatticeMaker
 from li_campaign.flows.packing import pack_jobs, run_pack
 from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.packing import PackDoc
@@ -184,22 +185,22 @@ def test_pack_size_must_be_positive_and_names_the_field():
 
 def test_fanout_maker_packs_surfaces_and_sites_then_nebs():
     spec = spec_from_dict({"name": "x", "fanout": {"pack_size": 4}})
-    flow = FanOutMaker(spec=spec).make({"sha256": "a" * 64})
+    bulk = BulkLatticeMaker().make({"sha256": "a" * 64})
+    flow = FanOutMaker(spec=spec).make({"sha256": "a" * 64}, bulk.output)
     names = [job.name for job in flow.jobs]
     assert names == [
-        "bulk lattice",
         "fan-out pack 1/2 (3 calculations)",
         "fan-out pack 2/2 (3 calculations)",
         "fan-out NEB pack 1/1 (3 calculations)",
     ]
-    bulk, first, second, nebs = flow.jobs
+    first, second, nebs = flow.jobs
     assert [m["name"] for m in first.function_args[0]] == ["surface energy 100", "adsorption sites 100", "surface energy 110"]
     assert first.input_uuids == second.input_uuids == (bulk.uuid,)
     assert set(nebs.input_uuids) == {first.uuid, second.uuid} and nebs._kwargs == {"data": "images"}
     assert [m["name"] for m in nebs.function_args[0]] == ["surface NEB 100", "surface NEB 110", "surface NEB 111"]
 
-    unpacked = FanOutMaker(spec=spec_from_dict({"name": "x", "fanout": {"pack_size": 1}})).make({"sha256": "a" * 64})
-    assert len(unpacked.jobs) == 10 and unpacked.jobs[-1].name == "surface NEB 111"
+    unpacked = FanOutMaker(spec=spec_from_dict({"name": "x", "fanout": {"pack_size": 1}})).make({"sha256": "a" * 64}, bulk.output)
+    assert len(unpacked.jobs) == 9 and unpacked.jobs[-1].name == "surface NEB 111"
 
 
 def test_packs_run_through_fireworks_and_a_pack_that_fails_is_reported(campaign):

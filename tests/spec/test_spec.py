@@ -45,6 +45,11 @@ def test_facet_label_is_the_cubic_family():
         ({"dft": {"gpaw": {"kspacing_inv_A": -1}}}, "dft.gpaw.kspacing_inv_A", "greater than"),
         ({"mlip": {"split": {"train": 0.5, "val": 0.1, "test": 0.1}}}, "mlip.split", "must be 1"),
         ({"name": "bad name!"}, "name", "pattern"),
+        ({"bulk": {"vacancy": {"supercell_sizes": [3, 2]}}}, "bulk.vacancy", "must be increasing"),
+        ({"bulk": {"finite_temperature": {"temperatures_K": [-5]}}}, "bulk.finite_temperature", "temperatures must be > 0 K"),
+        ({"bulk": {"phonons": {"displacement_A": 0}}}, "bulk.phonons.displacement_A", "greater than"),
+        ({"bulk": {"elastic": {"strains": [0.2]}}}, "bulk.elastic.strains", "(0, 0.05]"),
+        ({"bulk": {"dft_elastic_kspacing_inv_A": 0}}, "bulk.dft_elastic_kspacing_inv_A", "greater than"),
     ],
 )
 def test_bad_fields_are_named(patch, field, message):

@@ -11,6 +11,13 @@ from typing import TYPE_CHECKING
 from maggma.utils import grouper
 
 from li_campaign.builders.base import job_outputs_store
+from li_campaign.builders.bulk import (
+    BulkPropertiesBuilder,
+    ElasticBuilder,
+    FiniteTemperatureBuilder,
+    PhononBuilder,
+    VacancyBuilder,
+)
 from li_campaign.builders.properties import (
     AdsorptionEnergyBuilder,
     BulkBuilder,
@@ -33,6 +40,10 @@ _MAP_BUILDERS = {
     "surface_energies": SurfaceEnergyBuilder,
     "adsorption_energies": AdsorptionEnergyBuilder,
     "diffusion_barriers": DiffusionBarrierBuilder,
+    "vacancies": VacancyBuilder,
+    "phonons": PhononBuilder,
+    "finite_temperature": FiniteTemperatureBuilder,
+    "elastic_constants": ElasticBuilder,
 }
 
 
@@ -47,8 +58,8 @@ def all_builders(campaign: Campaign) -> list[Builder]:
     Returns
     -------
     list of Builder
-        The six property MapBuilders, then :class:`FacetSummaryBuilder`, then
-        :class:`BepRegressionBuilder`.
+        The property MapBuilders, then :class:`FacetSummaryBuilder`,
+        :class:`BepRegressionBuilder` and :class:`BulkPropertiesBuilder`.
     """
     derived = campaign.derived_store
     builders: list[Builder] = [cls(job_outputs_store(campaign), derived(name)) for name, cls in _MAP_BUILDERS.items()]
@@ -62,6 +73,12 @@ def all_builders(campaign: Campaign) -> list[Builder]:
         )
     )
     builders.append(BepRegressionBuilder(derived("facet_summary"), derived("bep_regression")))
+    builders.append(
+        BulkPropertiesBuilder(
+            *(derived(name) for name in ("bulk", "vacancies", "phonons", "finite_temperature", "elastic_constants")),
+            derived("bulk_properties"),
+        )
+    )
     return builders
 
 

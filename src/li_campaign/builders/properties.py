@@ -32,7 +32,15 @@ _PARITY_FIELDS = (
     "dft_force_components_eV_A",
     "mlip_force_components_eV_A",
 )
-_BULK_FIELDS = ("source", "lattice_constant_A", "energy_per_atom_eV", "bulk_modulus_GPa", "volumes_A3_atom", "energies_eV_atom")
+_BULK_FIELDS = (
+    "source",
+    "lattice_constant_A",
+    "energy_per_atom_eV",
+    "bulk_modulus_GPa",
+    "bulk_modulus_derivative",
+    "volumes_A3_atom",
+    "energies_eV_atom",
+)
 _SURFACE_FIELDS = (
     "facet",
     "miller_index",

@@ -136,6 +136,8 @@ def cmd_report(args) -> int:
     if args.json:
         report = collect_report(campaign, args.model)
         report.pop("parity", None)  # plot data; in report.json of the report folder
+        for key in ("phonon_band", "phonon_dos"):
+            (report["bulk"] or {}).pop(key, None)
         print(json.dumps(report, indent=2))
         return 0
     out = Path(args.out) if args.out else campaign.root / "report"

@@ -44,6 +44,11 @@ DERIVED_COLLECTIONS = {
     "diffusion_barriers": "uuid",
     "facet_summary": "summary_id",
     "bep_regression": "regression_id",
+    "vacancies": "uuid",
+    "phonons": "uuid",
+    "finite_temperature": "uuid",
+    "elastic_constants": "uuid",
+    "bulk_properties": "model_sha256",
 }
 
 

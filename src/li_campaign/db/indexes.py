@@ -117,6 +117,11 @@ _DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "diffusion_barriers": (("model_sha256", "facet"),),
     "facet_summary": (("model_sha256", "facet"),),
     "bep_regression": (("model_sha256",),),
+    "vacancies": (("model_sha256",),),
+    "phonons": (("model_sha256",),),
+    "finite_temperature": (("model_sha256", "temperature_K"),),
+    "elastic_constants": (("model_sha256", "source"), ("campaign", "source")),
+    "bulk_properties": (("campaign",),),
 }
 
 #: Derived collections written by the builders: unique on the builder's target key.

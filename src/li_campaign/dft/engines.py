@@ -86,7 +86,10 @@ def _morse_calculator(dft: DftSpec):
     from ase.calculators.morse import MorsePotential
 
     m = dft.morse
-    calc = MorsePotential(epsilon=m.epsilon_eV, r0=m.r0_A, rho0=m.rho0, rcut1=0.8 * m.cutoff_A, rcut2=m.cutoff_A)
+    # ASE takes the smooth cutoff window in units of r0
+    calc = MorsePotential(
+        epsilon=m.epsilon_eV, r0=m.r0_A, rho0=m.rho0, rcut1=0.8 * m.cutoff_A / m.r0_A, rcut2=m.cutoff_A / m.r0_A
+    )
     settings = {"engine": "morse", **m.model_dump()}
     return calc, settings
 

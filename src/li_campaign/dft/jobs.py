@@ -13,10 +13,11 @@ from li_campaign.core.lithium import check_lithium_structure
 from li_campaign.core.lithium import bcc_li_conventional
 from li_campaign.dft.engines import label_atoms, make_calculator
 from li_campaign.properties.bulk import fit_bulk_eos
-from li_campaign.schemas.properties import BulkDoc
+from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
+from li_campaign.schemas.properties import BulkDoc, ElasticDoc
 from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.provenance import Provenance
-from li_campaign.schemas.spec import DftSpec, EosSpec
+from li_campaign.schemas.spec import DftSpec, ElasticSpec, EosSpec
 
 
 @dataclass
@@ -93,5 +94,50 @@ class DftBulkEosMaker(Maker):
                 spec_hash=self.spec_hash,
                 dft_settings=settings,
                 structure_hash=structure_hash(bcc_li_conventional(fit["lattice_constant_A"])),
+            ),
+        )
+
+
+@dataclass
+class DftElasticMaker(Maker):
+    """The DFT teacher's 0 K elastic constants at its own lattice constant (same engine and settings as the labels).
+
+    Chain it after :class:`DftBulkEosMaker`::
+
+        eos = DftBulkEosMaker(dft=dft).make()
+        elastic = DftElasticMaker(dft=dft).make(eos.output)
+
+    The k-mesh is built once for the unstrained cube and kept for every strained cell, so
+    all stresses share one mesh. The stresses are the engine's own (GPAW's analytic
+    plane-wave stress, checked against dE/dε of its free energy). ``dft`` must match the
+    EOS settings except the k-spacing, which should be denser: measured with GPAW PBE,
+    300 eV, Methfessel–Paxton 0.1 eV at a = 3.43 Å, the k-spacing of the labels
+    (0.3 1/Å, 7³ k-points) gives C11 ≈ −10 GPa (from the energies as well as the
+    stresses: Fermi-surface sampling error), 0.15 (13³) gives C11 ≈ 22, C12 ≈ 11 GPa and
+    0.1 (22³) gives C11 ≈ 17, C12 ≈ 13 GPa (PBE literature ≈ 15, 13).
+    """
+
+    name: str = "dft elastic constants"
+    dft: DftSpec = field(default_factory=DftSpec)
+    elastic: ElasticSpec = field(default_factory=ElasticSpec)
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job
+    def make(self, bulk: BulkDoc) -> ElasticDoc:
+        """Strain the 2-atom cube at the teacher's ``bulk.lattice_constant_A`` (a BulkDoc of source "dft")."""
+        cell = bcc_li_conventional(bulk.lattice_constant_A)
+        calc, settings = make_calculator(AseAtomsAdaptor.get_atoms(cell), self.dft)
+        check_own_lattice(bulk, "dft", dft_settings=settings)
+        result = elastic_constants_0K(calc, bulk.lattice_constant_A, self.elastic)
+        return ElasticDoc(
+            source="dft",
+            **result,
+            eos_bulk_modulus_GPa=bulk.bulk_modulus_GPa,
+            provenance=Provenance(
+                campaign=self.campaign,
+                spec_hash=self.spec_hash,
+                dft_settings=settings,
+                structure_hash=structure_hash(cell),
             ),
         )

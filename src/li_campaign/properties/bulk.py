@@ -25,17 +25,19 @@ def _energy_per_atom(calc: Calculator, a: float) -> float:
     return float(atoms.get_potential_energy()) / len(atoms)
 
 
-def _scan(calc: Calculator, a_centre: float, eos: EosSpec) -> tuple[np.ndarray, np.ndarray, float, float]:
+def _scan(calc: Calculator, a_centre: float, eos: EosSpec) -> tuple[np.ndarray, np.ndarray, float, float, float]:
     lattice = a_centre * (1.0 + np.linspace(-eos.max_strain, eos.max_strain, eos.n_points))
     volumes = lattice**3 / 2.0
     energies = np.array([_energy_per_atom(calc, a) for a in lattice])
     try:
         with warnings.catch_warnings():  # the fit is checked by the caller; far trial parameters warn
             warnings.simplefilter("ignore")
-            v0, _e0, bulk_modulus = EquationOfState(volumes, energies, eos="birchmurnaghan").fit(warn=False)
+            fit = EquationOfState(volumes, energies, eos="birchmurnaghan")
+            v0, _e0, bulk_modulus = fit.fit(warn=False)
     except RuntimeError:  # scipy curve_fit found no minimum: E(V) is monotonic over the scan
-        return volumes, energies, float("nan"), float("nan")
-    return volumes, energies, float(v0), float(bulk_modulus)
+        return volumes, energies, float("nan"), float("nan"), float("nan")
+    # eos_parameters = (E0, B0, B', V0): ASE fits B' but returns only V0, E0, B0
+    return volumes, energies, float(v0), float(bulk_modulus), float(fit.eos_parameters[2])
 
 
 def fit_bulk_eos(calc: Calculator, a_guess: float, eos: EosSpec) -> dict:
@@ -59,8 +61,10 @@ def fit_bulk_eos(calc: Calculator, a_guess: float, eos: EosSpec) -> dict:
     -------
     dict
         ``lattice_constant_A``, ``energy_per_atom_eV`` (the calculator evaluated at the
-        fitted lattice constant), ``bulk_modulus_GPa``, and the scan actually fitted:
-        ``volumes_A3_atom``, ``energies_eV_atom``.
+        fitted lattice constant), ``bulk_modulus_GPa``, ``bulk_modulus_derivative`` (B' =
+        dB/dP at zero pressure, dimensionless, the fourth parameter of the same
+        Birch–Murnaghan fit), and the scan actually fitted: ``volumes_A3_atom``,
+        ``energies_eV_atom``.
 
     Raises
     ------
@@ -72,10 +76,10 @@ def fit_bulk_eos(calc: Calculator, a_guess: float, eos: EosSpec) -> dict:
     """
     if not a_guess > 0:
         raise InputError(f"a_guess = {a_guess} Å: the lattice constant must be positive")
-    volumes, energies, v0, bulk_modulus = _scan(calc, a_guess, eos)
+    volumes, energies, v0, bulk_modulus, derivative = _scan(calc, a_guess, eos)
     recentred = not volumes[0] <= v0 <= volumes[-1] and np.isfinite(v0) and v0 > 0
     if recentred:
-        volumes, energies, v0, bulk_modulus = _scan(calc, (2.0 * v0) ** (1.0 / 3.0), eos)
+        volumes, energies, v0, bulk_modulus, derivative = _scan(calc, (2.0 * v0) ** (1.0 / 3.0), eos)
     if not volumes[0] <= v0 <= volumes[-1]:
         how = "after re-centring the scan once" if recentred else "and the fit gives no minimum to re-centre on"
         raise ValueError(
@@ -88,6 +92,7 @@ def fit_bulk_eos(calc: Calculator, a_guess: float, eos: EosSpec) -> dict:
         "lattice_constant_A": lattice_constant,
         "energy_per_atom_eV": _energy_per_atom(calc, lattice_constant),
         "bulk_modulus_GPa": bulk_modulus / GPa,
+        "bulk_modulus_derivative": derivative,
         "volumes_A3_atom": volumes.tolist(),
         "energies_eV_atom": energies.tolist(),
     }

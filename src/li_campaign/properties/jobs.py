@@ -1,8 +1,10 @@
-"""Makers of the fan-out stage: each loads the deployed model (sha256-checked) and returns a document."""
+"""Makers of the fan-out and bulk stages: each loads the deployed model (sha256-checked) and returns a document."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from jobflow import Maker, job
@@ -13,11 +15,35 @@ from li_campaign.mlip.calculator import load_model
 from li_campaign.properties.adsorption import adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.diffusion import diffusion_barriers, minimum_barrier
+from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
+from li_campaign.properties.finite_temperature import finite_temperature_properties
+from li_campaign.properties.phonons import harmonic_phonons
 from li_campaign.properties.surface import surface_energy
+from li_campaign.properties.vacancy import vacancy_formation_energies, vacancy_migration
 from li_campaign.schemas.models import ModelDoc
-from li_campaign.schemas.properties import AdsorptionDoc, BulkDoc, DiffusionDoc, SurfaceEnergyDoc
+from li_campaign.schemas.properties import (
+    AdsorptionDoc,
+    BulkDoc,
+    DiffusionDoc,
+    ElasticDoc,
+    FiniteTemperatureDoc,
+    PhononDoc,
+    SurfaceEnergyDoc,
+    VacancyDoc,
+)
 from li_campaign.schemas.provenance import Provenance
-from li_campaign.schemas.spec import EosSpec, FanOutSlabSpec, FanOutSpec, MillerIndex, RelaxSpec, facet_label
+from li_campaign.schemas.spec import (
+    ElasticSpec,
+    EosSpec,
+    FanOutSlabSpec,
+    FanOutSpec,
+    FiniteTemperatureSpec,
+    MillerIndex,
+    PhononSpec,
+    RelaxSpec,
+    VacancySpec,
+    facet_label,
+)
 from li_campaign.structures.slabs import make_symmetric_slab
 
 
@@ -127,4 +153,115 @@ class SurfaceNebMaker(Maker):
             min_barrier_eV=barrier,
             min_hop=hop,
             provenance=_provenance(self, model, adsorption.slab_structure),
+        )
+
+
+@dataclass
+class PhononMaker(Maker):
+    """Harmonic phonons and thermodynamics of bcc Li at the model's lattice constant (phonopy).
+
+    The band structure and the DOS (``band``, ``dos``) go to the large-data store.
+    """
+
+    name: str = "phonons"
+    phonons: PhononSpec = field(default_factory=PhononSpec)
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job(data=["band", "dos"])
+    def make(self, model: ModelDoc, bulk: BulkDoc) -> PhononDoc:
+        """Compute the phonons at ``bulk.lattice_constant_A``; return the :class:`PhononDoc`."""
+        result = harmonic_phonons(load_model(model), bulk.lattice_constant_A, self.phonons)
+        cell = bcc_li_conventional(bulk.lattice_constant_A)
+        return PhononDoc(**result, provenance=_provenance(self, model, cell))
+
+
+@dataclass
+class FiniteTemperatureMaker(Maker):
+    """a(T), isothermal Cij(T) and C_V of bcc Li at one temperature from MD (one job per temperature).
+
+    The MD checkpoints go to ``<root>/checkpoints/<model sha256[:16]>-<spec hash[:8]>/``,
+    where ``root`` is ``checkpoint_root`` or else the campaign directory that the workers set
+    (``$LI_CAMPAIGN_DIR``), a directory every worker sees: a rerun of a job killed by the
+    walltime resumes there even from a new launch directory. Without either, the job's
+    working directory. The frames of every run
+    (``trajectory``) go to the large-data store.
+    """
+
+    name: str = "finite temperature"
+    md: FiniteTemperatureSpec = field(default_factory=FiniteTemperatureSpec)
+    checkpoint_root: str = ""
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job(data="trajectory")
+    def make(self, model: ModelDoc, bulk: BulkDoc, temperature_K: float) -> FiniteTemperatureDoc:
+        """Run the NPT and NVT runs at ``temperature_K`` from ``bulk.lattice_constant_A``; return the document."""
+        root = self.checkpoint_root or os.environ.get("LI_CAMPAIGN_DIR", "")
+        workdir = Path(root) / "checkpoints" / f"{model.sha256[:16]}-{self.spec_hash[:8]}" if root else Path.cwd()
+        result = finite_temperature_properties(load_model(model), bulk.lattice_constant_A, temperature_K, self.md, workdir)
+        cell = bcc_li_conventional(bulk.lattice_constant_A)
+        return FiniteTemperatureDoc(**result, provenance=_provenance(self, model, cell))
+
+
+@dataclass
+class VacancyMaker(Maker):
+    """Vacancy formation energy converged in supercell size, and the ⟨111⟩ vacancy migration barrier (CI-NEB).
+
+    The NEB images (``neb_images``) go to the large-data store.
+    """
+
+    name: str = "vacancy"
+    vacancy: VacancySpec = field(default_factory=VacancySpec)
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job(data=["neb_images"])
+    def make(self, model: ModelDoc, bulk: BulkDoc) -> VacancyDoc:
+        """Compute E_f per supercell and the migration barrier at the model's ``bulk.lattice_constant_A``."""
+        check_own_lattice(bulk, "mlip", model.sha256)
+        calc = load_model(model)
+        a0 = bulk.lattice_constant_A
+        formation = vacancy_formation_energies(calc, a0, self.vacancy)
+        n_neb = self.vacancy.neb_supercell or self.vacancy.supercell_sizes[-1]
+        migration = vacancy_migration(calc, a0, n_neb, self.vacancy)
+        return VacancyDoc(
+            lattice_constant_A=a0,
+            sizes=formation["sizes"],
+            formation_energy_eV=formation["formation_energy_eV"],
+            formation_energy_convergence_eV=formation["convergence_eV"],
+            converged=formation["converged"],
+            migration_supercell=n_neb,
+            hop_distance_A=migration["hop_distance_A"],
+            migration_barrier_eV=migration["barrier_eV"],
+            migration_barrier_reverse_eV=migration["barrier_reverse_eV"],
+            neb_energies_eV=migration["image_energies_eV"],
+            path_asymmetry_eV=migration["asymmetry_eV"],
+            path_symmetric=migration["symmetric"],
+            neb_converged=migration["converged"],
+            neb_steps=migration["steps"],
+            neb_images=migration["images"],
+            provenance=_provenance(self, model, bcc_li_conventional(a0)),
+        )
+
+
+@dataclass
+class ElasticMaker(Maker):
+    """0 K elastic constants C11, C12, C44 of the model at its own lattice constant (stress–strain)."""
+
+    name: str = "elastic constants"
+    elastic: ElasticSpec = field(default_factory=ElasticSpec)
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job
+    def make(self, model: ModelDoc, bulk: BulkDoc) -> ElasticDoc:
+        """Strain the 2-atom cube at ``bulk.lattice_constant_A``; return the model's :class:`ElasticDoc`."""
+        check_own_lattice(bulk, "mlip", model.sha256)
+        result = elastic_constants_0K(load_model(model), bulk.lattice_constant_A, self.elastic)
+        return ElasticDoc(
+            source="mlip",
+            **result,
+            eos_bulk_modulus_GPa=bulk.bulk_modulus_GPa,
+            provenance=_provenance(self, model, bcc_li_conventional(bulk.lattice_constant_A)),
         )

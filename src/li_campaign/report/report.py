@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from li_campaign.core.errors import DatabaseError, InputError
+from li_campaign.report.bulk import bulk_markdown, plot_elastic, plot_phonons
 
 if TYPE_CHECKING:
     from maggma.core import Store
@@ -51,6 +52,7 @@ _FACET_FIELDS = (
     "min_hop",
 )
 _BULK_FIELDS = ("lattice_constant_A", "energy_per_atom_eV", "bulk_modulus_GPa")
+_NOT_REPORTED = ("_id", "last_updated", "source_uuids", "model_sha256", "campaign", "state", "completed_at")
 
 #: Literature values for bcc Li shown beside the model and its DFT teacher (source on each line).
 REFERENCE_VALUES = {
@@ -116,7 +118,10 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
     dict
         JSON-serialisable: ``campaign``, ``campaign_dir``, ``model`` (sha256, holdout errors,
         split sizes, ...), ``parity`` (DFT vs MLIP holdout values), ``n_training_frames``,
-        ``bulk`` and ``lattice_constant_A`` (None if the bulk fit is missing), ``facets`` (one
+        ``lattice_constant_A`` (None if the bulk fit is missing), ``bulk`` (the model's EOS
+        fields, ``a0_A``, ``B0_GPa``, ``dft_reference`` and, once the bulk stage is built, the
+        ``bulk_properties`` fields: vacancies, phonons, ``elastic_GPa`` and
+        ``thermal_expansion`` per temperature), ``dft_bulk``, ``facets`` (one
         row per facet), ``surface_energy_J_m2``, ``min_adsorption_energy_eV`` and
         ``min_barrier_eV`` (facet -> value, facets without the value left out), and ``bep``
         (``slope``, ``intercept``, ``r2``, ``n``, ``facets``, ``points``, ``reason``).
@@ -149,6 +154,7 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         default=None,
     )
     bep_docs = _read(campaign, "bep_regression", {"model_sha256": sha})
+    bulk_stage = max(_read(campaign, "bulk_properties", {"model_sha256": sha}), key=lambda doc: doc["last_updated"], default=None)
     with _opened(campaign, "training_frames") as store:
         n_frames = store.count({**_BUILT, "campaign": name})
 
@@ -162,7 +168,7 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         "parity": model.get("parity"),
         "n_training_frames": n_frames,
         "lattice_constant_A": None if bulk is None else bulk["lattice_constant_A"],
-        "bulk": None if bulk is None else {field: bulk.get(field) for field in _BULK_FIELDS},
+        "bulk": _bulk_section(bulk, teacher, bulk_stage),
         "dft_bulk": None if teacher is None else {field: teacher.get(field) for field in _BULK_FIELDS},
         "reference": REFERENCE_VALUES,
         "facets": rows,
@@ -171,6 +177,20 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         "min_barrier_eV": by_facet("min_barrier_eV"),
         "bep": {field: bep_docs[0].get(field) for field in _BEP_FIELDS} if bep_docs else _NO_BEP,
     }
+
+
+def _bulk_section(bulk: dict | None, teacher: dict | None, stage: dict | None) -> dict | None:
+    """The report's ``bulk``: the EOS fields, then every bulk-stage result (``bulk_properties``)."""
+    if bulk is None and stage is None:
+        return None
+    section = {field: (bulk or {}).get(field) for field in _BULK_FIELDS}
+    section.update(
+        a0_A=section["lattice_constant_A"],
+        B0_GPa=section["bulk_modulus_GPa"],
+        dft_reference=None if teacher is None else {"a0_A": teacher["lattice_constant_A"], "B0_GPa": teacher["bulk_modulus_GPa"]},
+    )
+    section.update({key: value for key, value in (stage or {}).items() if key not in _NOT_REPORTED})
+    return section
 
 
 def _fmt(value: object, digits: int = 3) -> str:
@@ -238,6 +258,7 @@ def render_markdown(report: dict) -> str:
             f"n = {bep['n']} ({', '.join(bep['facets'])})"
         )
     lines += ["", "![BEP](bep.png)", "", "![parity](parity.png)", ""]
+    lines += bulk_markdown(report["bulk"] if report["bulk"] and "elastic_GPa" in report["bulk"] else None)
     return "\n".join(lines)
 
 
@@ -290,7 +311,7 @@ def plot_parity(parity: dict, model: dict, path: Path) -> None:
 
 
 def write_report(campaign: Campaign, out_dir: str | Path, model_sha256: str | None = None) -> Path:
-    """Write ``summary.md``, ``report.json``, ``bep.png`` and ``parity.png`` into ``out_dir``.
+    """Write ``summary.md``, ``report.json`` and the figures (BEP, parity, phonons, Cij(T) and a(T)) into ``out_dir``.
 
     Parameters
     ----------
@@ -313,4 +334,6 @@ def write_report(campaign: Campaign, out_dir: str | Path, model_sha256: str | No
     (out_dir / "summary.md").write_text(render_markdown(report))
     plot_bep(report["bep"], out_dir / "bep.png")
     plot_parity(report["parity"], report["model"], out_dir / "parity.png")
+    plot_phonons(report["bulk"], out_dir / "phonons.png")
+    plot_elastic(report["bulk"], out_dir / "elastic.png")
     return out_dir

@@ -15,6 +15,7 @@ from pymatgen.core import Lattice, Structure
 from li_campaign.builders import all_builders, job_outputs_store, run_builders
 from li_campaign.builders.properties import SurfaceEnergyBuilder
 from li_campaign.builders.summary import bep_fit
+from li_campaign.report import collect_report
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
@@ -33,7 +34,7 @@ FACETS = {  # facet: (surface energy J/m2, min adsorption energy eV, min barrier
     "110": (0.487, -1.05, 0.045),
     "111": (0.522, -1.41, 0.081),
 }
-MILLER = {"100": (1, 0, 0), "110": (1, 1, 0), "111": (1, 1, 1), "210": (2, 1, 0)}
+MILLER = {"100": (1, 0, 0), "110": (1, 1, 0), "111": (1, 1, 1), "210": (2, 1, 0), "211": (2, 1, 1)}
 STRUCT = Structure(Lattice.cubic(3.44), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 
 
@@ -209,6 +210,7 @@ FIRST_BUILD = {
     "diffusion_barriers": 3,
     "facet_summary": 3,
     "bep_regression": 1,
+    "wulff_shape": 1,
     # bulk stage: no results in this fixture (tests/e2e builds them from a real run)
     "vacancies": 0,
     "phonons": 0,
@@ -293,6 +295,7 @@ def test_incremental_builds(campaign: Campaign):
         "diffusion_barriers": 1,
         "facet_summary": 1,
         "bep_regression": 1,
+        "wulff_shape": 1,
     }
     (bep,) = query(campaign, "bep_regression")
     assert bep["n"] == 4 and bep["facets"] == ["100", "110", "111", "210"]
@@ -300,7 +303,7 @@ def test_incremental_builds(campaign: Campaign):
     # a re-run of one facet's surface energy: the newer result wins, one summary changes
     run_jobs(campaign, [surface_job(SHA, "100", 0.470)])
     counts = run_builders(campaign)
-    assert counts["surface_energies"] == counts["facet_summary"] == counts["bep_regression"] == 1
+    assert counts["surface_energies"] == counts["facet_summary"] == counts["bep_regression"] == counts["wulff_shape"] == 1
     assert counts["adsorption_energies"] == 0
     assert len(query(campaign, "surface_energies", {"facet": "100"})) == 2
     (row,) = query(campaign, "facet_summary", {"facet": "100"})
@@ -355,5 +358,36 @@ def test_mrun_builders_file_runs_the_builders(campaign: Campaign):
     assert len(query(campaign, "facet_summary")) == 3
     (bep,) = query(campaign, "bep_regression")
     assert bep["n"] == 3
-    assert [type(b).__name__ for b in all_builders(campaign)][-3:] == ["FacetSummaryBuilder", "BepRegressionBuilder", "BulkPropertiesBuilder"]
+    assert [type(b).__name__ for b in all_builders(campaign)][-4:] == [
+        "FacetSummaryBuilder", "BepRegressionBuilder", "WulffShapeBuilder", "BulkPropertiesBuilder"
+    ]
     assert run_builders(campaign) == dict.fromkeys(FIRST_BUILD, 0)
+
+
+def test_bep_statistics_and_the_high_index_subset():
+    x = [-1.3, -1.0, -1.4, -1.1, -0.9, -1.2]
+    y = [0.02, 0.05, 0.08, 0.03, 0.09, 0.04]
+    fit = bep_fit(x, y)
+    from scipy.stats import spearmanr
+
+    assert fit["spearman"] == pytest.approx(spearmanr(x, y).statistic) and fit["n"] == 6
+    low, high = fit["ci95"]
+    assert low < fit["slope"] < high  # the point estimate lies inside its bootstrap interval
+    assert bep_fit(x, y) == fit  # seeded: a rebuild gives the same document
+    assert bep_fit(x[:2], y[:2])["ci95"] is None and bep_fit(x[:2], y[:2])["spearman"] is None
+
+
+def test_bep_regression_fits_the_high_index_facets_separately(tmp_path: Path):
+    campaign = Campaign.create(tmp_path / "c", DbConfig())
+    jobs = [model_job(SHA), bulk_job(SHA)]
+    values = {**FACETS, "210": (0.55, -1.2, 0.05), "211": (0.53, -0.8, 0.11)}
+    for facet, vals in values.items():
+        jobs += facet_jobs(SHA, facet, *vals)
+    run_jobs(campaign, jobs)
+    run_builders(campaign)
+    (bep,) = query(campaign, "bep_regression")
+    assert bep["n"] == 5 and bep["high_index"]["facets"] == ["210", "211"]
+    assert bep["high_index"]["slope"] == pytest.approx((0.11 - 0.05) / (-0.8 + 1.2))  # two points: the line through them
+    report = collect_report(campaign)
+    assert report["bep_high_index"]["facets"] == ["210", "211"] and len(report["bep_high_index"]["points"]) == 2
+    assert report["bep"]["n"] == 5 and report["bep"]["ci95"] is not None

@@ -59,7 +59,10 @@ def test_report_has_every_stage(finished):
     assert set(report["min_barrier_eV"]) == set(FACETS)
     assert all(v >= 0 for v in report["min_barrier_eV"].values())
     assert report["bep"]["n"] == 3 and set(report["bep"]["facets"]) == set(FACETS)
-    assert {"slope", "intercept", "r2"} <= set(report["bep"])
+    assert {"slope", "intercept", "r2", "spearman", "ci95", "n"} <= set(report["bep"])
+    assert report["bep_high_index"]["n"] == 0  # (100), (110), (111) only
+    assert sum(row["wulff_fraction"] for row in report["facets"]) == pytest.approx(1.0)
+    assert all(len(row["hkl"]) == 3 for row in report["facets"])
     model = report["model"]
     assert len(model["sha256"]) == 64
     assert model["energy_mae_meV_atom"] >= 0 and model["force_mae_meV_A"] >= 0
@@ -143,7 +146,7 @@ def test_mrun_builders_file_runs_against_the_campaign(finished):
 
 def test_report_folder_has_plots(finished, tmp_path):
     li(finished["env"], "report", "--out", str(tmp_path / "rep"))
-    for name in ("summary.md", "report.json", "bep.png", "parity.png", "phonons.png", "elastic.png"):
+    for name in ("summary.md", "report.json", "bep.png", "wulff.png", "parity.png", "phonons.png", "elastic.png"):
         path = tmp_path / "rep" / name
         assert path.is_file() and path.stat().st_size > 100, name
 

@@ -185,7 +185,11 @@ def test_write_report(campaign: Campaign, tmp_path: Path):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC and (out / name).stat().st_size > 5000
     assert json.loads((out / "report.json").read_text()) == collect_report(campaign)
     summary = (out / "summary.md").read_text()
-    assert "| (110) | 0.487 | -1.050 | hollow-0 | 0.045 | hollow-0->hollow-1 |" in summary
+    rows = collect_report(campaign)["facets"]
+    assert sum(row["wulff_fraction"] for row in rows) == pytest.approx(1.0)  # every facet on the shape is listed
+    assert [row["hkl"] for row in rows][:3] == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    fraction = rows[1]["wulff_fraction"]
+    assert f"| (110) | 0.487 | {fraction:.3f} | -1.050 | hollow-0 | 0.045 | hollow-0->hollow-1 |" in summary
     assert "3.4370" in summary and SHA in summary and "r² =" in summary
 
 

@@ -26,7 +26,7 @@ from li_campaign.builders.properties import (
     SurfaceEnergyBuilder,
     TrainingFrameBuilder,
 )
-from li_campaign.builders.summary import BepRegressionBuilder, FacetSummaryBuilder
+from li_campaign.builders.summary import BepRegressionBuilder, FacetSummaryBuilder, WulffShapeBuilder
 
 if TYPE_CHECKING:
     from maggma.core import Builder
@@ -59,7 +59,7 @@ def all_builders(campaign: Campaign) -> list[Builder]:
     -------
     list of Builder
         The property MapBuilders, then :class:`FacetSummaryBuilder`,
-        :class:`BepRegressionBuilder` and :class:`BulkPropertiesBuilder`.
+        :class:`BepRegressionBuilder`, :class:`WulffShapeBuilder` and :class:`BulkPropertiesBuilder`.
     """
     derived = campaign.derived_store
     builders: list[Builder] = [cls(job_outputs_store(campaign), derived(name)) for name, cls in _MAP_BUILDERS.items()]
@@ -73,6 +73,7 @@ def all_builders(campaign: Campaign) -> list[Builder]:
         )
     )
     builders.append(BepRegressionBuilder(derived("facet_summary"), derived("bep_regression")))
+    builders.append(WulffShapeBuilder(derived("facet_summary"), derived("wulff_shape")))
     builders.append(
         BulkPropertiesBuilder(
             *(derived(name) for name in ("bulk", "vacancies", "phonons", "finite_temperature", "elastic_constants")),

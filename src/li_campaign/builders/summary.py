@@ -1,4 +1,4 @@
-"""Builders that join the per-facet collections: facet summaries and the BEP regression."""
+"""Builders that join the per-facet collections: facet summaries, the BEP regression, the Wulff shape."""
 
 from __future__ import annotations
 
@@ -163,24 +163,34 @@ class FacetSummaryBuilder(Builder):
             self.facet_summary.update(items)
 
 
-def bep_fit(x: list[float], y: list[float]) -> dict:
-    """Least-squares line ``y = slope * x + intercept`` with its coefficient of determination.
+#: Bootstrap resamples of the BEP slope's confidence interval (seeded: builds are reproducible).
+BOOTSTRAP_SAMPLES = 2000
+
+
+def bep_fit(x: list[float], y: list[float], seed: int = 0) -> dict:
+    """Least-squares line ``y = slope * x + intercept`` with r², Spearman ρ and a bootstrap CI.
 
     Parameters
     ----------
     x, y
         Minimum adsorption energies and minimum barriers (eV), one pair per facet.
+    seed
+        Seed of the bootstrap resampling.
 
     Returns
     -------
     dict
-        ``slope``, ``intercept``, ``r2`` and ``reason``. ``r2 = 1 - SS_res / SS_tot``; it is
-        1.0 when the line passes through every point (two facets, or equal barriers). With
-        fewer than two points, or equal adsorption energies, there is no fit: the numbers are
-        None and ``reason`` says why.
+        ``slope``, ``intercept``, ``r2``, ``spearman``, ``ci95``, ``n`` and ``reason``.
+        ``r2 = 1 - SS_res / SS_tot``; it is 1.0 when the line passes through every point (two
+        facets, or equal barriers). ``spearman`` is the rank correlation (scipy), None for
+        fewer than 3 points or constant values. ``ci95`` is the 2.5–97.5 % percentile interval
+        of the slope over :data:`BOOTSTRAP_SAMPLES` resamples of the facets with replacement
+        (resamples whose adsorption energies are all equal are skipped); None for fewer than 3
+        points. With fewer than two points, or equal adsorption energies, there is no fit: the
+        numbers are None and ``reason`` says why.
     """
     n = len(x)
-    no_fit = {"slope": None, "intercept": None, "r2": None}
+    no_fit = {"slope": None, "intercept": None, "r2": None, "spearman": None, "ci95": None, "n": n}
     if n < 2:
         return {**no_fit, "reason": f"need at least 2 facets with an adsorption energy and a barrier, have {n}"}
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -190,33 +200,71 @@ def bep_fit(x: list[float], y: list[float]) -> dict:
     ss_res = float(np.sum((ys - (slope * xs + intercept)) ** 2))
     ss_tot = float(np.sum((ys - ys.mean()) ** 2))
     r2 = 1.0 if n == 2 or ss_tot == 0 else 1.0 - ss_res / ss_tot
-    return {"slope": float(slope), "intercept": float(intercept), "r2": r2, "reason": None}
+    return {
+        "slope": float(slope),
+        "intercept": float(intercept),
+        "r2": r2,
+        "spearman": _spearman(xs, ys),
+        "ci95": _bootstrap_slope_ci(xs, ys, seed),
+        "n": n,
+        "reason": None,
+    }
 
 
-class BepRegressionBuilder(Builder):
-    """Brønsted–Evans–Polanyi regression of barrier vs adsorption energy, one per model.
+def _spearman(xs: np.ndarray, ys: np.ndarray) -> float | None:
+    from scipy.stats import spearmanr
 
-    The target ``bep_regression`` is keyed by ``regression_id = model_sha256``. It fits
-    ``min_barrier_eV`` (y) against ``min_adsorption_energy_eV`` (x) over the model's facets that
-    have both (see :func:`bep_fit`), and keeps the points. Incremental in the same way as
-    :class:`FacetSummaryBuilder`: a model is rebuilt only if one of its facet summaries is newer
-    than its regression document.
+    if len(xs) < 3 or np.ptp(ys) == 0:
+        return None
+    return float(spearmanr(xs, ys).statistic)
+
+
+def _bootstrap_slope_ci(xs: np.ndarray, ys: np.ndarray, seed: int) -> list[float] | None:
+    if len(xs) < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    slopes = []
+    for _ in range(BOOTSTRAP_SAMPLES):
+        pick = rng.integers(0, len(xs), len(xs))
+        if np.ptp(xs[pick]) > 0:
+            slopes.append(np.polyfit(xs[pick], ys[pick], 1)[0])
+    low, high = np.percentile(slopes, [2.5, 97.5])
+    return [float(low), float(high)]
+
+
+def is_high_index(miller_index) -> bool:
+    """True for facets other than the low-index (100), (110), (111): a Miller index above 1."""
+    return max(abs(int(i)) for i in miller_index) > 1
+
+
+def _fit_points(points: list[dict]) -> dict:
+    """:func:`bep_fit` of facet points, with the facets used."""
+    fit = bep_fit([p["min_adsorption_energy_eV"] for p in points], [p["min_barrier_eV"] for p in points])
+    return {**fit, "facets": [p["facet"] for p in points]}
+
+
+class _PerModelFacetBuilder(Builder):
+    """One target document per model from all of that model's facet summaries.
+
+    Incremental in the same way as :class:`FacetSummaryBuilder`: a model is rebuilt only if
+    one of its facet summaries is newer than its target document. Subclasses implement
+    :meth:`process_item`.
 
     Parameters
     ----------
     facet_summary
         The source collection.
-    bep_regression
-        The target collection.
+    target
+        The target collection, keyed by the model's sha256.
     **kwargs
         Passed to :class:`maggma.core.Builder` (e.g. ``chunk_size``).
     """
 
-    def __init__(self, facet_summary: Store, bep_regression: Store, **kwargs):
+    def __init__(self, facet_summary: Store, target: Store, **kwargs):
         self.facet_summary = facet_summary
-        self.bep_regression = bep_regression
+        self.target = target
         self.kwargs = kwargs
-        super().__init__(sources=[facet_summary], targets=[bep_regression], **kwargs)
+        super().__init__(sources=[facet_summary], targets=[target], **kwargs)
 
     def get_items(self) -> Iterator[dict]:
         """Yield, per stale model, its facet summaries.
@@ -230,33 +278,87 @@ class BepRegressionBuilder(Builder):
         for doc in self.facet_summary.query(properties=["model_sha256", LAST_UPDATED]):
             sha = doc["model_sha256"]
             times[sha] = max(times.get(sha, datetime.min), to_dt(doc[LAST_UPDATED]))
-        stale = _stale(times, self.bep_regression)
+        stale = _stale(times, self.target)
         self.total = len(stale)
         self.logger.info(f"{type(self).__name__}: processing {self.total} items")
         for sha in stale:
             yield {"model_sha256": sha, "facets": _strip_ids(self.facet_summary.query(criteria={"model_sha256": sha}))}
 
+    def update_targets(self, items: list[dict]) -> None:
+        """Write the documents in one bulk update."""
+        if items:
+            self.target.update(items)
+
+
+class BepRegressionBuilder(_PerModelFacetBuilder):
+    """Brønsted–Evans–Polanyi regression of barrier vs adsorption energy, one per model.
+
+    The target ``bep_regression`` is keyed by ``regression_id = model_sha256``. It fits
+    ``min_barrier_eV`` (y) against ``min_adsorption_energy_eV`` (x) over the model's facets that
+    have both (see :func:`bep_fit`), keeps the points, and repeats the fit over the high-index
+    facets only (``high_index``; see :func:`is_high_index`), where the paper reports a weak relation.
+    """
+
     def process_item(self, item: dict) -> dict:
         """Return the regression document of one model (pure: no database access)."""
         docs = sorted(item["facets"], key=lambda doc: doc["facet"])
+        usable = [
+            doc for doc in docs if doc.get("min_adsorption_energy_eV") is not None and doc.get("min_barrier_eV") is not None
+        ]
         points = [
             {key: doc[key] for key in ("facet", "min_adsorption_energy_eV", "min_barrier_eV", "min_site", "min_hop")}
-            for doc in docs
-            if doc.get("min_adsorption_energy_eV") is not None and doc.get("min_barrier_eV") is not None
+            for doc in usable
         ]
-        fit = bep_fit([p["min_adsorption_energy_eV"] for p in points], [p["min_barrier_eV"] for p in points])
+        high = [p for p, doc in zip(points, usable) if is_high_index(doc["miller_index"])]
         return {
             "regression_id": item["model_sha256"],
             "campaign": docs[0]["campaign"],
             "model_sha256": item["model_sha256"],
-            **fit,
-            "n": len(points),
-            "facets": [p["facet"] for p in points],
+            **_fit_points(points),
             "points": points,
+            "high_index": _fit_points(high),
             LAST_UPDATED: _ceil_ms(_newest_time(docs)),
         }
 
-    def update_targets(self, items: list[dict]) -> None:
-        """Write the regressions in one bulk update."""
-        if items:
-            self.bep_regression.update(items)
+
+class WulffShapeBuilder(_PerModelFacetBuilder):
+    """The equilibrium crystal shape of each model from its surface energies (pymatgen ``WulffShape``).
+
+    The target ``wulff_shape`` is keyed by ``wulff_id = model_sha256`` and holds the area
+    fraction of every facet on the shape, the area-weighted surface energy, the shape factor
+    and the anisotropy, from the facets that have a surface energy.
+    """
+
+    def process_item(self, item: dict) -> dict:
+        """Return the Wulff shape document of one model (pure: no database access)."""
+        from pymatgen.analysis.wulff import WulffShape
+        from pymatgen.core import Lattice
+
+        docs = sorted(
+            (doc for doc in item["facets"] if doc.get("surface_energy_J_m2") is not None), key=lambda doc: doc["facet"]
+        )
+        out = {
+            "wulff_id": item["model_sha256"],
+            "campaign": item["facets"][0]["campaign"],
+            "model_sha256": item["model_sha256"],
+            "facets": [doc["facet"] for doc in docs],
+            "miller_indices": [list(doc["miller_index"]) for doc in docs],
+            "surface_energies_J_m2": [doc["surface_energy_J_m2"] for doc in docs],
+            LAST_UPDATED: _ceil_ms(_newest_time(item["facets"])),
+        }
+        lattice_constant = next((doc["lattice_constant_A"] for doc in docs if doc.get("lattice_constant_A")), None)
+        if not docs or lattice_constant is None:
+            return {**out, "area_fractions": {}, "reason": "no surface energies (or no bulk lattice constant) for this model"}
+        shape = WulffShape(
+            Lattice.cubic(lattice_constant), [tuple(m) for m in out["miller_indices"]], out["surface_energies_J_m2"]
+        )
+        fractions = shape.area_fraction_dict
+        return {
+            **out,
+            "lattice_constant_A": lattice_constant,
+            "area_fractions": {doc["facet"]: float(fractions[tuple(doc["miller_index"])]) for doc in docs},
+            "weighted_surface_energy_J_m2": float(shape.weighted_surface_energy),
+            "shape_factor": float(shape.shape_factor),
+            "anisotropy": float(shape.anisotropy),
+            "reason": None,
+        }

@@ -44,6 +44,7 @@ DERIVED_COLLECTIONS = {
     "diffusion_barriers": "uuid",
     "facet_summary": "summary_id",
     "bep_regression": "regression_id",
+    "wulff_shape": "wulff_id",
     "vacancies": "uuid",
     "phonons": "uuid",
     "finite_temperature": "uuid",

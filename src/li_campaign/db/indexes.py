@@ -117,6 +117,7 @@ _DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "diffusion_barriers": (("model_sha256", "facet"),),
     "facet_summary": (("model_sha256", "facet"),),
     "bep_regression": (("model_sha256",),),
+    "wulff_shape": (("model_sha256",),),
     "vacancies": (("model_sha256",),),
     "phonons": (("model_sha256",),),
     "finite_temperature": (("model_sha256", "temperature_K"),),

@@ -62,11 +62,24 @@ REFERENCE_VALUES = {
     "expt_bulk_modulus_GPa": 13.9,  # Schimka et al., JCP 134, 024116 (2011)
     "expt_surface_energy_J_m2": 0.52,  # isotropic, from liquid surface tension (Vitos et al. 1998)
 }
-_BEP_FIELDS = ("slope", "intercept", "r2", "n", "facets", "points", "reason")
+_WULFF_FIELDS = (
+    "facets",
+    "miller_indices",
+    "surface_energies_J_m2",
+    "lattice_constant_A",
+    "area_fractions",
+    "weighted_surface_energy_J_m2",
+    "shape_factor",
+    "anisotropy",
+    "reason",
+)
+_BEP_FIELDS = ("slope", "intercept", "r2", "spearman", "ci95", "n", "facets", "points", "reason")
 _NO_BEP = {
     "slope": None,
     "intercept": None,
     "r2": None,
+    "spearman": None,
+    "ci95": None,
     "n": 0,
     "facets": [],
     "points": [],
@@ -123,8 +136,9 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         ``bulk_properties`` fields: vacancies, phonons, ``elastic_GPa`` and
         ``thermal_expansion`` per temperature), ``dft_bulk``, ``facets`` (one
         row per facet), ``surface_energy_J_m2``, ``min_adsorption_energy_eV`` and
-        ``min_barrier_eV`` (facet -> value, facets without the value left out), and ``bep``
-        (``slope``, ``intercept``, ``r2``, ``n``, ``facets``, ``points``, ``reason``).
+        ``min_barrier_eV`` (facet -> value, facets without the value left out), ``bep``
+        (``slope``, ``intercept``, ``r2``, ``spearman``, ``ci95``, ``n``, ``facets``, ``points``,
+        ``reason``) and ``bep_high_index`` (the same over the high-index facets only).
 
     Raises
     ------
@@ -144,8 +158,14 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
     criteria = {**_BUILT, "model_sha256": sha}
 
     bulk = max(_read(campaign, "bulk", criteria), key=lambda doc: doc["completed_at"], default=None)
+    wulff = next(iter(_read(campaign, "wulff_shape", {"model_sha256": sha})), None)
+    fractions = (wulff or {}).get("area_fractions", {})
     rows = [
-        {field: doc.get(field) for field in _FACET_FIELDS}
+        {
+            **{field: doc.get(field) for field in _FACET_FIELDS},
+            "hkl": doc.get("miller_index"),
+            "wulff_fraction": fractions.get(doc["facet"], 0.0 if fractions else None),
+        }
         for doc in sorted(_read(campaign, "facet_summary", {"model_sha256": sha}), key=lambda doc: doc["facet"])
     ]
     teacher = max(
@@ -176,7 +196,18 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         "min_adsorption_energy_eV": by_facet("min_adsorption_energy_eV"),
         "min_barrier_eV": by_facet("min_barrier_eV"),
         "bep": {field: bep_docs[0].get(field) for field in _BEP_FIELDS} if bep_docs else _NO_BEP,
+        "bep_high_index": _high_index_bep(bep_docs[0] if bep_docs else None),
+        "wulff": None if wulff is None else {field: wulff.get(field) for field in _WULFF_FIELDS},
     }
+
+
+def _high_index_bep(doc: dict | None) -> dict:
+    """The BEP fit over the high-index facets only (the points are those of ``bep``)."""
+    high = (doc or {}).get("high_index")
+    if not high:
+        return {**_NO_BEP, "reason": "no high-index facet results for this model"}
+    facets = set(high["facets"])
+    return {**high, "points": [p for p in doc["points"] if p["facet"] in facets]}
 
 
 def _bulk_section(bulk: dict | None, teacher: dict | None, stage: dict | None) -> dict | None:
@@ -204,6 +235,16 @@ def _bep_line(bep: dict, digits: int = 3) -> str:
     """Return the fitted BEP line as text, e.g. ``0.512 · E_ads − 0.210``."""
     sign = "−" if bep["intercept"] < 0 else "+"
     return f"{bep['slope']:.{digits}f} · E_ads {sign} {abs(bep['intercept']):.{digits}f}"
+
+
+def _bep_summary(bep: dict) -> str:
+    """One line: the fit, r², Spearman ρ, the slope's 95 % bootstrap interval, n and the facets."""
+    rho = "–" if bep["spearman"] is None else f"{bep['spearman']:.2f}"
+    ci = "–" if bep["ci95"] is None else f"[{bep['ci95'][0]:.3f}, {bep['ci95'][1]:.3f}]"
+    return (
+        f"E_b = {_bep_line(bep)} eV, r² = {bep['r2']:.3f}, Spearman ρ = {rho}, slope 95 % CI {ci}, "
+        f"n = {bep['n']} ({', '.join(bep['facets'])})"
+    )
 
 
 def render_markdown(report: dict) -> str:
@@ -241,22 +282,31 @@ def render_markdown(report: dict) -> str:
         "",
         f"Experimental (isotropic) surface energy: {ref['expt_surface_energy_J_m2']} J/m².",
         "",
-        "| facet | γ (J/m²) | min E_ads (eV) | site | min barrier (eV) | hop |",
-        "|---|---|---|---|---|---|",
+        "| facet | γ (J/m²) | Wulff area fraction | min E_ads (eV) | site | min barrier (eV) | hop |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| ({row['facet']}) | {_fmt(row['surface_energy_J_m2'])} | {_fmt(row['min_adsorption_energy_eV'])} | "
-        f"{_fmt(row['min_site'])} | {_fmt(row['min_barrier_eV'])} | {_fmt(row['min_hop'])} |"
+        f"| ({row['facet']}) | {_fmt(row['surface_energy_J_m2'])} | {_fmt(row['wulff_fraction'])} | "
+        f"{_fmt(row['min_adsorption_energy_eV'])} | {_fmt(row['min_site'])} | {_fmt(row['min_barrier_eV'])} | "
+        f"{_fmt(row['min_hop'])} |"
         for row in report["facets"]
     ]
+    wulff = report.get("wulff") or {}
+    if wulff.get("weighted_surface_energy_J_m2") is not None:
+        lines += [
+            "",
+            f"Wulff shape: area-weighted γ = {wulff['weighted_surface_energy_J_m2']:.3f} J/m², "
+            f"shape factor {wulff['shape_factor']:.2f}, anisotropy {wulff['anisotropy']:.3f}.",
+            "",
+            "![Wulff shape](wulff.png)",
+        ]
     lines += ["", "## BEP relation (min barrier vs min adsorption energy)", ""]
     if bep["slope"] is None:
         lines.append(f"No fit: {bep['reason']}.")
     else:
-        lines.append(
-            f"E_b = {_bep_line(bep)} eV, r² = {bep['r2']:.3f}, "
-            f"n = {bep['n']} ({', '.join(bep['facets'])})"
-        )
+        lines.append(_bep_summary(bep))
+    high = report["bep_high_index"]
+    lines += ["", "High-index facets only: " + (_bep_summary(high) if high["slope"] is not None else f"no fit: {high['reason']}.")]
     lines += ["", "![BEP](bep.png)", "", "![parity](parity.png)", ""]
     lines += bulk_markdown(report["bulk"] if report["bulk"] and "elastic_GPa" in report["bulk"] else None)
     return "\n".join(lines)
@@ -290,6 +340,26 @@ def plot_bep(bep: dict, path: Path) -> None:
     FigureCanvasAgg(fig).print_png(path)
 
 
+def plot_wulff(wulff: dict | None, path: Path) -> None:
+    """The Wulff shape (pymatgen ``WulffShape.get_plot``), or a note when there is none."""
+    if not wulff or not wulff.get("area_fractions"):
+        fig = Figure(figsize=(4, 4), layout="constrained")
+        fig.add_subplot().set_title("no Wulff shape: no surface energies", fontsize="small")
+        FigureCanvasAgg(fig).print_png(path)
+        return
+    from pymatgen.analysis.wulff import WulffShape
+    from pymatgen.core import Lattice
+
+    shape = WulffShape(
+        Lattice.cubic(wulff["lattice_constant_A"]), [tuple(m) for m in wulff["miller_indices"]], wulff["surface_energies_J_m2"]
+    )
+    ax = shape.get_plot(aspect_ratio=(5, 5))
+    ax.figure.savefig(path, dpi=100)
+    import matplotlib.pyplot as plt
+
+    plt.close(ax.figure)
+
+
 def plot_parity(parity: dict, model: dict, path: Path) -> None:
     """Two parity panels of the holdout frames: energy per atom and force components."""
     fig = Figure(figsize=(8, 3.8), layout="constrained")
@@ -311,7 +381,7 @@ def plot_parity(parity: dict, model: dict, path: Path) -> None:
 
 
 def write_report(campaign: Campaign, out_dir: str | Path, model_sha256: str | None = None) -> Path:
-    """Write ``summary.md``, ``report.json`` and the figures (BEP, parity, phonons, Cij(T) and a(T)) into ``out_dir``.
+    """Write ``summary.md``, ``report.json`` and the figures (BEP, Wulff, parity, phonons, Cij(T) and a(T)) into ``out_dir``.
 
     Parameters
     ----------
@@ -334,6 +404,7 @@ def write_report(campaign: Campaign, out_dir: str | Path, model_sha256: str | No
     (out_dir / "summary.md").write_text(render_markdown(report))
     plot_bep(report["bep"], out_dir / "bep.png")
     plot_parity(report["parity"], report["model"], out_dir / "parity.png")
+    plot_wulff(report["wulff"], out_dir / "wulff.png")
     plot_phonons(report["bulk"], out_dir / "phonons.png")
     plot_elastic(report["bulk"], out_dir / "elastic.png")
     return out_dir

@@ -267,12 +267,10 @@ def _submit(lp: LaunchPad, fworker: FWorker, qadapter, launches_dir: Path) -> bo
     """Reserve one ready firework and submit its batch job; False when none is ready."""
     from fireworks.queue.queue_launcher import launch_rocket_to_queue
 
-    if not lp.run_exists(fworker):
-        return False
     result = launch_rocket_to_queue(
         lp, fworker, qadapter, str(launches_dir), reserve=True, strm_lvl="ERROR", create_launcher_dir=True
     )
-    if result is None:  # nothing was ready after all
+    if result is None:  # FireWorks' soft "nothing ready for this worker"
         return False
     if result:
         lp.launches.update_one(

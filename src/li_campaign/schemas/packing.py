@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from monty.json import jsanitize
-from pydantic import BaseModel, Field, field_serializer
+from pydantic import BaseModel, Field
 
 PACK_DOC_TYPE = "pack"
 
@@ -43,8 +43,9 @@ class MemberFailure(BaseModel):
 class PackDoc(BaseModel):
     """Results of the member calculations of one pack, in member order.
 
-    ``results[i]`` is the document that member ``i`` returned (None if it failed), stored as
-    the member job would have stored it; ``pack.output.results[i]`` is a reference to it.
+    ``results[i]`` is the document that member ``i`` returned (None if it failed), already
+    serialized by :func:`serialize_result` in :func:`~li_campaign.flows.packing.run_pack`, i.e.
+    stored as the member job would have stored it; ``pack.output.results[i]`` is a reference to it.
     """
 
     doc_type: Literal["pack"] = PACK_DOC_TYPE
@@ -62,6 +63,3 @@ class PackDoc(BaseModel):
     member_wall_s: list[float] = Field(..., description="Wall time of each member's calculation (s).")
     wall_s: float = Field(..., description="Wall time of the whole pack, members and bookkeeping (s).")
 
-    @field_serializer("results")
-    def _serialize_results(self, results: list[Any]) -> list[Any]:
-        return [serialize_result(result) for result in results]

@@ -7,7 +7,7 @@ SPEC     ?= workflows/demo.yaml
 WORKERS  ?= 2
 LI        = $(VENV)/bin/li-campaign --campaign-dir $(CAMPAIGN)
 
-.PHONY: venv demo test test-fast clean-demo
+.PHONY: venv demo test test-all test-fast clean-demo
 
 venv:
 	bash scripts/bootstrap.sh
@@ -21,6 +21,9 @@ demo: venv
 	$(LI) report --json
 
 test: venv
+	$(VENV)/bin/python -m pytest -q -m "not long"
+
+test-all: venv
 	$(VENV)/bin/python -m pytest -q
 
 test-fast: venv

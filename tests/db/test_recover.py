@@ -55,3 +55,32 @@ def test_killed_runner_is_reported_recovered_and_nothing_is_stored_twice(campaig
     store.connect()
     assert store.count({}) == 2  # one output per job: nothing lost, nothing twice
     assert store.get_output(second.uuid) == "second run, then the child"
+
+
+def test_sigterm_to_the_runner_stops_its_workers_and_the_job_reruns_once(campaign, tmp_path):
+    import psutil
+
+    marker = tmp_path / "started"
+    first = slow_first_time(str(marker))
+    submit_flow(campaign, Flow([first]), "sigterm-test")
+    exe = Path(sys.executable).with_name("li-campaign")
+    runner = subprocess.Popen([str(exe), "run", "-n", "1", "--no-progress"], start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        if marker.exists():
+            break
+        time.sleep(0.1)
+    assert marker.exists()
+    workers = psutil.Process(runner.pid).children(recursive=True)
+    assert workers, "the runner started no worker"
+    runner.send_signal(signal.SIGTERM)  # only the runner, as `kill` or a batch system's walltime does
+    assert runner.wait(timeout=30) == 128 + signal.SIGTERM
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, f"workers outlived their runner: {[p.pid for p in alive]}"
+
+    assert li("run", "-n", "1", "--no-progress").returncode == 0  # the stale launch is rerun
+    with open_launchpad(campaign, write=False) as lp:
+        assert [fw["state"] for fw in lp.fireworks.find({})] == ["COMPLETED"]
+    store = campaign.job_store()
+    store.connect()
+    assert store.count({}) == 1

@@ -98,3 +98,13 @@ def test_spec_sections_survive_mson_round_trip():
     spec = spec_from_dict({"name": "t", "fanout": {"facets": ["210"]}})
     back = MontyDecoder().process_decoded(jsanitize(spec.fanout, strict=True))
     assert back == spec.fanout
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "workflows").glob("*.yaml")) + sorted((REPO / "tests" / "data").glob("*.yaml")))
+def test_every_shipped_spec_survives_the_serialization_round_trip_of_fireworks(path):
+    """Jobs hold spec sections and are rebuilt from their dicts by every FireWorks refresh."""
+    from monty.json import MontyDecoder, jsanitize
+
+    spec = load_spec(path)
+    rebuilt = MontyDecoder().process_decoded(jsanitize(spec, strict=True))
+    assert rebuilt == spec and rebuilt.spec_hash() == spec.spec_hash()

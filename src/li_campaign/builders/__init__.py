@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from maggma.utils import grouper
 
+from li_campaign.builders.active import ActiveLearningBuilder
 from li_campaign.builders.base import job_outputs_store
 from li_campaign.builders.bulk import (
     BulkPropertiesBuilder,
@@ -27,6 +28,13 @@ from li_campaign.builders.properties import (
     TrainingFrameBuilder,
 )
 from li_campaign.builders.summary import BepRegressionBuilder, FacetSummaryBuilder, WulffShapeBuilder
+from li_campaign.builders.surfaces import (
+    AdatomArrheniusBuilder,
+    AdatomDiffusionBuilder,
+    StepAdsorptionBuilder,
+    StepEdgeBarrierBuilder,
+    StepEnergyBuilder,
+)
 
 if TYPE_CHECKING:
     from maggma.core import Builder
@@ -40,10 +48,16 @@ _MAP_BUILDERS = {
     "surface_energies": SurfaceEnergyBuilder,
     "adsorption_energies": AdsorptionEnergyBuilder,
     "diffusion_barriers": DiffusionBarrierBuilder,
+    "step_energies": StepEnergyBuilder,
+    "step_adsorption": StepAdsorptionBuilder,
+    "step_edge_barriers": StepEdgeBarrierBuilder,
+    "adatom_diffusion": AdatomDiffusionBuilder,
+    "adatom_arrhenius": AdatomArrheniusBuilder,
     "vacancies": VacancyBuilder,
     "phonons": PhononBuilder,
     "finite_temperature": FiniteTemperatureBuilder,
     "elastic_constants": ElasticBuilder,
+    "active_learning": ActiveLearningBuilder,
 }
 
 
@@ -70,6 +84,8 @@ def all_builders(campaign: Campaign) -> list[Builder]:
             derived("diffusion_barriers"),
             derived("bulk"),
             derived("facet_summary"),
+            adatom_diffusion=derived("adatom_diffusion"),
+            step_energies=derived("step_energies"),
         )
     )
     builders.append(BepRegressionBuilder(derived("facet_summary"), derived("bep_regression")))
@@ -113,6 +129,7 @@ def run_builders(campaign: Campaign) -> dict[str, int]:
 
 
 __all__ = [
+    "ActiveLearningBuilder",
     "AdsorptionEnergyBuilder",
     "BepRegressionBuilder",
     "BulkBuilder",

@@ -42,7 +42,14 @@ if TYPE_CHECKING:
 SOURCE_KEY = "uuid"
 SOURCE_LAST_UPDATED = "completed_at"
 PACK_KEY = "pack_uuid"
-_PACK_FIELDS = ("output.doc_type", "output.member_uuids", "output.result_doc_types", "output.results.doc_type")
+_PACK_FIELDS = (
+    "output.doc_type",
+    "output.member_uuids",
+    "output.result_doc_types",
+    "output.results.doc_type",
+    "output.provenance.reused_from",
+    "output.results.provenance.reused_from",
+)
 
 
 def job_outputs_store(campaign: Campaign) -> Store:
@@ -80,6 +87,19 @@ def outputs_query(doc_type: str) -> dict:
             {"output.doc_type": PACK_DOC_TYPE, "output.result_doc_types": doc_type},
         ]
     }
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """Drop projection paths inside another one (``output.provenance.reused_from`` in ``output.provenance``).
+
+    A nested path narrows its parent on montydb and is a "path collision" error on MongoDB.
+    """
+    return list(dict.fromkeys(p for p in paths if not any(p.startswith(f"{q}.") for q in paths)))
+
+
+def is_reused(item: dict) -> bool:
+    """True if the calculation of ``item`` (a job output or pack member) reused an earlier result (db.reuse)."""
+    return bool(((item.get("output") or {}).get("provenance") or {}).get("reused_from"))
 
 
 def job_items(doc: dict, doc_type: str) -> Iterator[dict]:
@@ -143,6 +163,9 @@ class JobOutputMapBuilder(MapBuilder):
     doc_type: ClassVar[str]
     output_fields: ClassVar[tuple[str, ...]]
     target_key_path: ClassVar[str] = SOURCE_KEY
+    include_reused: ClassVar[bool] = False
+    """Whether results that reused an earlier calculation (``provenance.reused_from``) get a document;
+    by default they do not, since the calculation that computed them already has one."""
 
     def __init__(self, source: Store, target: Store, **kwargs):
         if source.key != SOURCE_KEY or source.last_updated_field != SOURCE_LAST_UPDATED:
@@ -151,13 +174,8 @@ class JobOutputMapBuilder(MapBuilder):
                 f"with last_updated_field {SOURCE_LAST_UPDATED!r}; use job_outputs_store(campaign)"
             )
         fields = [f"output.{field}" for field in self.output_fields]
-        super().__init__(
-            source,
-            target,
-            query=outputs_query(self.doc_type),
-            projection=[*fields, *map(_in_pack, fields), *_PACK_FIELDS],
-            **kwargs,
-        )
+        projection = _outermost([*fields, *map(_in_pack, fields), *_PACK_FIELDS])
+        super().__init__(source, target, query=outputs_query(self.doc_type), projection=projection, **kwargs)
 
     def _key_fields(self) -> list[str]:
         """Return the source fields needed to find the newest run of each target document."""
@@ -177,6 +195,8 @@ class JobOutputMapBuilder(MapBuilder):
         for doc in self.source.query(criteria=self.query, properties=self._key_fields()):
             completed = to_dt(doc[SOURCE_LAST_UPDATED])
             for item in job_items(doc, self.doc_type):
+                if is_reused(item) and not self.include_reused:
+                    continue
                 target_key = get(item, self.target_key_path)
                 if target_key not in newest or completed > newest[target_key][0]:
                     newest[target_key] = (completed, item[SOURCE_KEY], doc.get("index", 1), doc[SOURCE_KEY])
@@ -207,7 +227,7 @@ class JobOutputMapBuilder(MapBuilder):
         runs = self._newest_runs()
         self.total = len(runs)
         self.logger.info(f"{type(self).__name__}: processing {self.total} items")
-        projection = [*self.projection, *self._key_fields()]
+        projection = _outermost([*self.projection, *self._key_fields()])
         uuids = sorted(set(runs.values()))
         for chunk in grouper(uuids, self.chunk_size):
             for doc in self.source.query(criteria={SOURCE_KEY: {"$in": list(chunk)}}, properties=projection):

@@ -16,6 +16,7 @@ from maggma.core import Builder, Store
 from maggma.utils import to_dt
 
 from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
+from li_campaign.builders.flagged import report_flagged
 from li_campaign.builders.summary import LAST_UPDATED, _ceil_ms, _newest, _newest_time, _stale, _strip_ids
 from li_campaign.schemas.properties import ElasticDoc, FiniteTemperatureDoc, PhononDoc, VacancyDoc
 
@@ -28,9 +29,20 @@ def _scalar_fields(doc_class, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
 
 
 class _SchemaMapBuilder(JobOutputMapBuilder):
-    """Copy the :attr:`fields` of one document type, plus the flattened provenance."""
+    """Copy the :attr:`fields` of one document type, plus the flattened provenance.
+
+    Flagged calculations of that type (:mod:`li_campaign.schemas.flags`) are left out; each
+    build logs how many (:func:`~li_campaign.builders.flagged.report_flagged`) and keeps the
+    number in :attr:`n_flagged`.
+    """
 
     fields: tuple[str, ...] = ()
+    n_flagged: int = 0
+
+    def get_items(self) -> Iterator[dict]:
+        """Report the flagged results left out, then yield the new results (see the base class)."""
+        self.n_flagged = report_flagged(self.source, self.doc_type, type(self).__name__)
+        yield from super().get_items()
 
     def unary_function(self, item: dict) -> dict:
         """Flatten one document."""

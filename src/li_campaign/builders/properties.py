@@ -55,6 +55,13 @@ _SURFACE_FIELDS = (
     "surface_energy_eV_A2",
     "relax_converged",
     "relax_steps",
+    # converged slabs (ConvergedSurfaceEnergyDoc; absent for single slabs)
+    "high_index",
+    "thickness_converged",
+    "vacuum_converged",
+    "converged",
+    "termination_shift",
+    "notes",
 )
 _ADSORPTION_FIELDS = (
     "facet",
@@ -76,8 +83,18 @@ _SITE_FIELDS = (
     "relaxed_to",
     "free_adsorption_energy_eV",
 )
-_DIFFUSION_FIELDS = ("facet", "miller_index", "min_barrier_eV", "min_hop")
-_HOP_FIELDS = ("start", "end", "distance_A", "barrier_forward_eV", "barrier_reverse_eV", "n_images", "converged")
+_DIFFUSION_FIELDS = ("facet", "miller_index", "min_barrier_eV", "min_hop", "min_mechanism")
+_HOP_FIELDS = (
+    "start",
+    "end",
+    "distance_A",
+    "barrier_forward_eV",
+    "barrier_reverse_eV",
+    "n_images",
+    "converged",
+    "mechanism",
+    "images_converged",
+)
 
 
 def _pick(doc: dict, fields: tuple[str, ...]) -> dict:
@@ -90,6 +107,7 @@ class TrainingFrameBuilder(JobOutputMapBuilder):
 
     doc_type = "training_frame"
     target_key_path = "output.frame_id"
+    include_reused = True  # a reused frame is still a frame of this campaign's training set
     output_fields = (*_FRAME_FIELDS, "provenance")
 
     def unary_function(self, item: dict) -> dict:

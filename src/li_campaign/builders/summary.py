@@ -62,17 +62,21 @@ class FacetSummaryBuilder(Builder):
     no new results therefore yields no items. When several documents of one source exist for
     the same model and facet (a re-run), the newest is used.
 
+    With the optional ``adatom_diffusion`` and ``step_energies`` collections the summary also
+    holds ``diffusivity_cm2_s`` (temperature in K, as a string -> D of the single-adatom MD
+    runs that measured one) and ``step_energy_eV_per_A`` (the facet as a step terrace).
+
     Parameters
     ----------
     surface_energies, adsorption_energies, diffusion_barriers, bulk
         The derived collections written by the property MapBuilders.
     facet_summary
         The target collection.
+    adatom_diffusion, step_energies
+        Optional derived collections of the MD and step results.
     **kwargs
         Passed to :class:`maggma.core.Builder` (e.g. ``chunk_size``).
     """
-
-    facet_sources = ("surface_energies", "adsorption_energies", "diffusion_barriers")
 
     def __init__(
         self,
@@ -81,6 +85,8 @@ class FacetSummaryBuilder(Builder):
         diffusion_barriers: Store,
         bulk: Store,
         facet_summary: Store,
+        adatom_diffusion: Store | None = None,
+        step_energies: Store | None = None,
         **kwargs,
     ):
         self.surface_energies = surface_energies
@@ -88,9 +94,15 @@ class FacetSummaryBuilder(Builder):
         self.diffusion_barriers = diffusion_barriers
         self.bulk = bulk
         self.facet_summary = facet_summary
+        self.adatom_diffusion = adatom_diffusion
+        self.step_energies = step_energies
+        self.facet_sources = ("surface_energies", "adsorption_energies", "diffusion_barriers") + tuple(
+            name for name in ("adatom_diffusion", "step_energies") if getattr(self, name) is not None
+        )
         self.kwargs = kwargs
         super().__init__(
-            sources=[surface_energies, adsorption_energies, diffusion_barriers, bulk],
+            sources=[surface_energies, adsorption_energies, diffusion_barriers, bulk]
+            + [store for store in (adatom_diffusion, step_energies) if store is not None],
             targets=[facet_summary],
             **kwargs,
         )
@@ -133,10 +145,13 @@ class FacetSummaryBuilder(Builder):
 
     def process_item(self, item: dict) -> dict:
         """Return the facet summary of one group (pure: no database access)."""
-        names = (*self.facet_sources, "bulk")
+        names = ("surface_energies", "adsorption_energies", "diffusion_barriers", "bulk")
         surface, adsorption, diffusion, bulk = (_newest(item[name]) for name in names)
-        first = next(doc for doc in (surface, adsorption, diffusion) if doc is not None)
-        newest = _newest_time(doc for name in names for doc in item[name])
+        step = _newest(item.get("step_energies", []))
+        first = next(doc for doc in (surface, adsorption, diffusion, step) if doc is not None) if (
+            surface or adsorption or diffusion or step
+        ) else _newest(item.get("adatom_diffusion", []))
+        newest = _newest_time(doc for name in (*self.facet_sources, "bulk") for doc in item[name])
         return {
             "summary_id": f"{item['model_sha256']}:{item['facet']}",
             "campaign": first["campaign"],
@@ -149,6 +164,9 @@ class FacetSummaryBuilder(Builder):
             "min_site": _field(adsorption, "min_site"),
             "min_barrier_eV": _field(diffusion, "min_barrier_eV"),
             "min_hop": _field(diffusion, "min_hop"),
+            "min_mechanism": _field(diffusion, "min_mechanism"),
+            "step_energy_eV_per_A": _field(step, "step_energy_eV_per_A"),
+            "diffusivity_cm2_s": _diffusivities(item.get("adatom_diffusion", [])),
             "source_uuids": {
                 name: doc["uuid"]
                 for name, doc in zip(names, (surface, adsorption, diffusion, bulk))
@@ -161,6 +179,18 @@ class FacetSummaryBuilder(Builder):
         """Write the summaries in one bulk update."""
         if items:
             self.facet_summary.update(items)
+
+
+def _diffusivities(runs: list[dict]) -> dict[str, float]:
+    """Temperature (K, as a string key) -> D (cm²/s) of the newest valid single-adatom run at that temperature."""
+    newest: dict[float, dict] = {}
+    for run in runs:
+        if run.get("n_adatoms") != 1 or not run.get("valid") or run.get("diffusivity_cm2_s") is None:
+            continue
+        temperature = float(run["temperature_K"])
+        if temperature not in newest or to_dt(run[LAST_UPDATED]) > to_dt(newest[temperature][LAST_UPDATED]):
+            newest[temperature] = run
+    return {f"{t:g}": newest[t]["diffusivity_cm2_s"] for t in sorted(newest)}
 
 
 #: Bootstrap resamples of the BEP slope's confidence interval (seeded: builds are reproducible).

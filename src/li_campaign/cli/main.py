@@ -59,21 +59,29 @@ def cmd_run(args) -> int:
     from li_campaign.db.runner import run_workers
 
     campaign = _campaign(args)
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers {args.workers}: at least one worker is needed")
+    workers = args.workers or (1 if args.gpus is not None else os.cpu_count() or 1)
     summary = run_workers(
-        campaign, n_workers=args.workers, max_launches=args.max_jobs, progress=not args.no_progress
+        campaign, n_workers=workers, max_launches=args.max_jobs, progress=not args.no_progress,
+        gpus=args.gpus, category=args.category,
     )
+    if summary.gpus is not None:
+        print(f"workers pinned to GPUs: {','.join(summary.gpus) or 'none (CPU workers)'}")
     print(f"ran {summary.launched} jobs: {summary.completed} completed, {len(summary.fizzled)} failed; states {summary.states}")
     for line in summary.fizzled:
         print(f"  failed: {line}")
+    for line in summary.not_run:
+        print(f"  not run here: {line}")
     if summary.fizzled:
         print("  `li-campaign status` shows the reasons")
     return 1 if summary.fizzled else 0
 
 
 def cmd_launch(args) -> int:
-    from li_campaign.db.queue import launch_to_queue, load_fworker, load_qadapter
+    from li_campaign.db.queue import launch_nodes_to_queue, launch_to_queue, load_fworker, load_qadapter
 
-    summary = launch_to_queue(
+    summary = (launch_nodes_to_queue if args.per_node else launch_to_queue)(
         _campaign(args),
         load_fworker(args.fworker),
         load_qadapter(args.qadapter),
@@ -82,7 +90,8 @@ def cmd_launch(args) -> int:
         once=args.once,
         timeout_s=args.timeout,
     )
-    print(f"submitted {summary.submitted} batch jobs, {summary.completed} completed; stopped: {summary.reason_stopped}")
+    what = "node jobs" if args.per_node else "batch jobs"
+    print(f"submitted {summary.submitted} {what}, {summary.completed} completed; stopped: {summary.reason_stopped}")
     for item in summary.lost:
         print(f"  lost: fw {item['fw_id']} {item['name']}: {item['reason']}")
     return 1 if summary.lost else 0
@@ -155,6 +164,20 @@ def cmd_db_check(args) -> int:
     return 0
 
 
+def cmd_db_verify(args) -> int:
+    from li_campaign.db.verify import verify_campaign
+
+    problems = verify_campaign(_campaign(args))
+    for problem in problems:
+        print(f"PROBLEM {problem}")
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print("verified: every result's model is registered, every model file matches its sha256, "
+          "every structure result has its structure hash, no document over the size limit")
+    return 0
+
+
 def cmd_db_init(args) -> int:
     from li_campaign.db.indexes import init_database_indexes
 
@@ -197,7 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("run", help="run jobs with local workers until none is ready")
-    p.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1, help="parallel workers (default: cores)")
+    p.add_argument("-n", "--workers", type=int, default=None,
+                   help="parallel workers (default: cores; with --gpus: one per GPU, or 1 when no GPU is selected)")
+    p.add_argument("--gpus", default=None, metavar="auto|N|0,2",
+                   help="pin one worker to each GPU: auto = all visible (CUDA_VISIBLE_DEVICES, else nvidia-smi), "
+                        "N = the first N, or a list of ids; 0 or none visible: CPU workers")
+    p.add_argument("--category", default=None, help="only run jobs of this category (gpu: model jobs, cpu: DFT)")
     p.add_argument("--max-jobs", type=int, default=None, help="stop after starting this many jobs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
@@ -209,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sleep", type=float, default=30.0, help="seconds between queue checks (default 30)")
     p.add_argument("--once", action="store_true", help="one round only (for cron)")
     p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--per-node", action="store_true",
+                   help="submit node jobs that each run `li-campaign run --gpus auto --category <fworker category>` "
+                        "(one worker per GPU of the node) instead of one batch job per job; --max-queued counts nodes")
     p.set_defaults(func=cmd_launch)
 
     p = sub.add_parser("status", help="job counts by state, why jobs failed, lost jobs")
@@ -235,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_db_check)
     c = dbsub.add_parser("init", help="create the MongoDB indexes (idempotent; nothing to do when embedded)")
     c.set_defaults(func=cmd_db_init)
+    c = dbsub.add_parser("verify", help="check results, model files and document sizes; exit 1 naming each problem")
+    c.set_defaults(func=cmd_db_verify)
     return parser
 
 

@@ -23,6 +23,10 @@ def check_lithium_structure(structure: Structure, what: str = "structure") -> No
     what
         A name for the structure used in the error message.
     """
+    if not isinstance(structure, Structure):
+        raise InputError(f"{what}: a periodic pymatgen Structure is required, got {type(structure).__name__}")
+    if not all(structure.lattice.pbc):
+        raise InputError(f"{what}: periodic boundary conditions {structure.lattice.pbc}; a periodic 3D cell is required")
     elements = {el.symbol for el in structure.composition.elements}
     if elements != {"Li"}:
         raise InputError(f"{what}: li-campaign handles lithium only, got elements {sorted(elements)}")

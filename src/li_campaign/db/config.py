@@ -50,6 +50,12 @@ DERIVED_COLLECTIONS = {
     "finite_temperature": "uuid",
     "elastic_constants": "uuid",
     "bulk_properties": "model_sha256",
+    "step_energies": "uuid",
+    "step_adsorption": "uuid",
+    "step_edge_barriers": "uuid",
+    "adatom_diffusion": "uuid",
+    "adatom_arrhenius": "uuid",
+    "active_learning": "iteration_id",
 }
 
 
@@ -92,6 +98,12 @@ class DbConfig(BaseModel):
     )
     tls_allow_invalid_hostnames: bool = Field(
         False, description="mongodb mode: accept a server certificate whose hostname does not match (testing only)."
+    )
+    retry_attempts: int = Field(
+        5, ge=1, description="Attempts of a job's database read or write before the job fails (env LI_CAMPAIGN_DB_RETRIES)."
+    )
+    retry_base_delay_s: float = Field(
+        1.0, ge=0, description="Wait before the 2nd attempt, doubled before each next (env LI_CAMPAIGN_DB_RETRY_DELAY_S)."
     )
 
     @field_validator("tls_ca_file", "tls_certificate_key_file")
@@ -327,6 +339,7 @@ class Campaign:
             to the ``data`` store, and queries load them back (``load=True``), so readers
             always see complete documents.
         """
+        from li_campaign.db.retry import RetryPolicy
         from li_campaign.db.stores import LargeDataJobStore
 
         docs = self._store("outputs", "uuid")
@@ -342,7 +355,9 @@ class Campaign:
                 uri=self.config.mongodb_uri(),
                 mongoclient_kwargs=self.config.mongoclient_kwargs(),
             )
-        return LargeDataJobStore(docs, additional_stores={DATA_STORE: data}, load=True)
+        return LargeDataJobStore(
+            docs, additional_stores={DATA_STORE: data}, load=True, retry=RetryPolicy.from_env(self.config)
+        )
 
     def derived_store(self, name: str):
         """A derived collection written by the builders (see :data:`DERIVED_COLLECTIONS`)."""

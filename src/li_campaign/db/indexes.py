@@ -125,14 +125,15 @@ _DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "bulk_properties": (("campaign",),),
 }
 
-#: Derived collections written by the builders: unique on the builder's target key.
+#: Derived collections written by the builders: unique on the builder's target key (every
+#: collection of DERIVED_COLLECTIONS, also one without query fields in _DERIVED_FIELDS).
 DERIVED_INDEXES = tuple(
     spec
     for name, key in DERIVED_COLLECTIONS.items()
     for spec in (
         _index(name, key, unique=True),
         _index(name, "last_updated"),
-        *(_index(name, *fields) for fields in _DERIVED_FIELDS[name]),
+        *(_index(name, *fields) for fields in _DERIVED_FIELDS.get(name, ())),
     )
 )
 

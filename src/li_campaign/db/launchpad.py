@@ -11,7 +11,12 @@ therefore
 * detaches mongomock-persistence's write-at-exit finalizer, and
 * writes the database back atomically (temporary file + ``os.replace``) only when the
   block finished without an exception, so a failing command stores nothing half-done
-  and a reader never sees a truncated file.
+  and a reader never sees a truncated file. A write that fails (disk full, unwritable
+  folder) is retried with backoff (:mod:`li_campaign.db.retry`) and then raises
+  :class:`~li_campaign.core.errors.DatabaseError`; the old file stays as it was.
+
+The lock is waited for up to ``$LI_CAMPAIGN_LOCK_TIMEOUT_S`` seconds (default 600), then
+``DatabaseError`` names the lock file.
 """
 
 from __future__ import annotations
@@ -33,8 +38,13 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def campaign_lock(campaign: Campaign, timeout_s: float = 600.0) -> Iterator[None]:
-    """Hold the campaign's exclusive LaunchPad lock (embedded mode), waiting up to ``timeout_s``."""
+def campaign_lock(campaign: Campaign, timeout_s: float | None = None) -> Iterator[None]:
+    """Hold the campaign's exclusive LaunchPad lock (embedded mode), waiting up to ``timeout_s``.
+
+    ``None`` waits ``$LI_CAMPAIGN_LOCK_TIMEOUT_S`` seconds (default 600).
+    """
+    if timeout_s is None:
+        timeout_s = float(os.environ.get("LI_CAMPAIGN_LOCK_TIMEOUT_S", 600.0))
     campaign.lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(campaign.lock_file, "a") as handle:
         deadline = time.monotonic() + timeout_s
@@ -104,7 +114,11 @@ def open_launchpad(campaign: Campaign, write: bool = True) -> Iterator[LaunchPad
             server_store._finalizer.detach()
             yield lp
             if write:
-                _write_atomically(campaign.fireworks_db_file, bson.json_util.dumps(server_store.to_dict()))
+                from li_campaign.db.retry import with_retries
+
+                text = bson.json_util.dumps(server_store.to_dict())
+                what = f"{campaign.fireworks_db_file}: writing the embedded LaunchPad"
+                with_retries(lambda: _write_atomically(campaign.fireworks_db_file, text), what)
     else:
         import pymongo
 

@@ -15,6 +15,12 @@ node only reads ``FW.json`` and writes ``FW_offline.json`` in its launch folder,
 never needs to reach the LaunchPad. The JobStore must be reachable from the compute
 nodes (the embedded database on a shared file system, or MongoDB).
 
+With ``per_node`` (``li-campaign launch --per-node``, :func:`launch_nodes_to_queue`) a batch
+job is a whole node instead: it runs ``li-campaign run --gpus auto`` (:func:`node_command`),
+which pulls jobs of its category under the lock with one worker pinned to each GPU of the
+allocation until none is left. The launcher only keeps enough node jobs queued; it reserves
+nothing (FireWorks' ``launch_rocket_to_queue(..., reserve=False)``).
+
 A batch job that disappears from the queue without a result (``scancel``, walltime,
 node failure) is *lost*: :func:`find_lost_launches` reports it (``li-campaign status``)
 and :func:`recover_lost_launches` fizzles its launch and puts the firework back to
@@ -35,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from li_campaign.core.errors import DatabaseError, InputError
+from li_campaign.db.runner import LOCAL_WORKER
 
 if TYPE_CHECKING:
     from fireworks import FWorker, LaunchPad
@@ -45,6 +52,7 @@ if TYPE_CHECKING:
 ACTIVE_STATES = ("RESERVED", "RUNNING")
 QUEUED = {"state_history.reservation_id": {"$exists": True}}  # launches submitted to a batch queue
 SUBMITTED_ON = "li_campaign_submitted_on"  # set on a launch once its batch job is in the queue
+NODE_JOBS = "li_campaign_node_jobs"  # LaunchPad collection: node jobs of `launch --per-node`
 _QUEUE_LIST_COMMANDS = {
     "SLURM": ["squeue", "-h", "-o", "%i"],
     "PBS": ["qstat"],
@@ -87,6 +95,15 @@ def rocket_command(campaign: Campaign) -> str:
         f"{shlex.quote(sys.executable)} -m li_campaign.db.worker singleshot --offline "
         f"--campaign-dir {shlex.quote(str(campaign.root))}"
     )
+
+
+def node_command(campaign: Campaign, category: str | None) -> str:
+    """The command a node job runs: ``li-campaign run`` with one worker per GPU of the allocation."""
+    command = [str(Path(sys.executable).with_name("li-campaign")), "--campaign-dir", str(campaign.root),
+               "run", "--gpus", "auto", "--no-progress"]
+    if category:
+        command += ["--category", category]
+    return shlex.join(command)
 
 
 @dataclass(frozen=True)
@@ -355,6 +372,115 @@ def launch_to_queue(
             summary.reason_stopped = "--once"
             break
         if not mine and not submitted and summary.lost:
+            summary.reason_stopped = "only lost batch jobs are left: run `li-campaign recover`"
+            break
+        if timeout_s is not None and time.monotonic() - start > timeout_s:
+            summary.reason_stopped = f"timeout after {timeout_s:.0f} s"
+            break
+        time.sleep(sleep_s)
+    return summary
+
+
+def _submit_node(lp: LaunchPad, fworker: FWorker, qadapter, launches_dir: Path) -> str | None:
+    """Submit one node job (nothing reserved); its batch job id, or None when nothing is ready."""
+    from fireworks.queue.queue_launcher import launch_rocket_to_queue
+
+    result = launch_rocket_to_queue(
+        lp, fworker, qadapter, str(launches_dir), reserve=False, strm_lvl="ERROR", create_launcher_dir=True
+    )
+    if result is None:
+        return None
+    if result:
+        lp.db[NODE_JOBS].insert_one(
+            {"job_id": str(result).split(".")[0], "category": fworker.category, "ended": False,
+             "submitted_on": datetime.now(timezone.utc)}
+        )
+        return str(result)
+    raise DatabaseError(
+        f"submitting a node job with `{qadapter.q_commands[qadapter.q_type]['submit_cmd']}` failed "
+        f"(the error is printed above). Check the queue adapter (partition, account, gres) and {launches_dir}"
+    )
+
+
+def _live_node_jobs(lp: LaunchPad, category: str, queue: QueueSnapshot) -> int:
+    """Node jobs of ``category`` still in the queue; the others are marked ended."""
+    live = 0
+    for node_job in lp.db[NODE_JOBS].find({"category": category, "ended": False}, {"job_id": 1}):
+        if node_job["job_id"] in queue.job_ids:
+            live += 1
+        else:
+            lp.db[NODE_JOBS].update_one({"_id": node_job["_id"]}, {"$set": {"ended": True}})
+    return live
+
+
+def _recover_orphans(lp: LaunchPad, queue: QueueSnapshot) -> int:
+    """Read back finished launches whose node runner is gone (killed between the result and its read-back)."""
+    recovered = 0
+    for launch in _pending_queue_launches(lp):
+        if launch["fworker"]["name"].startswith(LOCAL_WORKER) and queue.lost(launch) and launch_has_result(launch["launch_dir"]):
+            lp.recover_offline(launch["launch_id"], ignore_errors=True)
+            recovered += 1
+    return recovered
+
+
+def launch_nodes_to_queue(
+    campaign: Campaign,
+    fworker: FWorker,
+    qadapter,
+    max_queued: int = 4,
+    sleep_s: float = 30.0,
+    once: bool = False,
+    timeout_s: float | None = None,
+    log: Callable[[str], None] = print,
+) -> LaunchSummary:
+    """Keep node jobs queued that each run this worker's category with one worker per GPU.
+
+    Each tick: read the queue, read back results of node runners that are gone, report
+    lost launches, and submit node jobs while fewer than ``max_queued`` are queued or
+    running and fewer than there are ready fireworks. It stops when no work can come.
+
+    Parameters
+    ----------
+    campaign
+        The campaign (embedded on a shared file system, or MongoDB).
+    fworker
+        Its ``category`` is the category the node runners pull (``--category``).
+    qadapter
+        The node job's queue adapter (``launchers/qadapter_slurm_gpu_node.yaml``): a whole
+        node's GPUs. Its ``rocket_launch`` is set here to :func:`node_command`.
+    max_queued, sleep_s, once, timeout_s, log
+        As in :func:`launch_to_queue`; ``max_queued`` counts node jobs.
+    """
+    from li_campaign.db.launchpad import open_launchpad
+
+    if max_queued < 1:
+        raise InputError("max_queued must be >= 1")
+    qadapter["rocket_launch"] = node_command(campaign, fworker.category)
+    campaign.launches_dir.mkdir(parents=True, exist_ok=True)
+    summary = LaunchSummary()
+    start = time.monotonic()
+    while True:
+        summary.ticks += 1
+        with open_launchpad(campaign) as lp:
+            queue = QueueSnapshot.take(qadapter.q_type)
+            summary.completed += _recover_orphans(lp, queue)
+            summary.lost = find_lost_launches(lp, queue)
+            live = _live_node_jobs(lp, fworker.category, queue)
+            ready = lp.fireworks.count_documents({**fworker.query, "state": "READY"})
+            submitted = 0
+            while live + submitted < min(max_queued, ready) and _submit_node(lp, fworker, qadapter, campaign.launches_dir):
+                submitted += 1
+            summary.submitted += submitted
+            work_left = live + submitted > 0 or _work_may_come(lp, fworker)
+        log(f"tick {summary.ticks}: {live + submitted} node jobs in the queue ({submitted} new), "
+            f"{ready} jobs ready, {len(summary.lost)} lost")
+        if not work_left:
+            summary.reason_stopped = "no job left for this worker"
+            break
+        if once:
+            summary.reason_stopped = "--once"
+            break
+        if not live and not submitted and summary.lost and not ready:
             summary.reason_stopped = "only lost batch jobs are left: run `li-campaign recover`"
             break
         if timeout_s is not None and time.monotonic() - start > timeout_s:

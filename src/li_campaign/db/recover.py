@@ -5,7 +5,10 @@ A worker can die mid-job in two places:
 * a batch job of ``li-campaign launch`` (``scancel``, walltime, node failure): its
   launch stays RESERVED/RUNNING while the queue no longer knows the job;
 * a local worker of ``li-campaign run`` whose runner was killed: its launch stays
-  active while no runner holds the campaign's run lock.
+  active while no runner holds the campaign's run lock of that host. Only this host's
+  runner can be asked, so only this host's launches are judged here; a runner inside a
+  batch job (``launch --per-node``) gives its launches the job's id, so they are judged
+  by the queue like the launches of single batch jobs.
 
 Either way the launch has no result file. Recovery fizzles the launch with the reason
 (kept in the firework's launch history) and puts the firework back to READY. FireWorks'
@@ -29,7 +32,7 @@ from li_campaign.db.queue import (
     lost_record,
     recover_finished,
 )
-from li_campaign.db.runner import LOCAL_WORKER, STALE_REASON, RunnerLock, recover_stale_launches
+from li_campaign.db.runner import STALE_REASON, RunnerLock, local_launch_query, recover_stale_launches
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -69,7 +72,7 @@ def _runner_alive(campaign: Campaign) -> bool:
 
 
 def _stale_local_launches(lp: LaunchPad) -> list[dict]:
-    query = {"state": {"$in": list(ACTIVE_STATES)}, "fworker.name": LOCAL_WORKER}
+    query = {"state": {"$in": list(ACTIVE_STATES)}, **local_launch_query()}
     launches = lp.launches.find(query, {"launch_id": 1, "fw_id": 1, "launch_dir": 1})
     return [lost_record(lp, launch, STALE_REASON) for launch in launches if not launch_has_result(launch["launch_dir"])]
 

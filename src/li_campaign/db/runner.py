@@ -8,12 +8,22 @@ lock it reserves fireworks and writes their launch folders; the workers
 (:mod:`li_campaign.db.worker`) run them in parallel without touching the LaunchPad; under
 the lock again it recovers each finished launch, which also applies jobflow's dynamic
 additions and detours.
+
+On a GPU node (``gpus=``, ``li-campaign run --gpus auto``) each worker is pinned to its own
+GPU with ``CUDA_VISIBLE_DEVICES`` (:mod:`li_campaign.db.gpus`); a firework that asks for
+several GPUs (``spec._n_gpus``, :func:`li_campaign.flows.resources.use_gpus`) gets that many.
+Every launch records its host, GPUs and batch job in ``launch.fworker.env``. Runners on
+several nodes (one per node, ``li-campaign launch --per-node``) share a campaign: each is
+named after its host, recovers only its own host's stale launches and holds a lock of its
+own; the launches of a runner inside a batch job carry the job id as their reservation id,
+so ``li-campaign status`` / ``recover`` find them lost through the queue when the job dies.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -30,8 +40,38 @@ if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
 
 _ACTIVE = ("RESERVED", "RUNNING")
-LOCAL_WORKER = "li-campaign-local"
+LOCAL_WORKER = "li-campaign-local"  # the worker name of runners before it carried the host
 STALE_REASON = "the `li-campaign run` that started this job is no longer running"
+
+
+def this_host() -> str:
+    """This machine's host name (what ``hostname`` prints)."""
+    return platform.node() or "localhost"
+
+
+def local_worker_name(host: str | None = None) -> str:
+    """The FireWorks worker name of ``li-campaign run`` on ``host``: ``li-campaign-local@<host>``."""
+    return f"{LOCAL_WORKER}@{host or this_host()}"
+
+
+def batch_job_id() -> str | None:
+    """The id of the SLURM / PBS job this process runs in (``None`` outside a batch job)."""
+    return os.environ.get("SLURM_JOB_ID") or os.environ.get("PBS_JOBID") or None
+
+
+def local_launch_query(host: str | None = None, batch_job: str | None = None) -> dict:
+    """The launches that the runner of ``host`` (in ``batch_job``, or outside any) owns.
+
+    Outside a batch job the legacy host-less name counts too. Launches of runners inside
+    other batch jobs carry those jobs' ids as reservation ids and are the queue's business
+    (:func:`li_campaign.db.queue.find_lost_launches`).
+    """
+    if batch_job:
+        return {"fworker.name": local_worker_name(host), "state_history.reservation_id": str(batch_job)}
+    return {
+        "fworker.name": {"$in": [local_worker_name(host), LOCAL_WORKER]},
+        "state_history.reservation_id": {"$exists": False},
+    }
 
 
 @dataclass
@@ -40,6 +80,7 @@ class _Launch:
     fw_id: int
     name: str
     launch_dir: Path
+    gpus: list[str] = field(default_factory=list)  # pinned GPUs (empty: not pinned)
     process: subprocess.Popen | None = None  # set when the worker is started, outside the lock
 
 
@@ -51,6 +92,8 @@ class RunSummary:
     completed: int = 0
     fizzled: list[str] = field(default_factory=list)
     states: dict[str, int] = field(default_factory=dict)
+    gpus: list[str] | None = None  # the GPUs the workers were pinned to (None: not pinned)
+    not_run: list[str] = field(default_factory=list)  # ready fireworks needing more GPUs than this runner has
 
 
 def _fw_states(lp: LaunchPad) -> dict[str, int]:
@@ -73,8 +116,14 @@ def _fail_launch(lp: LaunchPad, launch_id: int, reason: str) -> None:
 
 
 def _recover(lp: LaunchPad, launch: _Launch) -> str:
-    """Read back a finished launch; a worker that died without a result fizzles the firework."""
-    lp.recover_offline(launch.launch_id, ignore_errors=True)
+    """Read back a finished launch; a worker that died without a result fizzles the firework.
+
+    A launch that ``li-campaign recover`` already read back is not read again: FireWorks'
+    ``recover_offline`` would apply its result (and jobflow's additions) a second time.
+    """
+    run = lp.offline_runs.find_one({"launch_id": launch.launch_id}, {"completed": 1})
+    if not (run and run.get("completed")):
+        lp.recover_offline(launch.launch_id, ignore_errors=True)
     state = lp.fireworks.find_one({"fw_id": launch.fw_id}, {"state": 1})["state"]
     if state in _ACTIVE:
         code = launch.process.returncode
@@ -88,8 +137,11 @@ def _recover(lp: LaunchPad, launch: _Launch) -> str:
     return state
 
 
-def recover_stale_launches(lp: LaunchPad) -> list[int]:
+def recover_stale_launches(lp: LaunchPad, batch_job: str | None = None) -> list[int]:
     """Recover local launches left reserved or running by a runner that was killed; rerun lost ones.
+
+    Only this host's (and, inside a batch job, this job's) launches: the caller holds the
+    matching :class:`RunnerLock`, so no runner that owns them is alive.
 
     Returns
     -------
@@ -99,8 +151,8 @@ def recover_stale_launches(lp: LaunchPad) -> list[int]:
     rerun = []
     for run in list(lp.offline_runs.find({"completed": False, "deprecated": {"$ne": True}})):
         launch_id, fw_id = run["launch_id"], run["fw_id"]
-        if not lp.launches.find_one({"launch_id": launch_id, "fworker.name": LOCAL_WORKER}, {"_id": 1}):
-            continue  # a batch-queue launch: li_campaign.db.queue looks after it
+        if not lp.launches.find_one({"launch_id": launch_id, **local_launch_query(batch_job=batch_job)}, {"_id": 1}):
+            continue  # a batch-queue launch or another host's: li_campaign.db.queue / that host looks after it
         lp.recover_offline(launch_id, ignore_errors=True)
         fw = lp.fireworks.find_one({"fw_id": fw_id}, {"state": 1})
         if fw and fw["state"] in _ACTIVE:
@@ -117,6 +169,8 @@ def run_workers(
     max_launches: int | None = None,
     poll_s: float = 0.2,
     progress: bool = True,
+    gpus: str | None = None,
+    category: str | None = None,
 ) -> RunSummary:
     """Run ready fireworks with ``n_workers`` local processes until none is ready or running.
 
@@ -125,32 +179,48 @@ def run_workers(
     campaign
         The campaign to run.
     n_workers
-        Parallel worker processes (each single-threaded when more than one).
+        Parallel worker processes (each single-threaded when more than one). Ignored when
+        ``gpus`` selects GPUs: then there is one worker per GPU.
     max_launches
         Stop starting new launches after this many (``None``: no limit).
     poll_s
         Seconds between checks of the running workers.
     progress
         Show a progress bar (tqdm) of completed fireworks.
+    gpus
+        ``None``: no pinning. Else pin workers to GPUs (:func:`li_campaign.db.gpus.select_gpus`):
+        ``"auto"`` (every visible GPU), ``"N"`` or ``"0,2"``. When it selects none (a CPU-only
+        machine, or ``"0"``) ``n_workers`` workers run with the GPUs hidden.
+    category
+        Only run fireworks of this FireWorks category (``"gpu"``, ``"cpu"``); ``None``: all.
     """
-    from fireworks.core.fworker import FWorker
     from tqdm import tqdm
 
+    from li_campaign.db.gpus import WORKER_DEVICE_ORDER, select_gpus, visible_gpus
     from li_campaign.db.launchpad import open_launchpad
 
     if n_workers < 1:
         raise ValueError("n_workers must be >= 1")
-    fworker = FWorker(name=LOCAL_WORKER)
+    pool = None if gpus is None else select_gpus(gpus, visible_gpus())
+    n_slots = len(pool) if pool else n_workers
+    identity = {"host": this_host(), "batch_job": batch_job_id()}
     env = dict(os.environ, LI_CAMPAIGN_DIR=str(campaign.root))
-    if n_workers > 1:
+    if pool:
+        threads = str(max(1, len(os.sched_getaffinity(0)) // n_slots))
+        env.update({**WORKER_DEVICE_ORDER, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+    elif n_workers > 1:
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    summary = RunSummary()
+    if pool == []:
+        env["CUDA_VISIBLE_DEVICES"] = ""  # `--gpus 0`, or none visible: CPU workers
+    free_gpus = list(pool or [])
+    summary = RunSummary(gpus=pool)
     running: dict[int, _Launch] = {}
     bar = tqdm(total=0, unit="job", desc="campaign", disable=not progress, dynamic_ncols=True)
-    run_lock = RunnerLock(campaign)
+    run_lock = RunnerLock(campaign, batch_job=identity["batch_job"])
+    _exit_on_sigterm()
     with run_lock:
         with open_launchpad(campaign) as lp:
-            recover_stale_launches(lp)
+            recover_stale_launches(lp, identity["batch_job"])
         try:
             while True:
                 finished = [launch for launch in running.values() if launch.process.poll() is not None]
@@ -159,28 +229,42 @@ def run_workers(
                     for launch in finished:
                         state = _recover(lp, launch)
                         del running[launch.launch_id]
+                        free_gpus.extend(launch.gpus)
                         if state == "COMPLETED":
                             summary.completed += 1
                         else:
                             summary.fizzled.append(f"fw {launch.fw_id} {launch.name}: {state}")
-                    while len(running) + len(to_start) < n_workers and (
-                        max_launches is None or summary.launched < max_launches
+                    while (
+                        len(running) + len(to_start) < n_slots
+                        and (not pool or free_gpus)
+                        and (max_launches is None or summary.launched < max_launches)
                     ):
                         launch_dir = _new_launch_dir(campaign)
+                        fworker = _slot_fworker(category, free_gpus if pool else None, identity)
                         fw, launch_id = lp.reserve_fw(fworker, str(launch_dir))
                         if fw is None:
                             launch_dir.rmdir()
                             break
+                        pinned = [free_gpus.pop(0) for _ in range(gpus_wanted(fw.spec))] if pool else []
+                        _record_slot(lp, launch_id, pinned, identity)
                         _setup_offline_launch(lp, fw, launch_id, launch_dir)
-                        to_start.append(_Launch(launch_id, fw.fw_id, fw.name, launch_dir))
+                        to_start.append(_Launch(launch_id, fw.fw_id, fw.name, launch_dir, pinned))
                         summary.launched += 1
                     states = _fw_states(lp)
+                    if not running and not to_start and pool:
+                        summary.not_run = _too_big(lp, category, len(pool))
                 for launch in to_start:
+                    worker_env = dict(env, CUDA_VISIBLE_DEVICES=",".join(launch.gpus)) if launch.gpus else env
                     log = open(launch.launch_dir / "worker.log", "w")  # noqa: SIM115 - closed with the process
+                    log.write(
+                        f"li-campaign worker on {identity['host']}, batch job {identity['batch_job']}, "
+                        f"CUDA_VISIBLE_DEVICES={worker_env.get('CUDA_VISIBLE_DEVICES', '(not set)')}\n"
+                    )
+                    log.flush()
                     launch.process = subprocess.Popen(
                         [sys.executable, "-m", "li_campaign.db.worker", str(launch.launch_dir), "--campaign-dir", str(campaign.root)],
                         cwd=launch.launch_dir,
-                        env=env,
+                        env=worker_env,
                         stdout=log,
                         stderr=subprocess.STDOUT,
                     )
@@ -202,6 +286,63 @@ def run_workers(
     return summary
 
 
+def gpus_wanted(spec: dict) -> int:
+    """How many GPUs a firework asks for (``spec._n_gpus``, default 1)."""
+    from li_campaign.flows.resources import N_GPUS_KEY
+
+    return int(spec.get(N_GPUS_KEY, 1))
+
+
+def _gpu_fit_query(n_free: int) -> dict:
+    """Fireworks that need at most ``n_free`` GPUs."""
+    from li_campaign.flows.resources import N_GPUS_KEY
+
+    key = f"spec.{N_GPUS_KEY}"
+    return {"$or": [{key: {"$exists": False}}, {key: {"$lte": n_free}}]}
+
+
+def _slot_fworker(category: str | None, free_gpus: list[str] | None, identity: dict):
+    """The FireWorks worker that reserves for one free slot (of ``category``, fitting the free GPUs)."""
+    from fireworks.core.fworker import FWorker
+
+    query = _gpu_fit_query(len(free_gpus)) if free_gpus is not None else None
+    return FWorker(name=local_worker_name(identity["host"]), category=category or "", query=query)
+
+
+def _record_slot(lp: LaunchPad, launch_id: int, gpus: list[str], identity: dict) -> None:
+    """Record host, GPUs and batch job in ``launch.fworker.env``; a batch job's id becomes the reservation id."""
+    lp.launches.update_one({"launch_id": launch_id}, {"$set": {"fworker.env": {**identity, "gpus": ",".join(gpus)}}})
+    if identity["batch_job"]:
+        lp.set_reservation_id(launch_id, identity["batch_job"])
+
+
+def _too_big(lp: LaunchPad, category: str | None, n_gpus: int) -> list[str]:
+    """Ready fireworks (of ``category``) that ask for more than ``n_gpus`` GPUs."""
+    from li_campaign.flows.resources import N_GPUS_KEY
+
+    query = {"state": "READY", f"spec.{N_GPUS_KEY}": {"$gt": n_gpus}}
+    if category:
+        query["spec._category"] = category
+    return [
+        f"fw {fw['fw_id']} {fw['name']}: needs {fw['spec'][N_GPUS_KEY]} GPUs, this runner has {n_gpus}"
+        for fw in lp.fireworks.find(query, {"fw_id": 1, "name": 1, "spec": 1})
+    ]
+
+
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM (``kill``, a batch system's walltime) into ``SystemExit`` in the main thread.
+
+    Python's default SIGTERM action ends the process at once, without ``finally`` blocks, so
+    the workers would be orphaned and keep running launches that the next ``run`` reruns.
+    With this handler :func:`run_workers` stops its workers first.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def _new_launch_dir(campaign: Campaign) -> Path:
     stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
     base = campaign.launches_dir / f"launcher_{stamp}"
@@ -216,10 +357,15 @@ def _new_launch_dir(campaign: Campaign) -> Path:
 
 
 class RunnerLock:
-    """One ``li-campaign run`` per campaign directory at a time (held for the whole run)."""
+    """One ``li-campaign run`` per campaign directory and host (and batch job) at a time.
 
-    def __init__(self, campaign: Campaign):
-        self.path = campaign.root / "run.lock"
+    The lock file is ``run-<host>.lock`` (``run-<host>-<job id>.lock`` inside a batch job), so
+    runners on several nodes, or in several batch jobs sharing a node, run side by side.
+    """
+
+    def __init__(self, campaign: Campaign, host: str | None = None, batch_job: str | None = None):
+        suffix = f"-{batch_job}" if batch_job else ""
+        self.path = campaign.root / f"run-{host or this_host()}{suffix}.lock"
         self.handle = None
 
     def __enter__(self) -> RunnerLock:

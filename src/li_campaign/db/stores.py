@@ -28,6 +28,7 @@ from montydb import MontyClient, set_storage
 
 from li_campaign.core.errors import LiCampaignError
 from li_campaign.db.config import DATA_STORE
+from li_campaign.db.retry import RetryPolicy, with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,13 @@ class LargeDataJobStore(JobStore):
         As for :class:`jobflow.JobStore`.
     max_doc_bytes
         Soft limit per output document, in BSON bytes.
+    retry
+        How :meth:`connect`, :meth:`update` and :meth:`query_one` (what a running job does:
+        resolve its inputs, write its output) retry while the database is away; default
+        :meth:`~li_campaign.db.retry.RetryPolicy.from_env`. After the last attempt they
+        raise :class:`~li_campaign.core.errors.DatabaseError`, so the job fails with that
+        message and its output document is not written (jobflow writes it after its
+        large-data blobs, so at most unreferenced blobs remain).
 
     Raises
     ------
@@ -157,11 +165,23 @@ class LargeDataJobStore(JobStore):
         save: dict | None = None,
         load: bool | dict = False,
         max_doc_bytes: int = MAX_OUTPUT_DOC_BYTES,
+        retry: RetryPolicy | None = None,
     ):
         super().__init__(docs_store, additional_stores=additional_stores, save=save, load=load)
         if DATA_STORE not in self.additional_stores:
             raise ValueError(f"{type(self).__name__} needs an additional store named {DATA_STORE!r}")
         self.max_doc_bytes = max_doc_bytes
+        self.retry = retry
+
+    def connect(self, force_reset: bool = False) -> None:
+        """Connect every store, retrying while the database is away."""
+        with_retries(lambda: JobStore.connect(self, force_reset=force_reset), "JobStore connect", self.retry)
+
+    def query_one(self, criteria: dict | None = None, properties: list | dict | None = None, **kwargs) -> dict | None:
+        """Return one document as :meth:`jobflow.JobStore.query_one`, retrying while the database is away."""
+        return with_retries(
+            lambda: JobStore.query_one(self, criteria, properties, **kwargs), f"JobStore read of {criteria}", self.retry
+        )
 
     def update(self, docs: list[dict] | dict, key: list | str | None = None, save: bool | dict | None = None) -> None:
         """Write documents as :meth:`jobflow.JobStore.update`, moving lists out of oversized ones.
@@ -188,9 +208,15 @@ class LargeDataJobStore(JobStore):
             routed = merged.get(DATA_STORE, [])
             routed = list(routed) if isinstance(routed, (list, tuple)) else [routed]
             merged[DATA_STORE] = [*routed, *(list(path) for path in moved)]
-            super().update(doc, key=key, save=merged)
+            self._write(doc, key, merged)
         if fitting:
-            super().update(fitting, key=key, save=save)
+            self._write(fitting, key, save)
+
+    def _write(self, docs: list[dict] | dict, key: list | str | None, save: dict | None) -> None:
+        """jobflow's update, retried while the database is away."""
+        names = ", ".join(f"{d.get('name')!r} ({d.get('uuid')})" for d in (docs if isinstance(docs, list) else [docs]))
+        what = f"JobStore write of the output of job {names}"
+        with_retries(lambda: JobStore.update(self, docs, key=key, save=save), what, self.retry)
 
     def _fields_to_move(self, doc: dict, save: dict | None) -> list[tuple[str, ...]]:
         """Return the ``output`` list fields to move so that ``doc`` fits; [] if it already does."""

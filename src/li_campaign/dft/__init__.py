@@ -1,1 +1,1 @@
-"""DFT labelling: one engine interface (GPAW PBE here; analytic potentials for tests)."""
+"""DFT labelling behind one engine interface (dft.engine): GPAW PBE (local, CI), VASP PBE through atomate2 + custodian (production), analytic Morse (tests)."""

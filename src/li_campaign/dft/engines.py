@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from li_campaign.core.errors import InputError
 from li_campaign.dft.kpoints import kmesh_from_spacing
 
 if TYPE_CHECKING:
@@ -98,7 +99,12 @@ def make_calculator(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str
     """Return ``(calculator, settings)`` of the engine in ``dft``, with the k-mesh of ``atoms``."""
     if dft.engine == "gpaw":
         return _gpaw_calculator(atoms, dft, slab, Path(workdir) / "gpaw.txt")
-    return _morse_calculator(dft)
+    if dft.engine == "morse":
+        return _morse_calculator(dft)
+    raise InputError(
+        f"dft.engine = {dft.engine!r} has no ASE calculator: VASP runs as atomate2 jobs (li_campaign.dft.vasp); "
+        "this calculation needs dft.engine gpaw or morse"
+    )
 
 
 def label_atoms(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | Path = ".") -> Label:

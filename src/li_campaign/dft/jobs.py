@@ -11,6 +11,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import check_lithium_structure
 from li_campaign.core.lithium import bcc_li_conventional
+from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.dft.engines import label_atoms, make_calculator
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
@@ -18,6 +19,11 @@ from li_campaign.schemas.properties import BulkDoc, ElasticDoc
 from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import DftSpec, ElasticSpec, EosSpec
+
+
+def ase_engine_settings(dft: DftSpec, slab: bool) -> dict:
+    """Settings that identify a GPAW/Morse label: the engine's spec section and the slab flag (k-mesh)."""
+    return {"engine": dft.engine, **getattr(dft, dft.engine).model_dump(mode="json"), "slab": slab}
 
 
 @dataclass
@@ -41,8 +47,19 @@ class LabelFrameMaker(Maker):
 
     @job
     def make(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool = False) -> TrainingFrameDoc:
-        """Return the :class:`TrainingFrameDoc` of ``structure``; fails (no frame) if the engine fails."""
+        """Return the :class:`TrainingFrameDoc` of ``structure``; fails (no frame) if the engine fails.
+
+        A frame of the same structure and engine settings already in the store is reused
+        (:func:`li_campaign.db.reuse.reuse_or_compute`, kind ``dft_frame``), renamed to
+        ``frame_id``/``origin``/``label``.
+        """
         check_lithium_structure(structure, label)
+        key = calculation_key("dft_frame", structure_hash(structure), None, ase_engine_settings(self.dft, slab))
+        provenance = Provenance(campaign=self.campaign, spec_hash=self.spec_hash, calc_key=key)
+        update = {"frame_id": frame_id, "origin": origin, "label": label}
+        return reuse_or_compute(provenance, lambda: self._label(structure, frame_id, origin, label, slab, key), update=update)
+
+    def _label(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, key: str) -> TrainingFrameDoc:
         atoms = AseAtomsAdaptor.get_atoms(structure)
         result = label_atoms(atoms, self.dft, slab=slab)
         return TrainingFrameDoc(
@@ -62,6 +79,7 @@ class LabelFrameMaker(Maker):
                 spec_hash=self.spec_hash,
                 dft_settings=result.settings,
                 structure_hash=structure_hash(structure),
+                calc_key=key,
             ),
         )
 
@@ -83,19 +101,17 @@ class DftBulkEosMaker(Maker):
     @job
     def make(self) -> BulkDoc:
         """Fit Birch–Murnaghan to DFT energies of the 2-atom cubic cell."""
-        cell = AseAtomsAdaptor.get_atoms(bcc_li_conventional(self.a_guess_A))
-        calc, settings = make_calculator(cell, self.dft)
-        fit = fit_bulk_eos(calc, self.a_guess_A, self.eos)
-        return BulkDoc(
-            source="dft",
-            **fit,
-            provenance=Provenance(
-                campaign=self.campaign,
-                spec_hash=self.spec_hash,
-                dft_settings=settings,
-                structure_hash=structure_hash(bcc_li_conventional(fit["lattice_constant_A"])),
-            ),
-        )
+        start = bcc_li_conventional(self.a_guess_A)
+        calc, settings = make_calculator(AseAtomsAdaptor.get_atoms(start), self.dft)
+        key = calculation_key("dft_bulk_eos", structure_hash(start), None, {"dft": settings, "eos": self.eos})
+        provenance = Provenance(campaign=self.campaign, spec_hash=self.spec_hash, dft_settings=settings, calc_key=key)
+
+        def compute() -> BulkDoc:
+            fit = fit_bulk_eos(calc, self.a_guess_A, self.eos)
+            cell = bcc_li_conventional(fit["lattice_constant_A"])
+            return BulkDoc(source="dft", **fit, provenance=provenance.model_copy(update={"structure_hash": structure_hash(cell)}))
+
+        return reuse_or_compute(provenance, compute)
 
 
 @dataclass
@@ -129,15 +145,14 @@ class DftElasticMaker(Maker):
         cell = bcc_li_conventional(bulk.lattice_constant_A)
         calc, settings = make_calculator(AseAtomsAdaptor.get_atoms(cell), self.dft)
         check_own_lattice(bulk, "dft", dft_settings=settings)
-        result = elastic_constants_0K(calc, bulk.lattice_constant_A, self.elastic)
-        return ElasticDoc(
-            source="dft",
-            **result,
-            eos_bulk_modulus_GPa=bulk.bulk_modulus_GPa,
-            provenance=Provenance(
-                campaign=self.campaign,
-                spec_hash=self.spec_hash,
-                dft_settings=settings,
-                structure_hash=structure_hash(cell),
-            ),
+        digest = structure_hash(cell)
+        key = calculation_key("dft_elastic", digest, None, {"dft": settings, "elastic": self.elastic})
+        provenance = Provenance(
+            campaign=self.campaign, spec_hash=self.spec_hash, dft_settings=settings, structure_hash=digest, calc_key=key
         )
+
+        def compute() -> ElasticDoc:
+            result = elastic_constants_0K(calc, bulk.lattice_constant_A, self.elastic)
+            return ElasticDoc(source="dft", **result, eos_bulk_modulus_GPa=bulk.bulk_modulus_GPa, provenance=provenance)
+
+        return reuse_or_compute(provenance, compute)

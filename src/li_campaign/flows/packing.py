@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from jobflow import Job, JobConfig, Response
 
+from li_campaign.db.reuse import calculation
 from li_campaign.schemas.packing import MemberFailure, PackDoc, result_doc_type, serialize_result
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def pack_jobs(jobs: Sequence[Job], size: int, name: str) -> tuple[list[Job], lis
         (``config.manager_config``), or store their whole output in an additional store.
     """
     jobs = list(jobs)
-    if size <= 1:
+    if size <= 1 or not jobs:
         return jobs, [job.output for job in jobs]
     _check_independent(jobs)
     groups = _split(jobs, size)
@@ -133,7 +134,8 @@ def _run_member(member: PackMember) -> tuple[Any, float, MemberFailure | None]:
     """Return a member's result, its wall time and its failure (None if it succeeded)."""
     start = perf_counter()
     try:
-        result = _unwrapped(member["function"])(*member["args"], **member["kwargs"])
+        with calculation(member["uuid"]):  # a rerun pack finds its members' own results (db.reuse)
+            result = _unwrapped(member["function"])(*member["args"], **member["kwargs"])
         if isinstance(result, Response):
             raise TypeError("a packed job must return its document, not a jobflow Response")
     except Exception as exc:  # noqa: BLE001 - one failed calculation must not stop the pack
@@ -179,7 +181,7 @@ def _pack(jobs: list[Job], name: str) -> Job:
         PackMember(name=job.name, uuid=job.uuid, function=job.function, args=job.function_args, kwargs=job.function_kwargs)
         for job in jobs
     ]
-    config = JobConfig(manager_config=deepcopy(_manager_config(jobs)))
+    config = JobConfig(manager_config=deepcopy(_manager_config(jobs)), expose_store=True)  # members may reuse results
     return Job(function=run_pack, function_args=(members,), name=name, config=config, **_store_kwargs(jobs))
 
 

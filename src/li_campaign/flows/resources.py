@@ -18,6 +18,22 @@ GPU = "gpu"
 
 
 def run_on(jobs: Job | Flow, category: str) -> Job | Flow:
-    """Route ``jobs`` (a job or every job of a flow) to workers of ``category``; return them."""
-    jobs.update_config({"manager_config": {"_category": category}})
+    """Route ``jobs`` (a job or every job of a flow) to workers of ``category``; return them.
+
+    Other FireWorks settings of the jobs (e.g. ``_n_gpus`` from :func:`use_gpus`) are kept.
+    """
+    jobs.update_config({"_set": {"manager_config->_category": category}}, dict_mod=True)
+    return jobs
+
+
+N_GPUS_KEY = "_n_gpus"
+
+
+def use_gpus(jobs: Job | Flow, n_gpus: int) -> Job | Flow:
+    """Ask for ``n_gpus`` GPUs for ``jobs`` (``spec._n_gpus``); return them.
+
+    A pinned ``li-campaign run --gpus`` gives such a firework that many GPUs of its node at
+    once (all in its ``CUDA_VISIBLE_DEVICES``), and waits until they are free.
+    """
+    jobs.update_config({"_set": {f"manager_config->{N_GPUS_KEY}": n_gpus}}, dict_mod=True)
     return jobs

@@ -28,7 +28,10 @@ def verify_model_file(path: str | Path, sha256: str) -> Path:
 
 
 def load_model(model: ModelDoc, device: str | None = None) -> Calculator:
-    """Return an ASE calculator for a registry entry, verified by sha256 before loading."""
+    """Return an ASE calculator for a registry entry, verified by sha256 and compile target before loading."""
+    from li_campaign.mlip.device import check_compile_target
+
+    check_compile_target(model, device or model.compile_device)
     return load_calculator(model.deployed_path, model.sha256, model.deploy_mode, device or model.compile_device)
 
 

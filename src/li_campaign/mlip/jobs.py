@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -12,9 +13,12 @@ from jobflow import JobConfig, Maker, job
 
 from li_campaign.core.context import current_campaign
 from li_campaign.core.hashing import file_sha256
+from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.calculator import load_calculator
+from li_campaign.mlip.device import compile_target, resolve_device
 from li_campaign.mlip.dataset import frame_to_atoms, split_frames, write_extxyz
+from li_campaign.mlip.ddp import check_training_devices, training_devices, visible_cuda_devices
 from li_campaign.mlip.evaluate import evaluate_holdout
 from li_campaign.mlip.nequip_config import nequip_config
 from li_campaign.schemas.frames import TrainingSetDoc
@@ -23,14 +27,31 @@ from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import MlipSpec
 
 
+log = logging.getLogger(__name__)
+
+
 def read_frames(store, frame_ids: list[str]) -> list[dict]:
-    """Read training frames back from the JobStore (newest document per frame id)."""
+    """Read training frames back from the JobStore (newest document per frame id).
+
+    Frames are single-frame outputs (``training_frame``) or members of the frame batches of
+    relaxation and MD label jobs (``training_frames``).
+    """
+    ids = list(frame_ids)
     docs = store.query(
-        {"output.doc_type": "training_frame", "output.frame_id": {"$in": list(frame_ids)}},
+        {
+            "$or": [
+                {"output.doc_type": "training_frame", "output.frame_id": {"$in": ids}},
+                {"output.doc_type": "training_frames", "output.frame_ids": {"$in": ids}},
+            ]
+        },
         properties=["output", "completed_at"],
         sort={"completed_at": 1},
     )
-    frames = {doc["output"]["frame_id"]: doc["output"] for doc in docs}
+    frames = {}
+    for doc in docs:
+        output = doc["output"]
+        for frame in output["frames"] if output["doc_type"] == "training_frames" else [output]:
+            frames[frame["frame_id"]] = frame
     missing = sorted(set(frame_ids) - set(frames))
     if missing:
         raise ValueError(f"{len(missing)} training frames are not in the store, e.g. {missing[:3]}")
@@ -63,45 +84,67 @@ class FitNequipMaker(Maker):
         """Train, package, (compile,) verify and register; returns the :class:`ModelDoc`."""
         from jobflow import CURRENT_JOB
 
-        campaign = current_campaign()
         frames = read_frames(CURRENT_JOB.store, training_set.frame_ids)
+        data = [(f["frame_id"], f["provenance"].get("structure_hash"), f["provenance"].get("dft_settings")) for f in frames]
+        settings = {"mlip": self.mlip, "frames": data}
+        provenance = Provenance(
+            campaign=self.campaign, spec_hash=self.spec_hash, calc_key=calculation_key("nequip_fit", None, None, settings)
+        )
+        return reuse_or_compute(provenance, lambda: self._fit(frames, provenance))
+
+    def _fit(self, frames: list[dict], provenance: Provenance) -> ModelDoc:
+        """Train on ``frames``; return the registered model."""
+        campaign = current_campaign()
+        gpu_names = visible_cuda_devices()
+        check_training_devices(self.mlip, gpu_names)
         split = split_frames([f["frame_id"] for f in frames], self.mlip.split.model_dump(), self.mlip.seed)
         by_id = {f["frame_id"]: frame_to_atoms(f) for f in frames}
         work = Path.cwd()
         files = {part: write_extxyz([by_id[i] for i in ids], work / f"{part}.extxyz") for part, ids in split.items()}
         config_path = work / "nequip.yaml"
-        config_path.write_text(yaml.safe_dump(nequip_config(self.mlip, files), sort_keys=False))
+        config = nequip_config(self.mlip, files)
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
         start = time.perf_counter()
         checkpoint = nequip_cli.train(config_path, work / "train")
         train_time = time.perf_counter() - start
 
         start = time.perf_counter()
+        device = resolve_device(self.mlip.device)  # compile for the device type this worker has
+        target = compile_target(device)
         package = nequip_cli.package(checkpoint, work / "model.nequip.zip")
-        if self.mlip.deploy == "aotinductor":
-            deployed = nequip_cli.compile_aoti(package, work / "model.nequip.pt2", device="cpu", target="ase")
-        else:
-            deployed = package
+        mode, deployed = self.mlip.deploy, package
+        if mode == "aotinductor":
+            try:
+                deployed = nequip_cli.compile_aoti(package, work / "model.nequip.pt2", device=device, target="ase")
+            except nequip_cli.NequipError as exc:
+                if device == "cpu":
+                    raise
+                # AOTInductor builds of torch 2.11 crashed on an H100 (shared/notes/gpu_anchor.md): deploy eager there
+                log.warning("AOTInductor compile for %s failed, deploying the eager package instead: %s", device, exc)
+                mode = "eager"
         deploy_time = time.perf_counter() - start
 
         sha = file_sha256(deployed)
         campaign.models_dir.mkdir(parents=True, exist_ok=True)
-        suffix = ".nequip.pt2" if self.mlip.deploy == "aotinductor" else ".nequip.zip"
+        suffix = ".nequip.pt2" if mode == "aotinductor" else ".nequip.zip"
         final = campaign.models_dir / f"{sha}{suffix}"
         shutil.copyfile(deployed, final)
         package_final = campaign.models_dir / f"{file_sha256(package)}.nequip.zip"
         shutil.copyfile(package, package_final)
 
-        calc = load_calculator(final, sha, self.mlip.deploy)
+        calc = load_calculator(final, sha, mode, device)
         holdout, parity = evaluate_holdout(calc, [by_id[i] for i in split["test"]])
         return ModelDoc(
             campaign=self.campaign,
             architecture=self.mlip.architecture,
             sha256=sha,
             deployed_path=str(final),
-            deploy_mode=self.mlip.deploy,
-            compile_target="ase" if self.mlip.deploy == "aotinductor" else None,
-            compile_device="cpu",
+            deploy_mode=mode,
+            compile_target="ase" if mode == "aotinductor" else None,
+            compile_device=device,
+            compile_gpu=target["gpu"] if mode == "aotinductor" else None,
+            compile_torch=target["torch"] if mode == "aotinductor" else None,
             package_path=str(package_final),
             package_sha256=file_sha256(package_final),
             n_parameters=_count_parameters(load_calculator(package_final, file_sha256(package_final), "eager")),
@@ -111,7 +154,8 @@ class FitNequipMaker(Maker):
             parity=parity,
             training_wall_time_s=train_time,
             deploy_wall_time_s=deploy_time,
-            provenance=Provenance(campaign=self.campaign, spec_hash=self.spec_hash, model_sha256=sha),
+            training_devices=training_devices(config["trainer"], config["data"]["train_dataloader"]["batch_size"], gpu_names),
+            provenance=provenance.model_copy(update={"model_sha256": sha}),
         )
 
 

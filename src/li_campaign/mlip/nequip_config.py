@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from li_campaign.mlip.ddp import trainer_devices
+from li_campaign.mlip.device import resolve_device
 from li_campaign.schemas.spec import MlipSpec
 
 
@@ -39,7 +41,7 @@ def nequip_config(mlip: MlipSpec, files: dict[str, Path], threads_per_loader: in
                 },
                 {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": "${cutoff_radius}"},
             ],
-            "train_dataloader": {**loader, "batch_size": mlip.batch_size, "shuffle": True},
+            "train_dataloader": {**loader, "batch_size": _train_batch_size(mlip), "shuffle": True},
             "val_dataloader": {**loader, "batch_size": max(mlip.batch_size, 10)},
             "test_dataloader": "${data.val_dataloader}",
             "stats_manager": {
@@ -50,8 +52,8 @@ def nequip_config(mlip: MlipSpec, files: dict[str, Path], threads_per_loader: in
         },
         "trainer": {
             "_target_": "lightning.Trainer",
-            "accelerator": "auto",
-            "devices": 1,
+            "accelerator": "gpu" if resolve_device(mlip.device) == "cuda" else "cpu",
+            **trainer_devices(mlip.n_gpus),  # several GPUs: DDP (li_campaign.mlip.ddp)
             "max_epochs": mlip.max_epochs,
             "log_every_n_steps": 5,
             "enable_progress_bar": False,
@@ -84,7 +86,7 @@ def nequip_config(mlip: MlipSpec, files: dict[str, Path], threads_per_loader: in
             "model": {
                 "_target_": "nequip.model.NequIPGNNModel",
                 "seed": mlip.seed,
-                "model_dtype": "float32",
+                "model_dtype": mlip.precision,
                 "type_names": "${model_type_names}",
                 "r_max": "${cutoff_radius}",
                 "num_layers": mlip.num_layers,
@@ -104,3 +106,10 @@ def nequip_config(mlip: MlipSpec, files: dict[str, Path], threads_per_loader: in
             },
         },
     }
+
+
+def _train_batch_size(mlip: MlipSpec) -> int:
+    """``gpu_batch_size`` when training on a GPU (if set), else ``batch_size``."""
+    if mlip.gpu_batch_size is not None and resolve_device(mlip.device) == "cuda":
+        return mlip.gpu_batch_size
+    return mlip.batch_size

@@ -1,4 +1,9 @@
-"""Surface-diffusion barriers of a Li adatom between neighbouring stable sites (ASE CI-NEB)."""
+"""Surface-diffusion barriers of a Li adatom: hops between neighbouring stable sites and exchanges (ASE CI-NEB).
+
+Every band runs through :func:`li_campaign.properties.neb.converged_neb`, which refines the
+image count until the barrier converges; exchange paths come from
+:mod:`li_campaign.properties.exchange`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from ase import Atom
-from ase.mep import NEB
-from ase.optimize import FIRE
 from pymatgen.core import Structure
 
+from li_campaign.properties.exchange import enumerate_exchanges, exchange_endpoints
+from li_campaign.properties.neb import converged_neb
 from li_campaign.properties.relax import atoms_to_structure, relax_atoms, structure_to_atoms
 from li_campaign.schemas.properties import AdsorptionSite, Hop
 from li_campaign.structures.slabs import inplane_minimum_image
@@ -21,7 +26,7 @@ if TYPE_CHECKING:
     from ase import Atoms
     from ase.calculators.calculator import Calculator
 
-    from li_campaign.schemas.spec import FanOutSpec
+    from li_campaign.schemas.spec import FanOutSpec, NebConvergenceSpec, NebSpec, RelaxSpec
 
 MIN_HOP_A = 0.1
 """Site copies closer than this (Å) to the start are the start itself."""
@@ -113,22 +118,105 @@ class DiffusionResult:
     rejected: list[str]
 
 
-def _lateral_drift(atoms: Atoms, target: Sequence[float]) -> float:
-    """In-plane distance (minimum image) of the adatom (last atom) from ``target``."""
-    delta = np.append(atoms.positions[-1, :2] - np.asarray(target[:2]), 0.0)
+def _lateral_drift(atoms: Atoms, target: Sequence[float], index: int = -1) -> float:
+    """In-plane distance (minimum image) of atom ``index`` (default the adatom, last) from ``target``."""
+    delta = np.append(atoms.positions[index, :2] - np.asarray(target[:2]), 0.0)
     return float(np.linalg.norm(inplane_minimum_image(atoms.cell.array, delta[None, :])[0]))
 
 
-def diffusion_barriers(calc: Calculator, adsorption_result: dict, spec: FanOutSpec) -> DiffusionResult:
-    """Compute the CI-NEB barrier of every hop between neighbouring stable adsorption sites.
+class EndpointMovedError(ValueError):
+    """A relaxed NEB endpoint left its site: the path is not between two minima."""
+
+
+def neb_path(
+    calc: Calculator,
+    initial: Atoms,
+    final: Atoms,
+    targets: Sequence[tuple[int, Sequence[float], Sequence[float]]],
+    relax: RelaxSpec,
+    neb: NebSpec,
+    convergence: NebConvergenceSpec | None,
+    method: str = "linear",
+    **hop_fields,
+) -> Hop:
+    """Relax both endpoints, check they stayed at their sites, and run the image-converged CI-NEB.
+
+    Parameters
+    ----------
+    calc
+        ASE calculator.
+    initial, final
+        Unrelaxed endpoints with one atom ordering and the slab's constraints.
+    targets
+        ``(atom index, start position, end position)`` of each atom that changes site; an
+        endpoint in which one of them relaxed more than ``ENDPOINT_DRIFT_TOL_A`` in-plane
+        from its position is not at a minimum.
+    relax, neb, convergence
+        Endpoint relaxation, band and image-count settings
+        (:func:`li_campaign.properties.neb.converged_neb`).
+    method
+        First interpolation of the band: ``linear`` or ``idpp``.
+    **hop_fields
+        The :class:`Hop` fields that describe the path (start, end, distance_A, mechanism, ...).
+
+    Returns
+    -------
+    Hop
+        Barriers of the finest band, the counts tried and the relaxed images.
+
+    Raises
+    ------
+    EndpointMovedError
+        If an endpoint left its site; the message names the path and the drift.
+    """
+    initial, _, _, _ = relax_atoms(initial, calc, relax)
+    final, _, _, _ = relax_atoms(final, calc, relax)
+    drift = max(
+        max(_lateral_drift(initial, first, index), _lateral_drift(final, last, index)) for index, first, last in targets
+    )
+    if drift > ENDPOINT_DRIFT_TOL_A:
+        name = f"{hop_fields.get('mechanism', 'hop')} {hop_fields['start']}->{hop_fields['end']}"
+        raise EndpointMovedError(
+            f"{name} ({hop_fields['distance_A']:.2f} Å): an endpoint relaxed {drift:.2f} Å away from its site"
+        )
+    outcome = converged_neb(initial, final, calc, neb, convergence, method)
+    return Hop(
+        **hop_fields,
+        barrier_forward_eV=outcome.barrier_forward_eV,
+        barrier_reverse_eV=outcome.barrier_reverse_eV,
+        n_images=outcome.n_images,
+        converged=outcome.converged,
+        endpoint_drift_A=drift,
+        images=[atoms_to_structure(image).as_dict() for image in outcome.images],
+        images_tried=outcome.images_tried,
+        barriers_by_images_eV=outcome.barriers_by_images_eV,
+        images_converged=outcome.images_converged,
+        moving_atoms=[len(initial) + index if index < 0 else index for index, _, _ in targets],
+    )
+
+
+def diffusion_barriers(
+    calc: Calculator,
+    adsorption_result: dict,
+    spec: FanOutSpec,
+    convergence: NebConvergenceSpec | None = None,
+    exchange: bool = False,
+) -> DiffusionResult:
+    """Compute the CI-NEB barrier of every hop between neighbouring stable adsorption sites, and of exchanges.
 
     For each hop of :func:`enumerate_hops`, both endpoints (the adatom at the start and end
     copies, at the relaxed adatom heights, bottom atoms fixed as in the adsorption run) are
     relaxed with all other atoms free; ``spec.neb.n_images`` images are interpolated
     linearly (minimum image) and optimised with ASE ``NEB(method="improvedtangent",
-    climb=spec.neb.climb, k=spec.neb.spring_constant)`` and FIRE to ``spec.neb.fmax_eV_A``.
+    climb=spec.neb.climb, k=spec.neb.spring_constant)`` and FIRE to ``spec.neb.fmax_eV_A``,
+    then refined until the barrier converges (``convergence``, see :func:`neb_path`).
     barrier_forward = max(E_images) − E(start), barrier_reverse = max(E_images) − E(end),
     the maximum including the endpoints.
+
+    With ``exchange``, every symmetry-distinct exchange path out of a stable site
+    (:func:`li_campaign.properties.exchange.enumerate_exchanges`) is computed the same way,
+    from an IDPP interpolation, as a hop with ``mechanism="exchange"``; both moving atoms
+    must stay at their sites in the relaxed endpoints.
 
     Parameters
     ----------
@@ -139,6 +227,10 @@ def diffusion_barriers(calc: Calculator, adsorption_result: dict, spec: FanOutSp
         be models or their dicts).
     spec
         Fan-out settings: ``relax`` for the endpoints, ``neb`` for the band.
+    convergence
+        Image-count convergence; None runs one band of ``spec.neb.n_images``.
+    exchange
+        Also compute the exchange paths.
 
     Each stable site is first relaxed freely from its pinned geometry at the ``relax``
     settings; a site whose adatom moves more than ``ENDPOINT_DRIFT_TOL_A`` (0.5 Å) in-plane
@@ -179,64 +271,72 @@ def diffusion_barriers(calc: Calculator, adsorption_result: dict, spec: FanOutSp
     if not paths:
         raise ValueError(f"no hop found between the stable sites {minima} ({'; '.join(rejected) or 'none rejected'})")
     hops: list[Hop] = []
+    settings = {"relax": spec.relax, "neb": spec.neb, "convergence": convergence}
     for path in paths:
         start = _with_adatom(slab, [*path.start_position_A[:2], heights[path.start]])
         end = _with_adatom(slab, [*path.end_position_A[:2], heights[path.end]])
-        start, _, _, _ = relax_atoms(start, calc, spec.relax)
-        end, _, _, _ = relax_atoms(end, calc, spec.relax)
-        drift = max(_lateral_drift(start, path.start_position_A), _lateral_drift(end, path.end_position_A))
-        if drift > ENDPOINT_DRIFT_TOL_A:
-            rejected.append(
-                f"{path.start}->{path.end} ({path.distance_A:.2f} Å): an endpoint relaxed {drift:.2f} Å away from its site"
+        try:
+            hops.append(
+                neb_path(
+                    calc,
+                    start,
+                    end,
+                    [(-1, path.start_position_A, path.end_position_A)],
+                    **settings,
+                    start=path.start,
+                    end=path.end,
+                    distance_A=path.distance_A,
+                )
             )
-            continue
-        images = [start] + [start.copy() for _ in range(spec.neb.n_images)] + [end]
-        for image in images[1:-1]:
-            image.calc = calc
-        band = NEB(
-            images,
-            k=spec.neb.spring_constant,
-            climb=spec.neb.climb,
-            method="improvedtangent",
-            allow_shared_calculator=True,
-        )
-        band.interpolate(mic=True, apply_constraint=False)
-        optimizer = FIRE(band, logfile=None, trajectory=None)
-        converged = bool(optimizer.run(fmax=spec.neb.fmax_eV_A, steps=spec.neb.max_steps))
-        energies = [float(image.get_potential_energy()) for image in images]
-        top = max(energies)
-        hops.append(
-            Hop(
-                start=path.start,
-                end=path.end,
-                distance_A=path.distance_A,
-                barrier_forward_eV=top - energies[0],
-                barrier_reverse_eV=top - energies[-1],
-                n_images=spec.neb.n_images,
-                converged=converged,
-                endpoint_drift_A=drift,
-                images=[atoms_to_structure(image).as_dict() for image in images],
-            )
-        )
+        except EndpointMovedError as exc:
+            rejected.append(str(exc))
+    if exchange:
+        for path in enumerate_exchanges(Structure.from_dict(adsorption_result["slab_structure"]), copies, minima):
+            targets = [
+                (-1, path.start_position_A, path.adatom_end_position_A),
+                (path.replaced_atom, path.replaced_position_A, path.ejected_end_position_A),
+            ]
+            try:  # a fixed surface atom (ValueError) or a moved endpoint rejects the path
+                start, end = exchange_endpoints(slab, path)
+                hops.append(
+                    neb_path(
+                        calc,
+                        start,
+                        end,
+                        targets,
+                        **settings,
+                        method="idpp",
+                        start=path.start,
+                        end=path.end,
+                        distance_A=path.distance_A,
+                        mechanism="exchange",
+                        replaced_atom=path.replaced_atom,
+                    )
+                )
+            except ValueError as exc:
+                rejected.append(str(exc))
     if not hops:
         raise ValueError(f"no hop between stable sites kept both endpoints in place: {'; '.join(rejected)}")
     return DiffusionResult(hops, rejected)
 
 
-def minimum_barrier(hops: list[Hop], ground_site: str) -> tuple[float, str]:
-    """The facet's surface-diffusion barrier: the easiest hop out of the most stable site.
+def minimum_barrier(hops: list[Hop], ground_site: str) -> tuple[float, str, str]:
+    """The facet's surface-diffusion barrier: the easiest hop or exchange out of the most stable site.
 
-    A hop computed as ``A -> B`` also gives ``B -> A`` (its reverse barrier), so hops that
-    end at ``ground_site`` count with their reverse barrier. If no hop touches the ground
-    site, the easiest hop of all is returned.
+    A path computed as ``A -> B`` also gives ``B -> A`` (its reverse barrier), so paths that
+    end at ``ground_site`` count with their reverse barrier. If no path touches the ground
+    site, the easiest path of all is returned. Across-step paths are left out (they belong
+    to stepped slabs, not to the facet's terrace).
 
     Returns
     -------
-    tuple[float, str]
-        The barrier (eV) and the hop as ``"start->end"`` leaving the ground site.
+    tuple[float, str, str]
+        The barrier (eV), the path as ``"start->end"`` leaving the ground site, and its
+        mechanism (``hop`` or ``exchange``).
     """
-    candidates = [(h.barrier_forward_eV, f"{h.start}->{h.end}") for h in hops if h.start == ground_site]
-    candidates += [(h.barrier_reverse_eV, f"{h.end}->{h.start}") for h in hops if h.end == ground_site]
+    terrace = [h for h in hops if h.mechanism in ("hop", "exchange")]
+    candidates = [(h.barrier_forward_eV, f"{h.start}->{h.end}", h.mechanism) for h in terrace if h.start == ground_site]
+    candidates += [(h.barrier_reverse_eV, f"{h.end}->{h.start}", h.mechanism) for h in terrace if h.end == ground_site]
     if not candidates:
-        candidates = [(h.barrier_forward_eV, f"{h.start}->{h.end}") for h in hops]
+        candidates = [(h.barrier_forward_eV, f"{h.start}->{h.end}", h.mechanism) for h in terrace]
     return min(candidates)

@@ -35,6 +35,13 @@ ASE, numpy or scipy provides it). Convergence checks, per observable: the drift 
 first and second half of the production and the block error with half as many (twice as long)
 blocks.
 
+Stability. Every ``spec.guard.check_every`` steps each run is checked by
+:class:`~li_campaign.properties.md_guard.MdGuard` (closest pair against a fraction of the
+bcc nearest-neighbour distance √3/2·a at the static lattice constant, kinetic temperature,
+energy drift, largest force); a run that crosses a limit raises
+:class:`~li_campaign.properties.md_guard.MdInstabilityError` with the run's name, and the
+Maker stores a flagged document instead of a result.
+
 Restart. Each run writes ``<workdir>/ft_<T>K_<run>.npz`` every ``checkpoint_every`` steps
 (positions, momenta, cell, piston momentum and force, the Langevin generator's state, the step
 and the recorded series), written atomically. Called again in the same directory, a run continues from
@@ -58,6 +65,7 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.units import GPa, fs, kB
 
 from li_campaign.core.lithium import bcc_li_conventional
+from li_campaign.properties.md_guard import MdGuard, MdInstabilityError
 from li_campaign.properties.relax import structure_to_atoms
 
 if TYPE_CHECKING:
@@ -243,6 +251,8 @@ def _run_md(
         rng.bit_generator.state = run.rng_state
         run.resumed_at = run.step
     dyn = _dynamics(atoms, temperature_K, spec, npt, rng)
+    nearest_neighbour = np.sqrt(3.0) / 2.0 * fingerprint["lattice_constant_0K_A"]
+    guard = MdGuard.from_spec(atoms, spec.guard, nearest_neighbour, temperature_K)
     if npt and run.resumed_at is not None:
         # the piston force of the last step used the velocities before its final half kick,
         # so it cannot be recomputed from the saved momenta
@@ -253,6 +263,12 @@ def _run_md(
         run.steps_run += 1
         epot = atoms.get_potential_energy()
         stress = atoms.get_stress(include_ideal_gas=True)
+        if run.step % spec.guard.check_every == 0:
+            try:
+                guard.check(atoms, run.step)
+            except MdInstabilityError as exc:
+                exc.reason = f"{name} run at {temperature_K:g} K: {exc.reason}"
+                raise
         if run.step > equilibration:
             run.series["epot"].append(epot)
             run.series["ekin"].append(atoms.get_kinetic_energy())
@@ -348,7 +364,7 @@ def finite_temperature_properties(
     fingerprint = {
         "temperature_K": temperature_K,
         "lattice_constant_0K_A": lattice_constant_A,
-        "spec": spec.model_dump(mode="json", exclude={"temperatures_K", "checkpoint_every", "trajectory_every"}),
+        "spec": spec.model_dump(mode="json", exclude={"temperatures_K", "checkpoint_every", "trajectory_every", "guard"}),
     }
 
     atoms = structure_to_atoms(bcc_li_conventional(lattice_constant_A)).repeat((n, n, n))

@@ -11,15 +11,18 @@ from jobflow import Maker, job
 
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
+from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.mlip.calculator import load_model
 from li_campaign.properties.adsorption import adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.diffusion import diffusion_barriers, minimum_barrier
 from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
 from li_campaign.properties.finite_temperature import finite_temperature_properties
+from li_campaign.properties.md_guard import MdInstabilityError
 from li_campaign.properties.phonons import harmonic_phonons
 from li_campaign.properties.surface import surface_energy
 from li_campaign.properties.vacancy import vacancy_formation_energies, vacancy_migration
+from li_campaign.schemas.flags import FlaggedResultDoc
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.properties import (
     AdsorptionDoc,
@@ -39,20 +42,25 @@ from li_campaign.schemas.spec import (
     FanOutSpec,
     FiniteTemperatureSpec,
     MillerIndex,
+    NebConvergenceSpec,
     PhononSpec,
     RelaxSpec,
+    SurfaceMechanismSpec,
     VacancySpec,
     facet_label,
 )
 from li_campaign.structures.slabs import make_symmetric_slab
 
 
-def _provenance(maker, model: ModelDoc, structure) -> Provenance:
+def _provenance(maker, model: ModelDoc, structure, kind: str | None = None, settings: object = None) -> Provenance:
+    """Provenance of a model calculation; with ``kind``, also its reuse key (:mod:`li_campaign.db.reuse`)."""
+    digest = structure_hash(structure)
     return Provenance(
         campaign=maker.campaign,
         spec_hash=maker.spec_hash,
         model_sha256=model.sha256,
-        structure_hash=structure_hash(structure),
+        structure_hash=digest,
+        calc_key=calculation_key(kind, digest, model.sha256, settings) if kind else None,
     )
 
 
@@ -69,9 +77,15 @@ class BulkLatticeMaker(Maker):
     @job
     def make(self, model: ModelDoc) -> BulkDoc:
         """Return the model's :class:`BulkDoc`."""
-        fit = fit_bulk_eos(load_model(model), self.a_guess_A, self.eos)
-        cell = bcc_li_conventional(fit["lattice_constant_A"])
-        return BulkDoc(source="mlip", **fit, provenance=_provenance(self, model, cell))
+        start = bcc_li_conventional(self.a_guess_A)
+        provenance = _provenance(self, model, start, "bulk_eos", self.eos)
+
+        def compute() -> BulkDoc:
+            fit = fit_bulk_eos(load_model(model), self.a_guess_A, self.eos)
+            cell = bcc_li_conventional(fit["lattice_constant_A"])
+            return BulkDoc(source="mlip", **fit, provenance=provenance.model_copy(update={"structure_hash": structure_hash(cell)}))
+
+        return reuse_or_compute(provenance, compute)
 
 
 @dataclass
@@ -88,13 +102,19 @@ class SurfaceEnergyMaker(Maker):
     def make(self, model: ModelDoc, bulk: BulkDoc, miller: MillerIndex) -> SurfaceEnergyDoc:
         """Build the slab at the model's lattice constant, relax it, return γ."""
         slab = make_symmetric_slab(bulk.lattice_constant_A, tuple(miller), self.slab.min_slab_size_A, self.slab.min_vacuum_A)
-        result = surface_energy(load_model(model), slab, bulk.energy_per_atom_eV, self.relax)
-        return SurfaceEnergyDoc(
-            facet=facet_label(miller),
-            miller_index=tuple(miller),
-            **{**result, "bulk_energy_per_atom_eV": bulk.energy_per_atom_eV},
-            provenance=_provenance(self, model, slab),
-        )
+        settings = {"relax": self.relax, "bulk_energy_per_atom_eV": bulk.energy_per_atom_eV}
+        provenance = _provenance(self, model, slab, "surface_energy", settings)
+
+        def compute() -> SurfaceEnergyDoc:
+            result = surface_energy(load_model(model), slab, bulk.energy_per_atom_eV, self.relax)
+            return SurfaceEnergyDoc(
+                facet=facet_label(miller),
+                miller_index=tuple(miller),
+                **{**result, "bulk_energy_per_atom_eV": bulk.energy_per_atom_eV},
+                provenance=provenance,
+            )
+
+        return reuse_or_compute(provenance, compute)
 
 
 @dataclass
@@ -111,25 +131,34 @@ class AdsorptionSiteMaker(Maker):
         """Relax the adatom at each site; return the sites, their energies and stability."""
         spec = self.fanout
         slab = make_symmetric_slab(bulk.lattice_constant_A, tuple(miller), spec.slab.min_slab_size_A, spec.slab.min_vacuum_A)
-        result = adsorption_sites(load_model(model), slab, bulk.energy_per_atom_eV, spec)
-        result["site_copies"] = {k: np.asarray(v).tolist() for k, v in result["site_copies"].items()}
-        return AdsorptionDoc(
-            facet=facet_label(miller),
-            miller_index=tuple(miller),
-            **result,
-            provenance=_provenance(self, model, slab),
-        )
+        settings = {
+            **spec.model_dump(mode="json", include={"slab", "relax", "site_perturbation_A"}),
+            "bulk_energy_per_atom_eV": bulk.energy_per_atom_eV,
+        }
+        provenance = _provenance(self, model, slab, "adsorption_sites", settings)
+
+        def compute() -> AdsorptionDoc:
+            result = adsorption_sites(load_model(model), slab, bulk.energy_per_atom_eV, spec)
+            result["site_copies"] = {k: np.asarray(v).tolist() for k, v in result["site_copies"].items()}
+            return AdsorptionDoc(facet=facet_label(miller), miller_index=tuple(miller), **result, provenance=provenance)
+
+        return reuse_or_compute(provenance, compute)
 
 
 @dataclass
 class SurfaceNebMaker(Maker):
-    """CI-NEB over every distinct hop between neighbouring stable sites of one facet.
+    """CI-NEB over every distinct hop between neighbouring stable sites of one facet, and its exchange paths.
 
+    Each band's image count is converged with ``neb_convergence`` (None: one band of
+    ``fanout.neb.n_images``); exchanges are computed when ``mechanisms.exchange`` is set and
+    the facet is one of ``mechanisms.exchange_facets`` (None: hops only).
     The relaxed NEB images (``images``) go to the large-data store.
     """
 
     name: str = "surface neb"
     fanout: FanOutSpec = field(default_factory=FanOutSpec)
+    neb_convergence: NebConvergenceSpec | None = None
+    mechanisms: SurfaceMechanismSpec | None = None
     campaign: str = ""
     spec_hash: str = ""
 
@@ -141,19 +170,38 @@ class SurfaceNebMaker(Maker):
                 "no adsorption-site result to start the NEBs from: that calculation failed "
                 "(its reason is listed by `li-campaign status`)"
             )
-        result = adsorption.model_dump(exclude={"slab_structure", "provenance"})
-        result["slab_structure"] = adsorption.slab_structure.as_dict()
-        result = diffusion_barriers(load_model(model), result, self.fanout)
-        barrier, hop = minimum_barrier(result.hops, adsorption.min_site)
-        return DiffusionDoc(
-            facet=adsorption.facet,
-            miller_index=adsorption.miller_index,
-            hops=result.hops,
-            rejected_hops=result.rejected,
-            min_barrier_eV=barrier,
-            min_hop=hop,
-            provenance=_provenance(self, model, adsorption.slab_structure),
-        )
+        mechanisms = self.mechanisms
+        exchange = mechanisms is not None and mechanisms.exchange and adsorption.facet in {
+            facet_label(hkl) for hkl in mechanisms.exchange_facets
+        }
+        settings = {
+            **self.fanout.model_dump(mode="json", include={"relax", "neb"}),
+            # the sites' own key; documents from before keys existed: their sites (the slab is the structure hash)
+            "sites": adsorption.provenance.calc_key or adsorption.model_dump_json(exclude={"provenance", "slab_structure"}),
+        }
+        if self.neb_convergence is not None:  # keys only when used: results computed without them keep their key
+            settings["neb_convergence"] = self.neb_convergence.model_dump(mode="json")
+        if exchange:
+            settings["exchange"] = True
+        provenance = _provenance(self, model, adsorption.slab_structure, "surface_neb", settings)
+
+        def compute() -> DiffusionDoc:
+            result = adsorption.model_dump(exclude={"slab_structure", "provenance"})
+            result["slab_structure"] = adsorption.slab_structure.as_dict()
+            result = diffusion_barriers(load_model(model), result, self.fanout, self.neb_convergence, exchange)
+            barrier, hop, mechanism = minimum_barrier(result.hops, adsorption.min_site)
+            return DiffusionDoc(
+                facet=adsorption.facet,
+                miller_index=adsorption.miller_index,
+                hops=result.hops,
+                rejected_hops=result.rejected,
+                min_barrier_eV=barrier,
+                min_hop=hop,
+                min_mechanism=mechanism,
+                provenance=provenance,
+            )
+
+        return reuse_or_compute(provenance, compute)
 
 
 @dataclass
@@ -171,9 +219,14 @@ class PhononMaker(Maker):
     @job(data=["band", "dos"])
     def make(self, model: ModelDoc, bulk: BulkDoc) -> PhononDoc:
         """Compute the phonons at ``bulk.lattice_constant_A``; return the :class:`PhononDoc`."""
-        result = harmonic_phonons(load_model(model), bulk.lattice_constant_A, self.phonons)
         cell = bcc_li_conventional(bulk.lattice_constant_A)
-        return PhononDoc(**result, provenance=_provenance(self, model, cell))
+        provenance = _provenance(self, model, cell, "phonons", self.phonons)
+
+        def compute() -> PhononDoc:
+            result = harmonic_phonons(load_model(model), bulk.lattice_constant_A, self.phonons)
+            return PhononDoc(**result, provenance=provenance)
+
+        return reuse_or_compute(provenance, compute)
 
 
 @dataclass
@@ -185,7 +238,8 @@ class FiniteTemperatureMaker(Maker):
     (``$LI_CAMPAIGN_DIR``), a directory every worker sees: a rerun of a job killed by the
     walltime resumes there even from a new launch directory. Without either, the job's
     working directory. The frames of every run
-    (``trajectory``) go to the large-data store.
+    (``trajectory``) go to the large-data store. A run stopped by its stability guard
+    (``md.guard``) returns a :class:`~li_campaign.schemas.flags.FlaggedResultDoc` instead.
     """
 
     name: str = "finite temperature"
@@ -199,9 +253,17 @@ class FiniteTemperatureMaker(Maker):
         """Run the NPT and NVT runs at ``temperature_K`` from ``bulk.lattice_constant_A``; return the document."""
         root = self.checkpoint_root or os.environ.get("LI_CAMPAIGN_DIR", "")
         workdir = Path(root) / "checkpoints" / f"{model.sha256[:16]}-{self.spec_hash[:8]}" if root else Path.cwd()
-        result = finite_temperature_properties(load_model(model), bulk.lattice_constant_A, temperature_K, self.md, workdir)
         cell = bcc_li_conventional(bulk.lattice_constant_A)
-        return FiniteTemperatureDoc(**result, provenance=_provenance(self, model, cell))
+        provenance = _provenance(self, model, cell, "finite_temperature", {"md": self.md, "temperature_K": temperature_K})
+
+        def compute() -> FiniteTemperatureDoc | FlaggedResultDoc:
+            try:
+                result = finite_temperature_properties(load_model(model), bulk.lattice_constant_A, temperature_K, self.md, workdir)
+            except MdInstabilityError as exc:  # flagged with the reason and last good frame, not a result
+                return FlaggedResultDoc.from_instability("finite_temperature", exc, provenance, temperature_K=temperature_K)
+            return FiniteTemperatureDoc(**result, provenance=provenance)
+
+        return reuse_or_compute(provenance, compute)
 
 
 @dataclass
@@ -220,8 +282,13 @@ class VacancyMaker(Maker):
     def make(self, model: ModelDoc, bulk: BulkDoc) -> VacancyDoc:
         """Compute E_f per supercell and the migration barrier at the model's ``bulk.lattice_constant_A``."""
         check_own_lattice(bulk, "mlip", model.sha256)
-        calc = load_model(model)
         a0 = bulk.lattice_constant_A
+        provenance = _provenance(self, model, bcc_li_conventional(a0), "vacancy", self.vacancy)
+        return reuse_or_compute(provenance, lambda: self._compute(model, a0, provenance))
+
+    def _compute(self, model: ModelDoc, a0: float, provenance: Provenance) -> VacancyDoc:
+        """Run the vacancy calculations at lattice constant ``a0``."""
+        calc = load_model(model)
         formation = vacancy_formation_energies(calc, a0, self.vacancy)
         n_neb = self.vacancy.neb_supercell or self.vacancy.supercell_sizes[-1]
         migration = vacancy_migration(calc, a0, n_neb, self.vacancy)
@@ -241,7 +308,7 @@ class VacancyMaker(Maker):
             neb_converged=migration["converged"],
             neb_steps=migration["steps"],
             neb_images=migration["images"],
-            provenance=_provenance(self, model, bcc_li_conventional(a0)),
+            provenance=provenance,
         )
 
 
@@ -258,10 +325,10 @@ class ElasticMaker(Maker):
     def make(self, model: ModelDoc, bulk: BulkDoc) -> ElasticDoc:
         """Strain the 2-atom cube at ``bulk.lattice_constant_A``; return the model's :class:`ElasticDoc`."""
         check_own_lattice(bulk, "mlip", model.sha256)
-        result = elastic_constants_0K(load_model(model), bulk.lattice_constant_A, self.elastic)
-        return ElasticDoc(
-            source="mlip",
-            **result,
-            eos_bulk_modulus_GPa=bulk.bulk_modulus_GPa,
-            provenance=_provenance(self, model, bcc_li_conventional(bulk.lattice_constant_A)),
-        )
+        provenance = _provenance(self, model, bcc_li_conventional(bulk.lattice_constant_A), "elastic", self.elastic)
+
+        def compute() -> ElasticDoc:
+            result = elastic_constants_0K(load_model(model), bulk.lattice_constant_A, self.elastic)
+            return ElasticDoc(source="mlip", **result, eos_bulk_modulus_GPa=bulk.bulk_modulus_GPa, provenance=provenance)
+
+        return reuse_or_compute(provenance, compute)

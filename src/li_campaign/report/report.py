@@ -16,7 +16,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from li_campaign.core.errors import DatabaseError, InputError
+from li_campaign.report.active import active_learning_markdown, active_learning_rows, committee_members, plot_active_learning
 from li_campaign.report.bulk import bulk_markdown, plot_elastic, plot_phonons
+from li_campaign.report.counts import count_calculations
+from li_campaign.report.surfaces import plot_arrhenius, surface_markdown, surface_sections
 
 if TYPE_CHECKING:
     from maggma.core import Store
@@ -50,6 +53,9 @@ _FACET_FIELDS = (
     "min_site",
     "min_barrier_eV",
     "min_hop",
+    "min_mechanism",
+    "step_energy_eV_per_A",
+    "diffusivity_cm2_s",
 )
 _BULK_FIELDS = ("lattice_constant_A", "energy_per_atom_eV", "bulk_modulus_GPa")
 _NOT_REPORTED = ("_id", "last_updated", "source_uuids", "model_sha256", "campaign", "state", "completed_at")
@@ -138,7 +144,14 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         row per facet), ``surface_energy_J_m2``, ``min_adsorption_energy_eV`` and
         ``min_barrier_eV`` (facet -> value, facets without the value left out), ``bep``
         (``slope``, ``intercept``, ``r2``, ``spearman``, ``ci95``, ``n``, ``facets``, ``points``,
-        ``reason``) and ``bep_high_index`` (the same over the high-index facets only).
+        ``reason``), ``bep_high_index`` (the same over the high-index facets only),
+        the surface sections of :func:`~li_campaign.report.surfaces.surface_sections`
+        (``step_energy_eV_per_A``, ``steps``, ``step_edges``, ``diffusivity``, ``arrhenius``),
+        ``n_calculations`` (result documents this campaign computed, packed or not) and
+        ``calculations`` (``computed``, ``reused`` and ``by_type``; see
+        :func:`~li_campaign.report.counts.count_calculations`), ``active_learning`` (one
+        object per iteration of the loop, :data:`~li_campaign.report.active.ITERATION_FIELDS`;
+        empty without one).
 
     Raises
     ------
@@ -153,6 +166,9 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
             f"{campaign.root}: no built results (the derived collections are empty); "
             "run `li-campaign build` after the workflows have finished"
         )
+    loop = _read(campaign, "active_learning")
+    if model_sha256 is None:  # the campaign's model, not a committee member of the active-learning loop
+        models = [doc for doc in models if doc["sha256"] not in committee_members(loop)] or models
     model = _select_model(models, model_sha256)
     sha, name = model["sha256"], model["campaign"]
     criteria = {**_BUILT, "model_sha256": sha}
@@ -177,6 +193,12 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
     bulk_stage = max(_read(campaign, "bulk_properties", {"model_sha256": sha}), key=lambda doc: doc["last_updated"], default=None)
     with _opened(campaign, "training_frames") as store:
         n_frames = store.count({**_BUILT, "campaign": name})
+    jobs = campaign.job_store()
+    jobs.connect()
+    try:
+        calculations = count_calculations(jobs, name)
+    finally:
+        jobs.close()
 
     def by_facet(field: str) -> dict[str, float]:
         return {row["facet"]: row[field] for row in rows if row[field] is not None}
@@ -198,6 +220,10 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         "bep": {field: bep_docs[0].get(field) for field in _BEP_FIELDS} if bep_docs else _NO_BEP,
         "bep_high_index": _high_index_bep(bep_docs[0] if bep_docs else None),
         "wulff": None if wulff is None else {field: wulff.get(field) for field in _WULFF_FIELDS},
+        **surface_sections(lambda name, query: _read(campaign, name, query), criteria, rows),
+        "n_calculations": calculations["computed"],
+        "calculations": calculations,
+        "active_learning": active_learning_rows([doc for doc in loop if doc.get("campaign") == name]),
     }
 
 
@@ -308,7 +334,9 @@ def render_markdown(report: dict) -> str:
     high = report["bep_high_index"]
     lines += ["", "High-index facets only: " + (_bep_summary(high) if high["slope"] is not None else f"no fit: {high['reason']}.")]
     lines += ["", "![BEP](bep.png)", "", "![parity](parity.png)", ""]
+    lines += surface_markdown(report)
     lines += bulk_markdown(report["bulk"] if report["bulk"] and "elastic_GPa" in report["bulk"] else None)
+    lines += active_learning_markdown(report.get("active_learning") or [])
     return "\n".join(lines)
 
 
@@ -403,8 +431,10 @@ def write_report(campaign: Campaign, out_dir: str | Path, model_sha256: str | No
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out_dir / "summary.md").write_text(render_markdown(report))
     plot_bep(report["bep"], out_dir / "bep.png")
+    plot_arrhenius(report, out_dir / "arrhenius.png")
     plot_parity(report["parity"], report["model"], out_dir / "parity.png")
     plot_wulff(report["wulff"], out_dir / "wulff.png")
     plot_phonons(report["bulk"], out_dir / "phonons.png")
     plot_elastic(report["bulk"], out_dir / "elastic.png")
+    plot_active_learning(report["active_learning"], out_dir / "active_learning.png")
     return out_dir

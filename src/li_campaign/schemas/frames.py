@@ -9,7 +9,19 @@ from pymatgen.core import Structure
 
 from li_campaign.schemas.provenance import Provenance
 
-FrameOrigin = Literal["bulk_strain", "bulk_rattle", "vacancy", "slab", "adatom"]
+FrameOrigin = Literal[
+    "bulk_strain",
+    "bulk_rattle",
+    "vacancy",
+    "slab",
+    "adatom",
+    "active_learning",
+    "bulk_eos",
+    "divacancy",
+    "aimd",
+    "liquid",
+    "step",
+]
 
 
 class TrainingFrameDoc(BaseModel):
@@ -28,6 +40,21 @@ class TrainingFrameDoc(BaseModel):
         ..., description="Stress in ASE's convention and Voigt order xx yy zz yz xz xy (eV/Å^3)."
     )
     engine: str = Field(..., description="Labelling engine: gpaw or an analytic potential.")
+    wall_time_s: float
+    provenance: Provenance
+
+
+class TrainingFrameBatchDoc(BaseModel):
+    """The frames of one multi-step calculation (relaxation or MD), every ``stride``-th step."""
+
+    doc_type: Literal["training_frames"] = "training_frames"
+    frame_ids: list[str] = Field(..., description="Ids of the frames, in step order.")
+    origin: FrameOrigin
+    label: str = Field(..., description="The calculation, e.g. 'aimd 600 K'.")
+    steps: list[int] = Field(..., description="Ionic step (0-based) of each frame.")
+    n_steps: int = Field(..., description="Ionic steps the calculation made.")
+    frames: list[TrainingFrameDoc]
+    engine: str
     wall_time_s: float
     provenance: Provenance
 

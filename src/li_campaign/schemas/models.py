@@ -9,6 +9,16 @@ from pydantic import BaseModel, Field
 from li_campaign.schemas.provenance import Provenance
 
 
+class OriginErrors(BaseModel):
+    """Errors of the model on the frames of one origin (bulk_strain, slab, aimd, …)."""
+
+    n_frames: int
+    energy_mae_meV_atom: float
+    energy_rmse_meV_atom: float
+    force_mae_meV_A: float
+    force_rmse_meV_A: float
+
+
 class HoldoutErrors(BaseModel):
     """Errors of the deployed model on frames it never saw in training or validation."""
 
@@ -18,6 +28,9 @@ class HoldoutErrors(BaseModel):
     force_mae_meV_A: float
     force_rmse_meV_A: float
     stress_mae_meV_A3: float | None = None
+    by_origin: dict[str, OriginErrors] = Field(
+        default_factory=dict, description="The same errors per frame origin (frames tagged by the training-set generator)."
+    )
 
 
 class ParityData(BaseModel):
@@ -27,6 +40,18 @@ class ParityData(BaseModel):
     mlip_energy_per_atom_eV: list[float]
     dft_force_components_eV_A: list[float]
     mlip_force_components_eV_A: list[float]
+
+
+class TrainingDevices(BaseModel):
+    """How a model was trained: on which devices, with which data-parallel strategy."""
+
+    n_gpus: int = Field(..., description="GPUs trained on (mlip.n_gpus); 1 also on a CPU-only worker.")
+    accelerator: str = Field(..., description="Lightning accelerator: 'gpu' or 'cpu'.")
+    strategy: str = Field(..., description="Lightning strategy: 'single_device', or 'ddp' (nequip's SimpleDDPStrategy).")
+    world_size: int = Field(..., description="Training processes (one per GPU with DDP).")
+    per_device_batch_size: int = Field(..., description="Frames per batch on each device; the global batch is world_size times it.")
+    device_names: list[str] = Field(default_factory=list, description="Names of the GPUs used (torch), empty on CPU.")
+    cuda_visible_devices: str | None = Field(None, description="CUDA_VISIBLE_DEVICES of the training job (its pinned GPUs).")
 
 
 class ModelDoc(BaseModel):
@@ -40,6 +65,8 @@ class ModelDoc(BaseModel):
     deploy_mode: Literal["aotinductor", "eager"]
     compile_target: str | None = Field(None, description="nequip-compile target, e.g. 'ase'; None for eager.")
     compile_device: str = "cpu"
+    compile_gpu: str | None = Field(None, description="GPU the AOTInductor build was compiled on (None: CPU build or eager).")
+    compile_torch: str | None = Field(None, description="torch version of the AOTInductor build (None: eager).")
     package_path: str
     package_sha256: str
     n_parameters: int | None = None
@@ -49,4 +76,5 @@ class ModelDoc(BaseModel):
     parity: ParityData
     training_wall_time_s: float
     deploy_wall_time_s: float
+    training_devices: TrainingDevices | None = Field(None, description="Devices and DDP setup of the training run.")
     provenance: Provenance

@@ -94,6 +94,20 @@ class Hop(BaseModel):
     images: list[Structure] | None = Field(
         None, description="Relaxed NEB images (Structure dicts); jobs route this key to the large-data store."
     )
+    mechanism: Literal["hop", "exchange", "across_step_hop", "across_step_exchange"] = Field(
+        "hop",
+        description="hop: the adatom moves alone; exchange: it replaces a surface atom, which ends at site `end`; "
+        "across_step_*: the same, descending a step edge.",
+    )
+    images_tried: list[int] | None = Field(None, description="Intermediate-image counts run, in order (n -> 2n+1).")
+    barriers_by_images_eV: list[float] | None = Field(None, description="Forward barrier of each count in images_tried.")
+    images_converged: bool | None = Field(
+        None, description="The last two counts agree within the tolerance; None if no convergence was asked for."
+    )
+    moving_atoms: list[int] | None = Field(
+        None, description="Indices (in the images) of the atoms that change site: the adatom, then a replaced atom."
+    )
+    replaced_atom: int | None = Field(None, description="Exchange: index of the surface atom pushed out.")
 
 
 class DiffusionDoc(BaseModel):
@@ -106,6 +120,7 @@ class DiffusionDoc(BaseModel):
     rejected_hops: list[str] = Field(default_factory=list, description="Hops left out, with the reason.")
     min_barrier_eV: float
     min_hop: str
+    min_mechanism: str = Field("hop", description="Mechanism of min_hop: hop or exchange.")
     provenance: Provenance
 
 

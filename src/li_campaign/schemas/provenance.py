@@ -18,3 +18,10 @@ class Provenance(BaseModel):
     model_sha256: str | None = Field(None, description="sha256 of the deployed model file, if a model was used.")
     dft_settings: dict | None = Field(None, description="DFT engine and settings, if DFT was used.")
     structure_hash: str | None = Field(None, description="Hash of the input structure (core.hashing).")
+    calc_key: str | None = Field(
+        None,
+        description="Identity of the calculation: sha256 of (kind, structure hash, model sha256, settings); see db.reuse.",
+    )
+    reused_from: str | None = Field(
+        None, description="uuid of the job whose result this is, when an identical calculation had already run (db.reuse)."
+    )

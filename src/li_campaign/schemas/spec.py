@@ -135,8 +135,110 @@ class SlabTrainingSpec(_Spec):
     max_z_strain: float = Field(0.06, ge=0, lt=0.3, description="Largest strain of the interlayer spacings.")
     surface_shift_A: float = Field(0.3, ge=0, lt=1.0, description="Largest shift of each outermost layer along z (Å).")
     rattle_std_A: float = Field(0.05, gt=0, lt=0.5, description="Std. dev. of the slab rattle (Å).")
+    max_miller_index: int | None = Field(
+        None,
+        ge=1,
+        le=4,
+        description="If set, the facets are every distinct bcc facet up to this index (structures.facets), not `facets`.",
+    )
 
     _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
+
+
+class EosTrainingSpec(_Spec):
+    """Equation-of-state frames: the 2-atom cube under isotropic strain (origin ``bulk_eos``)."""
+
+    n_points: int = Field(9, ge=2, le=41, description="Volumes, evenly spaced in linear strain.")
+    max_linear_strain: float = Field(
+        0.08, gt=0, lt=0.3, description="Largest linear strain (fraction): a ranges over a(1 ± this)."
+    )
+
+
+class RattleTrainingSpec(_Spec):
+    """Rattled supercells at several amplitudes (origin ``bulk_rattle``)."""
+
+    supercell: tuple[int, int, int] = Field((2, 2, 2), description="Repeat of the 2-atom cell.")
+    amplitudes_A: Annotated[list[float], Field(min_length=1)] = Field(
+        default_factory=lambda: [0.05, 0.1, 0.2], description="Std. dev. of the Gaussian displacements (Å), one set each."
+    )
+    n_per_amplitude: int = Field(2, ge=1, description="Cells per amplitude.")
+    max_strain: float = Field(0.02, ge=0, lt=0.3, description="Largest random strain component applied first (fraction).")
+
+    @field_validator("amplitudes_A")
+    @classmethod
+    def _amplitudes(cls, value: list[float]) -> list[float]:
+        if min(value) <= 0 or max(value) >= 0.6:
+            raise ValueError(f"amplitudes_A {value}: each must be in (0, 0.6) Å")
+        return value
+
+
+class DivacancyTrainingSpec(_Spec):
+    """Divacancy cells (origin ``divacancy``): two vacancies in a neighbour shell of each other."""
+
+    supercell: tuple[int, int, int] = Field((3, 3, 3), description="Repeat of the 2-atom cell.")
+    shells: Annotated[list[int], Field(min_length=1)] = Field(
+        default_factory=lambda: [1, 2],
+        description="Neighbour shells of the second vacancy: 1 = first neighbours (a√3/2), 2 = second (a).",
+    )
+    n_rattled: int = Field(1, ge=0, description="Rattled copies of each divacancy cell, besides the unrattled one.")
+    rattle_std_A: float = Field(0.04, gt=0, lt=0.5, description="Std. dev. of the rattle (Å).")
+
+    @field_validator("shells")
+    @classmethod
+    def _shells(cls, value: list[int]) -> list[int]:
+        if min(value) < 1 or max(value) > 3 or len(set(value)) != len(value):
+            raise ValueError(f"shells {value}: distinct neighbour shells among 1, 2, 3")
+        return value
+
+
+class AimdTrainingSpec(_Spec):
+    """Molecular-dynamics snapshots at several temperatures (origin ``aimd``; ``liquid`` above 453.7 K).
+
+    ``driver: engine`` runs the MD with the DFT engine itself (VASP: atomate2 MDMaker; GPAW:
+    ASE Langevin with the GPAW calculator, expensive) and keeps every ``stride``-th step as a
+    frame. ``driver: morse`` is the cheap route for local runs: the MD is driven by the Morse
+    potential of ``driver_morse`` (ASE Langevin) and every ``stride``-th snapshot is then
+    labelled by the DFT engine as a single point. The Morse potential is not lithium: its
+    snapshots are thermally disordered configurations, not a Li ensemble, and whether a run
+    above 453.7 K (the melting point of Li) actually melts depends on that potential and
+    the run length.
+    """
+
+    temperatures_K: Annotated[list[float], Field(min_length=1)] = Field(
+        default_factory=lambda: [300.0, 600.0],
+        description="One run per temperature (VASP TEBEG = TEEND); above 453.7 K the frames are tagged liquid.",
+    )
+    supercell: tuple[int, int, int] = Field((3, 3, 3), description="Repeat of the 2-atom cell (54 atoms).")
+    n_steps: int = Field(400, ge=1, description="MD steps per temperature (VASP NSW).")
+    time_step_fs: float = Field(1.0, gt=0, le=5.0, description="Time step (fs, VASP POTIM); Li is light, keep ≤ 2 fs.")
+    equilibration_steps: int = Field(100, ge=0, description="Steps at the start of each run that give no frames.")
+    stride: int = Field(20, ge=1, description="Keep every stride-th step after equilibration as a frame.")
+    driver: Literal["engine", "morse"] = Field("morse", description="What drives the MD (see the class docstring).")
+    driver_morse: MorseSpec = Field(default_factory=lambda: MorseSpec(), description="Morse potential of driver: morse.")
+    friction_per_fs: float = Field(0.01, gt=0, le=1.0, description="Langevin friction of the ASE drivers (1/fs).")
+
+    @model_validator(mode="after")
+    def _frames(self) -> AimdTrainingSpec:
+        if min(self.temperatures_K) <= 0:
+            raise ValueError(f"temperatures_K {self.temperatures_K}: temperatures must be > 0 K")
+        if self.n_steps <= self.equilibration_steps:
+            raise ValueError(f"n_steps = {self.n_steps} must exceed equilibration_steps = {self.equilibration_steps}")
+        return self
+
+
+class RelaxTrajectorySpec(_Spec):
+    """Frames along relaxations: every ``stride``-th ionic step of a relaxation by the DFT engine.
+
+    The clean slabs and adatom cells (``origins``) are relaxed (fixed cell, VASP ISIF = 2;
+    ASE BFGS for GPAW/Morse) instead of labelled once; their frames keep the origin.
+    """
+
+    origins: Annotated[list[Literal["slab", "adatom", "vacancy", "divacancy", "step"]], Field(min_length=1)] = Field(
+        default_factory=lambda: ["slab", "adatom"], description="Origins whose unperturbed cells are relaxed."
+    )
+    max_steps: int = Field(40, ge=1, description="Largest number of ionic steps (VASP NSW).")
+    fmax_eV_A: float = Field(0.02, gt=0, le=1.0, description="Force convergence (VASP EDIFFG = -fmax).")
+    stride: int = Field(5, ge=1, description="Keep every stride-th ionic step (and the last) as a frame.")
 
 
 class TrainingSetSpec(_Spec):
@@ -146,6 +248,14 @@ class TrainingSetSpec(_Spec):
     bulk: BulkTrainingSpec = BulkTrainingSpec()
     vacancy: VacancyTrainingSpec | None = VacancyTrainingSpec()
     slabs: SlabTrainingSpec | None = SlabTrainingSpec()
+    eos: EosTrainingSpec | None = Field(None, description="Equation-of-state frames (off unless given).")
+    rattle: RattleTrainingSpec | None = Field(None, description="Rattled supercells at several amplitudes (off unless given).")
+    divacancy: DivacancyTrainingSpec | None = Field(None, description="Divacancy cells (off unless given).")
+    aimd: AimdTrainingSpec | None = Field(None, description="MD snapshots at several temperatures (off unless given).")
+    relax: RelaxTrajectorySpec | None = Field(None, description="Frames along relaxations (off unless given).")
+    steps: StepSpec | None = Field(
+        None, description="Stepped (and kinked) slabs of the (100)/(110) terraces, origin step (off unless given)."
+    )
 
 
 class GpawSpec(_Spec):
@@ -170,12 +280,68 @@ class MorseSpec(_Spec):
     cutoff_A: float = Field(6.0, gt=2.0, description="Interactions are smoothly switched off between 0.8·cutoff and cutoff (Å).")
 
 
+class VaspSpec(_Spec):
+    """VASP PBE settings of the production labels (atomate2 input sets, run under custodian).
+
+    Every value is written into the INCAR/KPOINTS of each job and recorded on each frame.
+    The MD temperature (TEBEG = TEEND), step count (NSW) and time step (POTIM) come from
+    ``training_set.aimd``; the relaxation step count (NSW) and EDIFFG from
+    ``training_set.relax``.
+    """
+
+    potcar: Literal["Li_sv"] = Field("Li_sv", description="PAW dataset: 1s2s semicore, 3 valence electrons.")
+    potcar_functional: Literal["PBE_54", "PBE_64", "PBE"] = Field(
+        "PBE_54", description="POTCAR set (pymatgen name); atomate2's default PBE_54."
+    )
+    gga: Literal["PE"] = Field("PE", description="GGA = PE: PBE (atomate2's base set has PBEsol, PS; overridden).")
+    encut_eV: float = Field(
+        600.0, ge=300, le=1500, description="ENCUT (eV): 1.2 × ENMAX of Li_sv (499 eV), the usual margin for stresses."
+    )
+    prec: Literal["Accurate", "Normal"] = Field("Accurate", description="PREC.")
+    ismear: Literal[-1, 0, 1, 2] = Field(
+        1, description="ISMEAR: 1 = Methfessel–Paxton order 1, the choice for a metal (0 Gaussian, -1 Fermi)."
+    )
+    sigma_eV: float = Field(0.1, gt=0, le=0.5, description="SIGMA (eV), smearing width.")
+    kspacing_inv_A: float = Field(
+        0.15,
+        gt=0.02,
+        le=1.0,
+        description="k-point spacing (1/Å), VASP's KSPACING rule n = ceil(2π|b|/k); written as a Γ-centred KPOINTS "
+        "mesh so that slabs get one k-point along the vacuum axis.",
+    )
+    ediff_eV: float = Field(1e-6, gt=0, le=1e-3, description="EDIFF (eV), SCF convergence.")
+    nelm: int = Field(120, ge=10, le=1000, description="NELM, largest number of SCF steps.")
+    algo: Literal["Normal", "Fast", "All"] = Field("Normal", description="ALGO.")
+    lreal: Literal[False, "Auto"] = Field(False, description="LREAL: False (reciprocal-space projectors) for accurate forces.")
+    ispin: Literal[1] = Field(1, description="ISPIN = 1: Li is non-magnetic.")
+    slab_isif: Literal[2] = Field(2, description="ISIF of slab and adatom relaxations: fixed cell (the vacuum stays).")
+    bulk_isif: Literal[2, 3] = Field(2, description="ISIF of bulk relaxations (2: fixed cell, 3: cell relaxed too).")
+    slab_dipole_correction: bool = Field(
+        True, description="LDIPOL = True, IDIPOL = 3 on slab and adatom cells (adatom cells are not symmetric)."
+    )
+    md_algo: Literal[1, 2, 3] = Field(2, description="MDALGO: 1 Andersen, 2 Nosé–Hoover (NVT), 3 Langevin.")
+    md_smass: float = Field(0.0, ge=-3.0, description="SMASS of the Nosé–Hoover thermostat (0: ~40 time steps period).")
+    md_isif: Literal[2] = Field(2, description="ISIF of MD runs: 2, NVT with the stress computed for every frame.")
+    vasp_cmd: str | None = Field(
+        None, description="VASP command; None takes atomate2's VASP_CMD setting (atomate2.yaml, ATOMATE2_VASP_CMD)."
+    )
+    custodian_max_errors: int = Field(5, ge=1, le=20, description="Corrections custodian may make before the job fails.")
+    potcar_spec: bool = Field(
+        False,
+        description="Write POTCAR.spec (the symbols) instead of a POTCAR: input generation without a licence (tests). "
+        "False: real POTCARs from pymatgen's PMG_VASP_PSP_DIR.",
+    )
+
+
 class DftSpec(_Spec):
     """Which engine labels frames, with its settings."""
 
-    engine: Literal["gpaw", "morse"] = "gpaw"
+    engine: Literal["gpaw", "morse", "vasp"] = Field(
+        "gpaw", description="gpaw (open, local and CI), vasp (production, atomate2 + custodian) or morse (tests)."
+    )
     gpaw: GpawSpec = GpawSpec()
     morse: MorseSpec = MorseSpec()
+    vasp: VaspSpec = VaspSpec()
 
 
 class SplitSpec(_Spec):
@@ -219,6 +385,26 @@ class MlipSpec(_Spec):
     split: SplitSpec = SplitSpec()
     deploy: Literal["aotinductor", "eager"] = Field(
         "aotinductor", description="aotinductor: nequip-compile a .nequip.pt2; eager: load the packaged .nequip.zip."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description=(
+            "Where to train and compile: auto = the worker's GPU when it has one (the model is then compiled "
+            "for that GPU type), else the CPU."
+        ),
+    )
+    precision: Literal["float32", "float64"] = Field("float32", description="Model dtype (nequip model_dtype).")
+    gpu_batch_size: int | None = Field(
+        None, ge=1, description="Training batch size when training on a GPU (None: batch_size, as on the CPU)."
+    )
+    n_gpus: int = Field(
+        1,
+        ge=1,
+        description=(
+            "GPUs to train on. Above 1: data-parallel training (DDP, nequip's SimpleDDPStrategy) with one "
+            "process per GPU on one node; the batch size is per GPU, so the global batch is n_gpus times it. "
+            "The fit job asks the runner for that many GPUs and refuses to start with fewer visible."
+        ),
     )
 
 
@@ -341,6 +527,26 @@ class PhononSpec(_Spec):
         return value
 
 
+class MdGuardSpec(_Spec):
+    """Stability limits of an MD run (:class:`li_campaign.properties.md_guard.MdGuard`).
+
+    A run that crosses one stops; its job stores a flagged document (reason, last good
+    frame) instead of a result, and the builders leave it out and count it.
+    """
+
+    min_distance_fraction: float = Field(
+        0.5, gt=0, lt=1, description="Stop when two atoms are closer than this fraction of the bulk nearest-neighbour distance."
+    )
+    max_temperature_factor: float = Field(
+        3.0, gt=1, description="Stop when the kinetic temperature exceeds this multiple of the target temperature."
+    )
+    max_energy_drift_eV_atom: float = Field(
+        0.5, gt=0, description="Stop when (E_pot + E_kin)/N moves further than this from its start (eV/atom)."
+    )
+    max_force_eV_A: float = Field(10.0, gt=0, description="Stop when the force on one atom exceeds this (eV/Å): extrapolation.")
+    check_every: int = Field(10, ge=1, description="MD steps between checks.")
+
+
 class FiniteTemperatureSpec(_Spec):
     """MD of bulk bcc Li at finite temperature: a(T) (NPT), Cij(T) (NVT strain–stress), Cv (NVT).
 
@@ -386,6 +592,9 @@ class FiniteTemperatureSpec(_Spec):
         description="Converged only if the first and second halves of each production average differ by less than "
         "this many combined block errors.",
     )
+    guard: MdGuardSpec = Field(
+        default_factory=MdGuardSpec, description="Stability limits; a run that crosses one is flagged, not stored."
+    )
 
     @model_validator(mode="after")
     def _lengths(self) -> FiniteTemperatureSpec:
@@ -416,6 +625,176 @@ class BulkStageSpec(_Spec):
     )
 
 
+class NebConvergenceSpec(_Spec):
+    """Image-count convergence of every surface CI-NEB (properties.neb.converged_neb).
+
+    The band is run with ``neb.n_images`` intermediate images, then refined to 2n + 1 (the
+    converged images plus the midpoints between them) until the barrier changes by less than
+    ``tolerance_eV`` or the next count would exceed ``max_images`` (then flagged not converged).
+    """
+
+    enabled: bool = Field(True, description="False: one NEB with neb.n_images, images_converged left unset.")
+    tolerance_eV: float = Field(0.01, gt=0, description="Converged when the barrier changes by less than this (eV).")
+    max_images: int = Field(15, ge=1, le=63, description="Most intermediate images tried.")
+
+
+class SurfaceMechanismSpec(_Spec):
+    """Surface-diffusion mechanisms beyond the adatom hop."""
+
+    exchange: bool = Field(True, description="Compute exchange paths (adatom replaces a surface atom).")
+    exchange_facets: list[MillerIndex] = Field(
+        default_factory=lambda: [(1, 0, 0), (1, 1, 0), (1, 1, 1)],
+        description="Facets whose exchange paths are computed (they are many and costly on open facets).",
+    )
+    across_step: bool = Field(True, description="Compute the descending hop and exchange at step edges (Ehrlich–Schwoebel).")
+
+    _check_facets = field_validator("exchange_facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
+
+
+class MdDiffusionSpec(_Spec):
+    """NVT (Langevin) MD of Li adatoms on slabs: 2D MSD → D(T) and an Arrhenius fit.
+
+    One job per facet, temperature and adatom count. Default cost per job: 3500 steps of
+    37–75 atoms (slab + adatoms, at a = 3.44 Å).
+    """
+
+    facets: Annotated[list[MillerIndex], Field(min_length=1)] = Field(
+        default_factory=lambda: [(1, 0, 0), (1, 1, 0), (1, 1, 1)]
+    )
+    temperatures_K: Annotated[list[float], Field(min_length=1)] = Field(
+        default_factory=lambda: [200.0, 300.0, 400.0],
+        description="Temperatures (K); bcc Li melts at 453.7 K (expt.). Two or more give an Arrhenius fit.",
+    )
+    n_adatoms: Annotated[list[int], Field(min_length=1)] = Field(
+        default_factory=lambda: [1, 3], description="Adatoms on the slab, one run each."
+    )
+    equilibration_steps: int = Field(500, ge=0, description="Steps discarded before the MSD is recorded.")
+    production_steps: int = Field(3000, ge=100, description="Steps of the MSD analysis.")
+    timestep_fs: float = Field(2.0, gt=0, le=5.0)
+    friction_per_fs: float = Field(
+        0.01, gt=0, le=1.0, description="Langevin friction γ (1/fs); weak, so it barely slows the diffusion."
+    )
+    min_slab_size_A: float = Field(6.0, gt=2.0, description="Minimum slab thickness (Å).")
+    min_vacuum_A: float = Field(10.0, ge=5.0, description="Minimum vacuum thickness (Å).")
+    min_lateral_A: float = Field(10.0, gt=0, description="Minimum in-plane size of the cell (Å).")
+    fixed_bottom_A: float = Field(2.0, ge=0, description="Atoms this far from the bottom are fixed.")
+    sample_every: int = Field(10, ge=1, description="Steps between adatom positions used for the MSD.")
+    trajectory_every: int = Field(100, ge=1, description="Steps between full frames sent to the large-data store.")
+    fit_window: tuple[float, float] = Field(
+        (0.1, 0.4), description="MSD fit range (lag times) as fractions of a segment's length."
+    )
+    n_segments: int = Field(
+        4, ge=2, le=50, description="Consecutive segments, each fitted: D is their mean, its error their standard error."
+    )
+    guard: MdGuardSpec = Field(
+        MdGuardSpec(), description="Stability limits: a run that crosses one stops with a flagged document."
+    )
+    seed: int = Field(11, description="Seed of the adatom placement, velocities and Langevin noise.")
+
+    _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
+
+    @model_validator(mode="after")
+    def _checks(self) -> MdDiffusionSpec:
+        if min(self.temperatures_K) <= 0:
+            raise ValueError(f"temperatures_K {self.temperatures_K}: temperatures must be > 0 K")
+        if min(self.n_adatoms) < 1:
+            raise ValueError(f"n_adatoms {self.n_adatoms}: each run needs at least one adatom")
+        lo, hi = self.fit_window
+        if not 0 <= lo < hi <= 1:
+            raise ValueError(f"fit_window {self.fit_window}: need 0 <= start < end <= 1")
+        if self.production_steps // self.sample_every < 4 * self.n_segments:
+            raise ValueError(
+                f"production_steps {self.production_steps} / sample_every {self.sample_every}: "
+                f"need at least 4 samples per segment (n_segments = {self.n_segments})"
+            )
+        return self
+
+
+class FacetEnumerationSpec(_Spec):
+    """Every symmetrically distinct facet up to ``max_index``, γ converged in slab thickness and vacuum.
+
+    See :func:`li_campaign.structures.facets.distinct_facets` and
+    :func:`li_campaign.properties.surface_convergence.converged_surface_energy`.
+    """
+
+    max_index: int = Field(3, description="Largest Miller index, 1 to 4 (3: 13 facets, 4: 22).")
+    start_thickness_A: float = Field(8.0, gt=2.0, description="Thinnest slab of the thickness series (Å).")
+    thickness_step_A: float = Field(2.0, gt=0, description="Thickness added per step of the series (Å), rounded up to whole planes.")
+    max_thickness_A: float = Field(30.0, gt=2.0, description="Thickest slab tried (Å); reaching it unconverged is flagged.")
+    max_layers: int = Field(
+        120, ge=3, description="Most atomic planes of a slab (= atoms: the slab is laterally primitive, one atom per plane)."
+    )
+    tolerance_J_m2: float = Field(0.005, gt=0, description="Converged when γ changes by less than this between steps (J/m²).")
+    vacuum_A: float = Field(12.0, ge=5.0, description="Vacuum of the thickness series (Å).")
+    vacuum_step_A: float = Field(4.0, gt=0, description="Vacuum added per step of the vacuum check (Å).")
+    max_vacuum_A: float = Field(28.0, ge=5.0, description="Largest vacuum tried (Å); reaching it unconverged is flagged.")
+
+    @field_validator("max_index", mode="before")
+    @classmethod
+    def _index_range(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4:
+            raise ValueError(f"max_index = {value!r}: must be an integer from 1 to 4 (4 already gives 22 facets)")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> FacetEnumerationSpec:
+        if self.max_thickness_A < self.start_thickness_A:
+            raise ValueError(f"max_thickness_A {self.max_thickness_A} < start_thickness_A {self.start_thickness_A}")
+        if self.max_vacuum_A < self.vacuum_A:
+            raise ValueError(f"max_vacuum_A {self.max_vacuum_A} < vacuum_A {self.vacuum_A}")
+        return self
+
+
+STEP_TERRACES = ("100", "110")
+"""Terraces of the stepped slabs; bcc(111) is left out (see :class:`StepSpec`)."""
+
+
+class StepSpec(_Spec):
+    """Stepped (vicinal) slabs of the low-index terraces (:mod:`li_campaign.structures.steps`).
+
+    Only the (100) and (110) terraces: bcc(111) is so open (planes 0.99 Å apart at
+    a = 3.44 Å, the top three planes all exposed) that removing part of one plane does not
+    make a monatomic step with a terrace on either side.
+    """
+
+    terraces: Annotated[list[MillerIndex], Field(min_length=1)] = Field(
+        default_factory=lambda: [(1, 0, 0), (1, 1, 0)], description="Terrace facets: 100 and/or 110."
+    )
+    terrace_width_rows: int = Field(
+        4, description="Atom rows of the upper terrace (and of the lower one); at least 3."
+    )
+    slab_thickness_A: float = Field(8.0, gt=2.0, description="Thickness of the flat slab before the step is cut (Å).")
+    fix_bottom_layers: int = Field(2, ge=1, description="Bottom atomic planes held fixed (the same in the flat reference).")
+    vacuum_A: float = Field(12.0, ge=5.0, description="Vacuum above the upper terrace (Å).")
+    kinks: bool = Field(True, description="Also build the kinked slab and adsorb at its kink sites.")
+    kink_spacing_atoms: int = Field(
+        4, ge=4, description="Atoms per cell along the kinked step; half of one edge row is removed (two kinks per cell)."
+    )
+    min_lateral_A: float = Field(6.0, gt=0, description="Minimum cell length along the step in the adsorption cells (Å).")
+
+    @field_validator("terraces", mode="before")
+    @classmethod
+    def _low_index(cls, value: list[object]) -> list[MillerIndex]:
+        facets = _facets(value)
+        bad = [f for f in facets if facet_label(f) not in STEP_TERRACES]
+        if bad:
+            raise ValueError(
+                f"terraces {bad}: stepped slabs are built on the {' and '.join(STEP_TERRACES)} terraces only "
+                "(bcc(111) is too open for a monatomic step; higher indices are already stepped)"
+            )
+        return facets
+
+    @field_validator("terrace_width_rows", mode="before")
+    @classmethod
+    def _width(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 3:
+            raise ValueError(
+                f"terrace_width_rows = {value!r}: need an integer of at least 3, so that each terrace has a row "
+                "away from both of its step edges"
+            )
+        return value
+
+
 class FanOutSpec(_Spec):
     """Calculations run with the deployed model."""
 
@@ -439,7 +818,161 @@ class FanOutSpec(_Spec):
         ),
     )
 
+    facet_enumeration: FacetEnumerationSpec | None = Field(
+        None,
+        description=(
+            "Every symmetrically distinct facet up to max_index, each with γ converged in slab thickness and "
+            "vacuum; replaces `facets`. None: the listed `facets`, one slab each."
+        ),
+    )
+    steps: StepSpec | None = Field(None, description="Stepped and kinked slabs: step energy, step and kink sites.")
+    neb_convergence: NebConvergenceSpec | None = Field(
+        None, description="Converge every surface NEB in its image count; None: one band of neb.n_images."
+    )
+    mechanisms: SurfaceMechanismSpec | None = Field(
+        None, description="Exchange paths and across-step (Ehrlich–Schwoebel) paths besides the adatom hops."
+    )
+    md_diffusion: MdDiffusionSpec | None = Field(None, description="Adatom MD: D(T) per facet and an Arrhenius fit.")
+
     _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
+
+    @model_validator(mode="after")
+    def _one_facet_source(self) -> FanOutSpec:
+        # a serialized spec carries the default `facets` beside `facet_enumeration`: only a different list conflicts
+        default = type(self).model_fields["facets"].default_factory()
+        if self.facet_enumeration is not None and list(self.facets) != default:
+            raise ValueError("give either `facets` or `facet_enumeration` (which enumerates the facets itself), not both")
+        return self
+
+    def facet_list(self) -> list[MillerIndex]:
+        """The facets of the fan-out: enumerated up to ``facet_enumeration.max_index``, or ``facets``."""
+        if self.facet_enumeration is None:
+            return list(self.facets)
+        from li_campaign.structures.facets import distinct_facets
+
+        return distinct_facets(self.facet_enumeration.max_index)
+
+
+class ExplorationSpec(_Spec):
+    """What the committee explores in each active-learning iteration (cheap defaults).
+
+    Start structures are built at ``training_set.lattice_constant_A``: a bulk supercell, a
+    symmetric slab of each facet and that slab with one Li adatom in a hollow site. Each is
+    explored by Langevin MD at each temperature of its kind, by a relaxation of a rattled
+    copy, and (adatom cells) by a straight hop of the adatom to the next equivalent site.
+    """
+
+    bulk_supercell: int = Field(2, ge=1, le=6, description="n of the n×n×n repeat of the 2-atom cube (2n³ atoms).")
+    bulk_temperatures_K: list[float] = Field(
+        default_factory=lambda: [300.0, 600.0], description="MD temperatures of the bulk cell (K); empty: no bulk MD."
+    )
+    facets: list[MillerIndex] = Field(
+        default_factory=lambda: [(1, 0, 0), (1, 1, 0)], description="Slab (and adatom) facets; empty: bulk only."
+    )
+    slab_temperatures_K: list[float] = Field(
+        default_factory=lambda: [300.0], description="MD temperatures of the slabs and adatom cells (K)."
+    )
+    adatom: bool = Field(True, description="Also explore each slab with one Li adatom (MD, relaxation and hop).")
+    min_slab_size_A: float = Field(5.0, gt=2.0, description="Minimum slab thickness (Å).")
+    min_vacuum_A: float = Field(8.0, ge=5.0, description="Minimum vacuum thickness (Å).")
+    min_lateral_A: float = Field(5.0, gt=0, description="Minimum in-plane size of slab and adatom cells (Å).")
+    md_steps: int = Field(100, ge=1, description="Langevin MD steps per start structure and temperature.")
+    timestep_fs: float = Field(2.0, gt=0, le=5.0, description="MD time step (fs).")
+    friction_per_fs: float = Field(0.02, gt=0, le=1.0, description="Langevin friction (1/fs).")
+    relax_steps: int = Field(30, ge=0, description="FIRE steps of the relaxation of a rattled copy; 0: no relaxations.")
+    rattle_std_A: float = Field(0.15, ge=0, lt=0.5, description="Std. dev. of the rattle before the relaxation (Å).")
+    hop_images: int = Field(5, ge=0, le=31, description="Images of the adatom hop path; 0: no hops.")
+    sample_every: int = Field(10, ge=1, description="Every this many MD or relaxation steps, all members evaluate the frame.")
+
+    _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v) if v else []))
+
+    @field_validator("bulk_temperatures_K", "slab_temperatures_K")
+    @classmethod
+    def _positive_temperatures(cls, value: list[float]) -> list[float]:
+        if value and min(value) <= 0:
+            raise ValueError(f"{value}: temperatures must be > 0 K")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_explore(self) -> ExplorationSpec:
+        if not self.bulk_temperatures_K and not self.relax_steps and not (self.facets and self.slab_temperatures_K):
+            raise ValueError("nothing to explore: give bulk_temperatures_K, relax_steps > 0 or facets with slab_temperatures_K")
+        return self
+
+
+#: Exploration origins: what was explored (bulk, slab, adatom) and how (md, relax, hop).
+EXPLORATION_ORIGINS = ("bulk_md", "bulk_relax", "slab_md", "slab_relax", "adatom_md", "adatom_relax", "adatom_hop")
+
+
+class ActiveLearningSpec(_Spec):
+    """Active learning: a committee's force disagreement decides which configurations get DFT labels.
+
+    Each iteration trains ``committee_size`` models that differ in seed (and optionally in a
+    random subsample of the frames), explores (:class:`ExplorationSpec`) with the first member
+    driving and every member evaluating sampled frames, and measures σ, the largest per-atom
+    standard deviation of the members' forces (eV/Å). Frames with ``trust_lower_eV_A`` ≤ σ <
+    ``trust_upper_eV_A`` are candidates, σ ≥ upper counts as failed exploration (reported,
+    never labelled), the rest as accurate. Up to ``budget_per_iteration`` diverse candidates
+    (farthest-point sampling on a distance-histogram descriptor) are labelled and the committee
+    is refit, until the candidate fraction falls below ``converged_candidate_fraction`` or
+    ``max_iterations`` committees have been trained.
+    """
+
+    committee_size: int = Field(4, ge=2, le=16, description="Models per committee.")
+    seeds: list[int] | None = Field(
+        None, description="Seed of each member (model init, data split and subsample); default mlip.seed + i."
+    )
+    subsample_fraction: float | None = Field(
+        None, gt=0, le=1, description="Each member trains on a random fraction of the frames (None: all frames)."
+    )
+    max_epochs: int | None = Field(None, ge=1, description="Epochs of each member (None: mlip.max_epochs).")
+    holdout_fraction: float = Field(
+        0.1,
+        gt=0,
+        lt=0.5,
+        description="Fraction (at least one frame) of the initial frames held out from every committee: the fixed "
+        "holdout on which each iteration's errors are measured.",
+    )
+    trust_lower_eV_A: float = Field(0.05, gt=0, description="σ below this: accurate, not labelled (eV/Å).")
+    trust_upper_eV_A: float = Field(0.3, gt=0, description="σ at or above this: failed exploration, not labelled (eV/Å).")
+    budget_per_iteration: int = Field(8, ge=1, description="Most candidates labelled per iteration.")
+    diversity: Literal["farthest_point", "max_deviation"] = Field(
+        "farthest_point",
+        description="farthest_point: farthest-point sampling on the descriptor; max_deviation: the largest σ first.",
+    )
+    descriptor_r_max_A: float = Field(6.0, gt=2.0, le=12.0, description="Cutoff of the distance-histogram descriptor (Å).")
+    descriptor_bins: int = Field(40, ge=4, le=400, description="Bins of the distance-histogram descriptor.")
+    origin_quotas: dict[str, int] | None = Field(
+        None, description=f"Most frames selected per exploration origin per iteration; origins: {', '.join(EXPLORATION_ORIGINS)}."
+    )
+    converged_candidate_fraction: float = Field(
+        0.05, ge=0, lt=1, description="Converged when the fraction of explored frames that are candidates is below this."
+    )
+    max_iterations: int = Field(5, ge=1, le=50, description="Most committees trained (iterations).")
+    seed: int = Field(0, description="Seed of the exploration (velocities, rattles, Langevin noise) and the selection.")
+    exploration: ExplorationSpec = ExplorationSpec()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ActiveLearningSpec:
+        if self.trust_lower_eV_A >= self.trust_upper_eV_A:
+            raise ValueError(
+                f"trust_lower_eV_A ({self.trust_lower_eV_A}) must be below trust_upper_eV_A ({self.trust_upper_eV_A})"
+            )
+        if self.seeds is not None:
+            if len(self.seeds) != self.committee_size:
+                raise ValueError(f"seeds {self.seeds}: need one per member (committee_size = {self.committee_size})")
+            if len(set(self.seeds)) != len(self.seeds):
+                raise ValueError(f"seeds {self.seeds}: members must have different seeds")
+        unknown = sorted(set(self.origin_quotas or {}) - set(EXPLORATION_ORIGINS))
+        if unknown:
+            raise ValueError(f"origin_quotas: unknown origins {unknown}; known: {list(EXPLORATION_ORIGINS)}")
+        if any(n < 0 for n in (self.origin_quotas or {}).values()):
+            raise ValueError(f"origin_quotas {self.origin_quotas}: quotas must be >= 0")
+        return self
+
+    def member_seeds(self, base_seed: int) -> list[int]:
+        """Return the seed of each member: :attr:`seeds`, or ``base_seed + i``."""
+        return list(self.seeds) if self.seeds is not None else [base_seed + i for i in range(self.committee_size)]
 
 
 class CampaignSpec(_Spec):
@@ -452,6 +985,7 @@ class CampaignSpec(_Spec):
     mlip: MlipSpec = MlipSpec()
     fanout: FanOutSpec = FanOutSpec()
     bulk: BulkStageSpec = BulkStageSpec()
+    active_learning: ActiveLearningSpec | None = None
 
     def spec_hash(self) -> str:
         """Return a sha256 of the validated spec (defaults filled in), for provenance."""

@@ -1,29 +1,49 @@
-"""Build the list of structures that get DFT labels, from the campaign spec."""
+"""Build the list of structures that get DFT labels, from the campaign spec.
+
+Engine-independent: each item says what to compute (a single point, a relaxation or an
+MD run) and the DFT engine of the spec turns it into a job
+(:class:`li_campaign.structures.jobs.TrainingSetMaker`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
 
 from li_campaign.core.lithium import bcc_li_conventional, check_lithium_structure
-from li_campaign.schemas.spec import TrainingSetSpec, facet_label
+from li_campaign.schemas.spec import AimdTrainingSpec, MorseSpec, TrainingSetSpec, facet_label
 from li_campaign.structures.slabs import adatom_slabs, make_symmetric_slab
+
+LI_MELTING_POINT_K = 453.7
+"""Melting point of Li at ambient pressure (K, experiment); MD frames above it are tagged ``liquid``."""
+
+
+def md_origin(temperature_K: float) -> str:
+    """Origin tag of MD frames at ``temperature_K``: ``liquid`` above the melting point of Li, else ``aimd``."""
+    return "liquid" if temperature_K > LI_MELTING_POINT_K else "aimd"
 
 
 @dataclass(frozen=True)
 class TrainingStructure:
-    """A structure to label, with its origin tag and a readable label."""
+    """A structure to label, with its origin tag, a readable label and what to compute.
+
+    ``calculation`` is ``static`` (one frame), ``relax`` (frames along a fixed-cell
+    relaxation) or ``md`` (frames of an MD run by the engine at ``temperature_K``).
+    """
 
     origin: str
     label: str
     structure: Structure
+    calculation: Literal["static", "relax", "md"] = "static"
+    temperature_K: float | None = None
 
     @property
     def is_slab(self) -> bool:
-        """True for slabs and adatom slabs (vacuum along z)."""
-        return self.origin in ("slab", "adatom")
+        """True for slabs, adatom slabs and stepped slabs (vacuum along z)."""
+        return self.origin in ("slab", "adatom", "step")
 
 
 def _random_strain(rng: np.random.Generator, max_strain: float) -> np.ndarray:
@@ -74,8 +94,19 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int) -> list[Train
     and rattled supercells (``bulk_rattle``); vacancy supercells (``vacancy``); symmetric
     slabs of each facet and perturbed copies (``slab``), and the slabs with one Li adatom at
     each distinct site, slightly rattled and with a random height offset (``adatom``).
+    The optional sections add equation-of-state cells (``bulk_eos``), rattled supercells
+    at several amplitudes (``bulk_rattle``), divacancies (``divacancy``), stepped and
+    kinked slabs (``step``) and MD snapshots (``aimd``, ``liquid`` above the melting
+    point); with ``relax`` the
+    unperturbed cells of its origins are relaxed instead of labelled once. They draw
+    from the random stream after the default sections, so enabling them leaves the
+    default structures unchanged.
     """
     rng = np.random.default_rng(seed)
+
+    def relax(origin: str) -> Literal["static", "relax"]:
+        return "relax" if spec.relax is not None and origin in spec.relax.origins else "static"
+
     a = spec.lattice_constant_A
     unit = bcc_li_conventional(a)
     out: list[TrainingStructure] = []
@@ -97,13 +128,13 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int) -> list[Train
             vac.remove_sites([0])
             if i > 0:
                 vac = _rattled(vac, rng, 0.5 * b.rattle_std_A)
-            out.append(TrainingStructure("vacancy", f"vacancy {i}", vac))
+            out.append(TrainingStructure("vacancy", f"vacancy {i}", vac, relax("vacancy") if i == 0 else "static"))
     if spec.slabs is not None:
         s = spec.slabs
-        for hkl in s.facets:
+        for hkl in _training_facets(s):
             slab = make_symmetric_slab(a, hkl, s.min_slab_size_A, s.min_vacuum_A)
             name = facet_label(hkl)
-            out.append(TrainingStructure("slab", f"slab {name}", slab))
+            out.append(TrainingStructure("slab", f"slab {name}", slab, relax("slab")))
             for i in range(s.n_perturbed):
                 perturbed = _perturbed_slab(slab, rng, s.max_z_strain, s.surface_shift_A)
                 out.append(TrainingStructure("slab", f"slab {name} perturbed {i}", _rattled(perturbed, rng, s.rattle_std_A)))
@@ -111,7 +142,116 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int) -> list[Train
                 for site, cell in adatom_slabs(slab, s.adatom_min_lateral_A)[: s.max_adatom_sites]:
                     cell = _rattled(cell, rng, 0.5 * s.rattle_std_A)
                     cell.translate_sites([len(cell) - 1], [0, 0, rng.uniform(-1, 1) * s.adatom_height_jitter_A], frac_coords=False)
-                    out.append(TrainingStructure("adatom", f"slab {name} + adatom {site}", cell))
+                    out.append(TrainingStructure("adatom", f"slab {name} + adatom {site}", cell, relax("adatom")))
+    out += _extra_structures(spec, unit, rng, relax)
     for item in out:
         check_lithium_structure(item.structure, item.label)
+    return out
+
+
+def _training_facets(slabs) -> list[tuple[int, int, int]]:
+    """The facets of the slab section: every distinct facet up to ``max_miller_index`` if set, else ``facets``."""
+    if slabs.max_miller_index is None:
+        return list(slabs.facets)
+    from li_campaign.structures.facets import distinct_facets
+
+    return distinct_facets(slabs.max_miller_index)
+
+
+def _divacancy(cell: Structure, shell: int) -> Structure:
+    """Remove site 0 and the first site in its ``shell``-th neighbour shell (distances rounded to 0.01 Å)."""
+    distances = np.round(cell.distance_matrix[0], 2)
+    shells = np.unique(distances[distances > 0])
+    if shell > len(shells):
+        raise ValueError(f"neighbour shell {shell} does not fit in a cell of {len(cell)} atoms")
+    partner = int(np.flatnonzero(distances == shells[shell - 1])[0])
+    out = cell.copy()
+    out.remove_sites([0, partner])
+    return out
+
+
+def morse_md_snapshots(
+    cell: Structure, aimd: AimdTrainingSpec, morse: MorseSpec, temperature_K: float, seed: int
+) -> list[tuple[int, Structure]]:
+    """Snapshots of an ASE Langevin run driven by a Morse potential: ``[(step, structure), ...]``.
+
+    The cheap route to MD configurations (``aimd.driver: morse``): the steps kept are those a
+    DFT-driven run would keep (every ``stride``-th after ``equilibration_steps``); the DFT
+    engine labels them afterwards as single points.
+    """
+    from ase import units
+    from ase.calculators.morse import MorsePotential
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(cell)
+    atoms.calc = MorsePotential(
+        epsilon=morse.epsilon_eV, r0=morse.r0_A, rho0=morse.rho0, rcut1=0.8 * morse.cutoff_A / morse.r0_A,
+        rcut2=morse.cutoff_A / morse.r0_A,
+    )  # fmt: skip
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=np.random.default_rng(seed))
+    dynamics = Langevin(
+        atoms, aimd.time_step_fs * units.fs, temperature_K=temperature_K, friction=aimd.friction_per_fs / units.fs,
+        rng=np.random.default_rng(seed + 1), fixcm=False,
+    )  # fmt: skip
+    snapshots: list[tuple[int, Structure]] = []
+    for step in range(aimd.n_steps):
+        if step >= aimd.equilibration_steps and (step - aimd.equilibration_steps) % aimd.stride == 0:
+            snapshots.append((step, AseAtomsAdaptor.get_structure(atoms)))
+        dynamics.run(1)
+    return snapshots
+
+
+def _extra_structures(spec: TrainingSetSpec, unit: Structure, rng: np.random.Generator, relax) -> list[TrainingStructure]:
+    """The optional sections: EOS, multi-amplitude rattles, divacancies, stepped slabs and MD.
+
+    Stepped slabs (:func:`li_campaign.structures.steps.stepped_slab`) are labelled clean, or
+    relaxed when ``relax.origins`` has ``step`` (their bottom planes carry
+    ``selective_dynamics`` and stay fixed in VASP relaxations).
+    """
+    out: list[TrainingStructure] = []
+    a = spec.lattice_constant_A
+    if spec.eos is not None:
+        for i, eps in enumerate(np.linspace(-spec.eos.max_linear_strain, spec.eos.max_linear_strain, spec.eos.n_points)):
+            cell = Structure(Lattice.cubic(a * (1 + eps)), unit.species, unit.frac_coords)
+            out.append(TrainingStructure("bulk_eos", f"bulk eos {i} (a = {a * (1 + eps):.3f} Å)", cell))
+    if spec.rattle is not None:
+        r = spec.rattle
+        big = unit * r.supercell
+        for amplitude in r.amplitudes_A:
+            for j in range(r.n_per_amplitude):
+                cell = _strained(big, _random_strain(rng, r.max_strain)) if r.max_strain > 0 else big.copy()
+                out.append(TrainingStructure("bulk_rattle", f"bulk rattle {amplitude:g} Å {j}", _rattled(cell, rng, amplitude)))
+    if spec.divacancy is not None:
+        d = spec.divacancy
+        big = unit * d.supercell
+        for shell in d.shells:
+            cell = _divacancy(big, shell)
+            out.append(TrainingStructure("divacancy", f"divacancy {shell}NN", cell, relax("divacancy")))
+            for j in range(d.n_rattled):
+                out.append(TrainingStructure("divacancy", f"divacancy {shell}NN rattled {j}", _rattled(cell, rng, d.rattle_std_A)))
+    if spec.steps is not None:
+        from li_campaign.structures.steps import stepped_slab
+
+        st = spec.steps
+        for terrace in st.terraces:
+            for kinked in (False, True) if st.kinks else (False,):
+                stepped = stepped_slab(
+                    a, terrace, st.terrace_width_rows, st.slab_thickness_A, st.vacuum_A, st.fix_bottom_layers,
+                    n_along=st.kink_spacing_atoms if kinked else 1, kinked=kinked,
+                )  # fmt: skip
+                name = f"{'kinked ' if kinked else ''}step on {facet_label(terrace)}"
+                out.append(TrainingStructure("step", name, stepped.structure, relax("step")))
+    if spec.aimd is not None:
+        md = spec.aimd
+        start = unit * md.supercell
+        for temperature in md.temperatures_K:
+            origin = md_origin(temperature)
+            if md.driver == "engine":
+                out.append(TrainingStructure(origin, f"md {temperature:g} K", start, "md", temperature))
+                continue
+            seed = int(rng.integers(2**31))
+            for step, snapshot in morse_md_snapshots(start, md, md.driver_morse, temperature, seed):
+                out.append(TrainingStructure(origin, f"md {temperature:g} K (morse-driven) step {step}", snapshot))
     return out

@@ -1,0 +1,231 @@
+"""Makers of the surface-kinetics stage: adatom MD diffusion, its Arrhenius fit, and step-edge barriers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobflow import Maker, job
+from pymatgen.core import Structure
+
+from li_campaign.db.reuse import calculation_key, reuse_or_compute
+from li_campaign.mlip.calculator import load_model
+from li_campaign.properties.jobs import _provenance
+from li_campaign.properties.md_diffusion import adatom_diffusion_md, arrhenius_fit
+from li_campaign.properties.md_guard import MdInstabilityError
+from li_campaign.properties.step_edges import across_step_barriers
+from li_campaign.schemas.flags import FlaggedResultDoc
+from li_campaign.schemas.kinetics import AdatomArrheniusDoc, AdatomDiffusionDoc, StepEdgeDiffusionDoc
+from li_campaign.schemas.models import ModelDoc
+from li_campaign.schemas.properties import BulkDoc, DiffusionDoc
+from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.spec import (
+    MdDiffusionSpec,
+    MillerIndex,
+    NebConvergenceSpec,
+    NebSpec,
+    RelaxSpec,
+    facet_label,
+)
+from li_campaign.structures.slabs import make_symmetric_slab
+
+
+@dataclass
+class AdatomDiffusionMDMaker(Maker):
+    """Adatom self-diffusion coefficient on one facet at one temperature, for one adatom count (NVT MD).
+
+    One job per (facet, temperature, adatom count): each run is an independent calculation
+    with its own reuse key and a flat, queryable document, and the runs spread over workers.
+    The strided frames (``trajectory``) go to the large-data store. A run stopped by its
+    stability guard (``md.guard``) returns a :class:`~li_campaign.schemas.flags.FlaggedResultDoc`.
+    """
+
+    name: str = "adatom diffusion md"
+    md: MdDiffusionSpec = field(default_factory=MdDiffusionSpec)
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job(data="trajectory")
+    def make(
+        self, model: ModelDoc, bulk: BulkDoc, miller: MillerIndex, temperature_K: float, n_adatoms: int
+    ) -> AdatomDiffusionDoc:
+        """Run the MD at ``temperature_K`` with ``n_adatoms`` adatoms; return D with its error and flags."""
+        md = self.md
+        slab = make_symmetric_slab(bulk.lattice_constant_A, tuple(miller), md.min_slab_size_A, md.min_vacuum_A)
+        settings = {
+            "md": md.model_dump(mode="json", exclude={"facets", "temperatures_K", "n_adatoms"}),
+            "temperature_K": float(temperature_K),
+            "n_adatoms": int(n_adatoms),
+        }
+        provenance = _provenance(self, model, slab, "adatom_diffusion_md", settings)
+
+        def compute() -> AdatomDiffusionDoc | FlaggedResultDoc:
+            try:
+                result = adatom_diffusion_md(
+                    load_model(model), bulk.lattice_constant_A, tuple(miller), temperature_K, n_adatoms, md
+                )
+            except MdInstabilityError as exc:  # flagged with the reason and last good frame, not a D
+                return FlaggedResultDoc.from_instability(
+                    "adatom_diffusion", exc, provenance,
+                    facet=facet_label(miller), temperature_K=float(temperature_K), n_adatoms=int(n_adatoms),
+                )
+            return AdatomDiffusionDoc(
+                facet=facet_label(miller), miller_index=tuple(miller), **result, provenance=provenance
+            )
+
+        return reuse_or_compute(provenance, compute)
+
+
+@dataclass
+class AdatomArrheniusMaker(Maker):
+    """Arrhenius fit of the MD diffusivities of one facet and adatom count, compared with the NEB barrier."""
+
+    name: str = "adatom arrhenius"
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job
+    def make(
+        self, runs: list[AdatomDiffusionDoc | FlaggedResultDoc | None], neb: DiffusionDoc | None = None
+    ) -> AdatomArrheniusDoc:
+        """Fit the valid runs with a positive D; return Ea, D0, r², n and Ea − NEB barrier.
+
+        A None entry is a failed job, a :class:`FlaggedResultDoc` a run stopped by its guard;
+        both are listed in ``excluded``, as are runs with adatom events or D ≤ 0 (no hop seen).
+
+        Raises
+        ------
+        ValueError
+            If no run finished, or the runs mix facets or adatom counts.
+        """
+        flagged = [run for run in runs if isinstance(run, FlaggedResultDoc)]
+        done = [run for run in runs if isinstance(run, AdatomDiffusionDoc)]
+        if not done:
+            raise ValueError(
+                f"adatom Arrhenius fit: none of the {len(runs)} MD runs finished ({len(flagged)} flagged unstable); "
+                "see `li-campaign status`"
+            )
+        kinds = {(run.facet, run.n_adatoms) for run in done}
+        if len(kinds) != 1:
+            raise ValueError(f"adatom Arrhenius fit: the runs mix facets and adatom counts {sorted(kinds)}")
+        facet, n_adatoms = kinds.pop()
+        keys = sorted(run.provenance.calc_key or "" for run in done)
+        neb_key = neb.provenance.calc_key if neb is not None else None
+        settings = {"runs": keys, "neb": neb_key, "unfinished_runs": len(runs) - len(done)}
+        provenance = Provenance(
+            campaign=self.campaign,
+            spec_hash=self.spec_hash,
+            model_sha256=done[0].provenance.model_sha256,
+            calc_key=calculation_key("adatom_arrhenius", None, done[0].provenance.model_sha256, settings),
+        )
+
+        def compute() -> AdatomArrheniusDoc:
+            excluded = [f"{flag.context.get('temperature_K')} K: unstable, {flag.flag_reason}" for flag in flagged]
+            if len(runs) > len(done) + len(flagged):
+                excluded.append(f"{len(runs) - len(done) - len(flagged)} run(s) failed")
+            valid = []
+            for run in sorted(done, key=lambda r: r.temperature_K):
+                if not run.valid:
+                    excluded.append(f"{run.temperature_K:g} K: {'; '.join(run.events) or 'too short to analyse'}")
+                elif run.diffusivity_cm2_s <= 0:
+                    excluded.append(f"{run.temperature_K:g} K: D = {run.diffusivity_cm2_s:.2e} cm²/s, no hop resolved")
+                else:
+                    valid.append(run)
+            temperatures = [run.temperature_K for run in valid]
+            diffusivities = [run.diffusivity_cm2_s for run in valid]
+            fit = {"n": len(valid)}
+            if len(set(temperatures)) >= 2:
+                fit = arrhenius_fit(temperatures, diffusivities)
+            barrier = neb.min_barrier_eV if neb is not None else None
+            ea = fit.get("activation_energy_eV")
+            return AdatomArrheniusDoc(
+                facet=facet,
+                miller_index=done[0].miller_index,
+                n_adatoms=n_adatoms,
+                temperatures_K=temperatures,
+                diffusivities_cm2_s=diffusivities,
+                excluded=excluded,
+                **fit,
+                neb_min_barrier_eV=barrier,
+                neb_min_mechanism=neb.min_mechanism if neb is not None else None,
+                activation_minus_neb_eV=ea - barrier if ea is not None and barrier is not None else None,
+                provenance=provenance,
+            )
+
+        return reuse_or_compute(provenance, compute)
+
+
+@dataclass
+class StepEdgeNebMaker(Maker):
+    """Descending hop and exchange at one step edge of a stepped slab (CI-NEB), and the Ehrlich–Schwoebel barrier.
+
+    The NEB images (``images``) go to the large-data store.
+    """
+
+    name: str = "step edge neb"
+    relax: RelaxSpec = field(default_factory=RelaxSpec)
+    neb: NebSpec = field(default_factory=NebSpec)
+    neb_convergence: NebConvergenceSpec = field(default_factory=NebConvergenceSpec)
+    exchange: bool = True
+    fix_bottom_A: float | None = None
+    campaign: str = ""
+    spec_hash: str = ""
+
+    @job(data="images")
+    def make(
+        self,
+        model: ModelDoc,
+        stepped_slab: Structure,
+        upper_site: list[float],
+        lower_site: list[float],
+        terrace: str,
+        step: str = "",
+        terrace_sites: list[list[float]] | None = None,
+        terrace_barrier_eV: float | None = None,
+    ) -> StepEdgeDiffusionDoc:
+        """Run the across-step NEBs (see :func:`~li_campaign.properties.step_edges.across_step_barriers`).
+
+        ``terrace_sites`` (two upper-terrace sites) computes the terrace hop on this slab;
+        otherwise ``terrace_barrier_eV`` (e.g. the flat facet's ``min_barrier_eV``) is compared with.
+        """
+        settings = {
+            "relax": self.relax.model_dump(mode="json"),
+            "neb": self.neb.model_dump(mode="json"),
+            "neb_convergence": self.neb_convergence.model_dump(mode="json"),
+            "exchange": self.exchange,
+            "fix_bottom_A": self.fix_bottom_A,
+            "sites": [list(upper_site), list(lower_site)],
+            "terrace_sites": terrace_sites,
+            "terrace_barrier_eV": terrace_barrier_eV,
+        }
+        provenance = _provenance(self, model, stepped_slab, "step_edge_neb", settings)
+
+        def compute() -> StepEdgeDiffusionDoc:
+            result = across_step_barriers(
+                load_model(model),
+                stepped_slab,
+                upper_site,
+                lower_site,
+                self.relax,
+                self.neb,
+                self.neb_convergence,
+                fix_bottom_A=self.fix_bottom_A,
+                exchange=self.exchange,
+                terrace_sites=tuple(terrace_sites) if terrace_sites is not None else None,
+                terrace_barrier_eV=terrace_barrier_eV,
+            )
+            source = "stepped_slab" if terrace_sites is not None else ("given" if terrace_barrier_eV is not None else None)
+            return StepEdgeDiffusionDoc(
+                terrace=terrace,
+                step=step,
+                hops=result.hops,
+                rejected_hops=result.rejected,
+                terrace_hop=result.terrace_hop,
+                terrace_barrier_eV=result.terrace_barrier_eV,
+                terrace_barrier_source=source,
+                step_edge_barrier_eV=result.step_edge_barrier_eV,
+                step_edge_mechanism=result.step_edge_mechanism,
+                es_barrier_eV=result.es_barrier_eV,
+                provenance=provenance,
+            )
+
+        return reuse_or_compute(provenance, compute)

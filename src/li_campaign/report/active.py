@@ -1,0 +1,110 @@
+"""The active-learning page of the report: one row per iteration and the convergence plot.
+
+Reads the ``active_learning`` collection (:class:`~li_campaign.builders.active.ActiveLearningBuilder`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+#: Fields of each iteration in ``report --json`` ``active_learning``.
+ITERATION_FIELDS = (
+    "iteration",
+    "committee_id",
+    "member_sha256s",
+    "n_training_frames",
+    "n_holdout_frames",
+    "force_mae_meV_A",
+    "force_rmse_meV_A",
+    "energy_mae_meV_atom",
+    "energy_rmse_meV_atom",
+    "n_explored",
+    "n_accurate",
+    "n_candidates",
+    "n_failed",
+    "accurate_fraction",
+    "candidate_fraction",
+    "failed_fraction",
+    "candidates_by_origin",
+    "failed_by_origin",
+    "n_selected",
+    "selected_origins",
+    "median_force_std_eV_A",
+    "trust_lower_eV_A",
+    "trust_upper_eV_A",
+    "converged",
+    "stop_reason",
+    "exploration_wall_time_s",
+)
+
+
+def active_learning_rows(docs: list[dict]) -> list[dict]:
+    """Return one object per iteration (:data:`ITERATION_FIELDS`), in iteration order."""
+    return [{field: doc.get(field) for field in ITERATION_FIELDS} for doc in sorted(docs, key=lambda d: d["iteration"])]
+
+
+def committee_members(docs: list[dict]) -> set[str]:
+    """Return the sha256 of every committee member (the report's default model is not one of them)."""
+    return {sha for doc in docs for sha in doc.get("member_sha256s", [])}
+
+
+def _fmt(value: object, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def active_learning_markdown(rows: list[dict]) -> list[str]:
+    """Markdown lines of the active-learning table (nothing when the campaign has no loop)."""
+    if not rows:
+        return []
+    lines = [
+        "## Active learning",
+        "",
+        f"Trust levels on the committee's max atomic force std σ: {rows[0]['trust_lower_eV_A']} ≤ σ < "
+        f"{rows[0]['trust_upper_eV_A']} eV/Å is a candidate; at or above the upper level, failed exploration. "
+        "Holdout errors are the committee mean's on frames no member trained on.",
+        "",
+        "| iteration | training frames | explored | accurate | candidates | failed | labelled | "
+        "force MAE (meV/Å) | energy MAE (meV/atom) | stop |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['iteration']} | {r['n_training_frames']} | {r['n_explored']} | {_fmt(r['accurate_fraction'])} | "
+        f"{r['n_candidates']} ({_fmt(r['candidate_fraction'])}) | {_fmt(r['failed_fraction'])} | {r['n_selected']} | "
+        f"{_fmt(r['force_mae_meV_A'], 1)} | {_fmt(r['energy_mae_meV_atom'], 2)} | {_fmt(r['stop_reason'])} |"
+        for r in rows
+    ]
+    return [*lines, "", "![active learning](active_learning.png)", ""]
+
+
+def plot_active_learning(rows: list[dict], path: Path) -> None:
+    """Candidate/accurate/failed fractions and holdout force MAE per iteration (a note without a loop)."""
+    fig = Figure(figsize=(6.4, 3.4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    if not rows:
+        left.text(0.5, 0.5, "no active-learning iterations", ha="center", va="center", transform=left.transAxes)
+        right.set_axis_off()
+    else:
+        it = [r["iteration"] for r in rows]
+        for key, style in (("candidate_fraction", "o-"), ("accurate_fraction", "s--"), ("failed_fraction", "x:")):
+            left.plot(it, [r[key] for r in rows], style, label=key.removesuffix("_fraction"))
+        left.set_xlabel("iteration")
+        left.set_ylabel("fraction of explored frames")
+        left.set_ylim(-0.02, 1.02)
+        left.legend(fontsize=8)
+        right.plot(it, [r["force_mae_meV_A"] for r in rows], "o-", color="C3")
+        right.set_xlabel("iteration")
+        right.set_ylabel("holdout force MAE (meV/Å)", color="C3")
+        twin = right.twinx()
+        twin.plot(it, [r["n_training_frames"] for r in rows], "s--", color="C0")
+        twin.set_ylabel("training frames", color="C0")
+        for ax in (left, right):
+            ax.set_xticks(it)
+    FigureCanvasAgg(fig).print_figure(path, dpi=120)

@@ -1,0 +1,23 @@
+"""Smoke run of benchmarks/multi_gpu.py in its CPU (``--gpus 0``) mode, with tiny settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.multi_gpu import main
+from tests.conftest import REPO
+
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_multi_gpu_benchmark_runs_on_the_cpu_and_prints_its_ratios(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    main(["--gpus", "0", "--frames", "8", "--epochs", "1", "--n-md", "2", "--n-relax", "2", "--md-steps", "5",
+          "--relax-steps", "20", "--reps", "1", "--pack-size", "2", "--dir", str(tmp_path)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("multi-GPU benchmark, CPU (degenerate mode)")
+    one, two = [line.split() for line in lines if line.startswith(("one-worker", "n-workers"))]
+    assert (one[1], one[2], two[1], two[2]) == ("1", "2", "2", "2")  # workers; launches = 2 packs, each once
+    assert lines[-3] == "max |dE| between the runs: relax 0.00e+00 eV, MD 0.00e+00 eV"  # same results on the CPU
+    assert lines[-2].startswith("fan-out N-worker/1-worker throughput: ") and float(lines[-2].split()[-1]) > 0
+    assert lines[-1].startswith("training 1-device/N-device wall time: ") and float(lines[-1].split()[-1]) > 0

@@ -1,0 +1,232 @@
+"""Adatom diffusion from MD: 2D MSD and D on known walks, Arrhenius fits, Morse MD runs and the guard."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from ase.calculators.morse import MorsePotential
+from ase.units import kB
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
+from pydantic import ValidationError
+
+from li_campaign.properties import kinetics_jobs
+from li_campaign.properties.md_diffusion import (
+    A2_PER_FS_IN_CM2_PER_S,
+    adatom_diffusion_md,
+    arrhenius_fit,
+    diffusion_coefficient_2d,
+    msd_2d,
+    unwrap_inplane,
+)
+from li_campaign.properties.md_guard import MdInstabilityError
+from li_campaign.schemas.flags import FlaggedResultDoc
+from li_campaign.schemas.kinetics import AdatomArrheniusDoc, AdatomDiffusionDoc
+from li_campaign.schemas.models import ModelDoc
+from li_campaign.schemas.properties import BulkDoc, DiffusionDoc
+from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.spec import MdDiffusionSpec
+
+A = 2.9188  # Morse bcc lattice constant of these parameters
+SPEC = MdDiffusionSpec(
+    facets=[(1, 1, 0)],
+    temperatures_K=[400.0],
+    n_adatoms=[1],
+    min_slab_size_A=4.0,
+    min_vacuum_A=8.0,
+    min_lateral_A=8.0,
+    fixed_bottom_A=1.0,
+    equilibration_steps=50,
+    production_steps=400,
+    sample_every=5,
+    trajectory_every=50,
+    n_segments=4,
+)
+PROVENANCE = Provenance(campaign="t", spec_hash="0" * 64, model_sha256="a" * 64)
+
+
+def morse() -> MorsePotential:
+    return MorsePotential(epsilon=0.2, r0=3.0, rho0=3.5, rcut1=1.6, rcut2=2.0)
+
+
+class RunawayMorse(MorsePotential):
+    """Morse whose forces turn repulsive-and-huge after a few calls: a model that extrapolates badly."""
+
+    def __init__(self, after: int = 40):
+        super().__init__(epsilon=0.2, r0=3.0, rho0=3.5, rcut1=1.6, rcut2=2.0)
+        self.after, self.calls = after, 0
+
+    def calculate(self, *args, **kwargs):
+        super().calculate(*args, **kwargs)
+        self.calls += 1
+        if self.calls > self.after:
+            self.results["forces"] = -50.0 * self.results["forces"]
+
+
+def test_msd_2d_by_hand():
+    xy = np.array([[[0.0, 0.0]], [[1.0, 0.0]], [[3.0, 0.0]], [[6.0, 0.0]]])
+    assert msd_2d(xy, 3).tolist() == [0.0, (1 + 4 + 9) / 3, (9 + 25) / 2, 36.0]
+    two = np.concatenate([xy, xy[:, :, ::-1] * 2.0], axis=1)  # a second atom along y, twice as far
+    assert msd_2d(two, 1)[1] == pytest.approx((14 / 3 + 4 * 14 / 3) / 2)
+    with pytest.raises(ValueError, match="max_lag 4"):
+        msd_2d(xy, 4)
+
+
+def test_unwrap_inplane_follows_the_atom_across_the_boundary():
+    cell = np.diag([5.0, 5.0, 20.0])
+    wrapped = np.array([[[4.0, 1.0]], [[4.8, 1.0]], [[0.6, 1.0]], [[1.4, 4.9]]])
+    unwrapped = unwrap_inplane(wrapped, cell)
+    assert np.allclose(unwrapped[:, 0], [[4.0, 1.0], [4.8, 1.0], [5.6, 1.0], [6.4, -0.1]])
+
+
+def test_d_of_an_exhaustive_lattice_walk_is_exact():
+    # all 2^16 sequences of +-1 Å steps along x: averaged over them, every window of k steps has
+    # a mean square displacement of exactly k Å², in each segment too, so MSD = 4 D t with D = 1 / (4 dt)
+    steps = np.array(list(itertools.product((-1.0, 1.0), repeat=16)))  # (65536, 16)
+    x = np.concatenate([np.zeros((len(steps), 1)), np.cumsum(steps, axis=1)], axis=1).T  # (17, 65536)
+    xy = np.stack([x, np.zeros_like(x)], axis=2)
+    out = diffusion_coefficient_2d(xy, dt_fs=2.0, window=(0.1, 0.5), n_segments=2)
+    assert out["diffusivity_cm2_s"] == pytest.approx(1.0 / (4 * 2.0) * A2_PER_FS_IN_CM2_PER_S, rel=1e-12)
+    assert out["diffusivity_err_cm2_s"] == pytest.approx(0.0, abs=1e-15)
+    # 2 segments of 8 samples (7 intervals): lags 1..4 (0.1 and 0.5 of 7, floored and ceiled)
+    assert (out["fit_start_fs"], out["fit_end_fs"], out["analysed_fs"]) == (2.0, 8.0, 32.0)
+    assert out["msd_A2"] == pytest.approx([0.0, 1.0, 2.0, 3.0, 4.0])
+    assert out["segment_diffusivities_cm2_s"] == pytest.approx([out["diffusivity_cm2_s"]] * 2, rel=1e-12)
+
+
+def test_d_of_a_gaussian_random_walk():
+    d_true = 0.004  # Å²/fs = 4e-4 cm²/s
+    rng = np.random.default_rng(3)
+    xy = np.cumsum(rng.normal(0.0, np.sqrt(2 * d_true * 5.0), (2001, 50, 2)), axis=0)  # dt = 5 fs
+    out = diffusion_coefficient_2d(xy, dt_fs=5.0, window=(0.1, 0.4), n_segments=8)
+    d = out["diffusivity_cm2_s"]
+    assert d == pytest.approx(d_true * A2_PER_FS_IN_CM2_PER_S, rel=0.1)
+    assert 0 < out["diffusivity_err_cm2_s"] < 0.1 * d
+    assert abs(d - d_true * A2_PER_FS_IN_CM2_PER_S) < 3 * out["diffusivity_err_cm2_s"]
+    assert len(out["segment_diffusivities_cm2_s"]) == 8
+    assert np.mean(out["segment_diffusivities_cm2_s"]) == pytest.approx(d)
+
+
+def test_arrhenius_fit_recovers_ea_and_d0():
+    temperatures = np.array([200.0, 250.0, 300.0, 400.0])
+    d = 2e-3 * np.exp(-0.12 / (kB * temperatures))
+    fit = arrhenius_fit(temperatures, d)
+    assert fit["activation_energy_eV"] == pytest.approx(0.12, rel=1e-9)
+    assert fit["prefactor_cm2_s"] == pytest.approx(2e-3, rel=1e-9)
+    assert fit["r2"] == pytest.approx(1.0) and fit["n"] == 4
+    assert fit["activation_energy_err_eV"] == pytest.approx(0.0, abs=1e-9)
+    noisy = d * np.exp(np.array([0.05, -0.05, 0.05, -0.05]))
+    rough = arrhenius_fit(temperatures, noisy)
+    assert rough["r2"] < 1.0 and rough["activation_energy_err_eV"] > 0
+    assert rough["activation_energy_eV"] == pytest.approx(0.12, abs=0.02)
+
+
+def test_arrhenius_fit_refuses_bad_input():
+    with pytest.raises(ValueError, match="two distinct temperatures"):
+        arrhenius_fit([300.0, 300.0], [1e-5, 2e-5])
+    with pytest.raises(ValueError, match="positive diffusivities"):
+        arrhenius_fit([300.0, 400.0], [1e-5, -1e-6])
+
+
+def test_spec_validation():
+    with pytest.raises(ValidationError, match="fit_window"):
+        MdDiffusionSpec(fit_window=(0.5, 0.2))
+    with pytest.raises(ValidationError, match="temperatures must be > 0"):
+        MdDiffusionSpec(temperatures_K=[0.0])
+    with pytest.raises(ValidationError, match="4 samples per segment"):
+        MdDiffusionSpec(production_steps=100, sample_every=10, n_segments=4)
+    assert MdDiffusionSpec.from_dict(SPEC.as_dict()) == SPEC
+
+
+def test_short_morse_md_on_110():
+    out = adatom_diffusion_md(morse(), A, (1, 1, 0), 400.0, 1, SPEC)
+    assert out["n_atoms"] == 33 and out["n_adatoms"] == 1 and out["n_fixed"] > 0
+    assert out["events"] == [] and out["valid"]
+    assert np.isfinite(out["diffusivity_cm2_s"]) and out["diffusivity_err_cm2_s"] > 0
+    assert out["msd_A2"][0] == 0.0 and out["analysed_fs"] == pytest.approx((400 // 5 - 1) * 10.0)
+    assert out["fit_start_fs"] < out["fit_end_fs"] <= out["analysed_fs"]
+    assert 200.0 < out["mean_temperature_K"] < 600.0
+    frames = out["trajectory"]
+    assert frames["step"] == list(range(50, 451, 50)) and np.shape(frames["positions_A"]) == (9, 33, 3)
+    assert frames["adatom_indices"] == [32]
+
+
+def test_bad_setups_are_named():
+    from li_campaign.core.errors import InputError
+
+    with pytest.raises(InputError, match="n_adatoms 40: the .* Å cell has no room"):
+        adatom_diffusion_md(morse(), A, (1, 1, 0), 300.0, 40, SPEC)
+    with pytest.raises(InputError, match="fixed_bottom_A = 50.0 Å fixes the whole"):
+        adatom_diffusion_md(morse(), A, (1, 1, 0), 300.0, 1, SPEC.model_copy(update={"fixed_bottom_A": 50.0}))
+
+
+@pytest.mark.faults
+def test_runaway_run_stops_with_the_reason_and_last_good_frame():
+    with pytest.raises(MdInstabilityError) as caught:
+        adatom_diffusion_md(RunawayMorse(), A, (1, 1, 0), 300.0, 1, SPEC)
+    error = caught.value
+    assert error.kind in ("min_distance", "max_force", "temperature", "energy_drift")
+    assert error.last_good is not None and len(error.last_good) == 33 and error.last_good_step < error.step
+
+
+def _bulk() -> BulkDoc:
+    return BulkDoc(
+        lattice_constant_A=A, energy_per_atom_eV=-1.0, bulk_modulus_GPa=10.0, volumes_A3_atom=[12.4],
+        energies_eV_atom=[-1.0], provenance=PROVENANCE,
+    )
+
+
+@pytest.mark.filterwarnings("ignore:cd is deprecated")
+def test_makers_store_frames_apart_flag_runaways_and_fit(monkeypatch):
+    model = ModelDoc.model_construct(sha256="a" * 64)
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    md = SPEC.model_copy(update={"production_steps": 200})
+    maker = kinetics_jobs.AdatomDiffusionMDMaker(md=md, campaign="t", spec_hash="0" * 64)
+
+    monkeypatch.setattr(kinetics_jobs, "load_model", lambda model: morse())
+    good = maker.make(model, _bulk(), (1, 1, 0), 400.0, 3)
+    run_locally(good, store=store, log=False, ensure_success=True)
+    raw = store.query_one({"uuid": good.uuid}, load=False)["output"]
+    assert raw["trajectory"]["store"] == "data"
+    doc = AdatomDiffusionDoc.model_validate(store.get_output(good.uuid, load=True))
+    assert doc.facet == "110" and doc.provenance.calc_key and len(doc.trajectory["step"]) == 5
+    assert doc.n_adatoms == 3 and doc.n_atoms == 35 and doc.trajectory["adatom_indices"] == [32, 33, 34]
+    assert doc.diffusivity_cm2_s is not None and doc.events == [] and doc.valid
+
+    monkeypatch.setattr(kinetics_jobs, "load_model", lambda model: RunawayMorse())
+    bad = maker.make(model, _bulk(), (1, 1, 0), 300.0, 1)
+    responses = run_locally(bad, store=store, log=False, ensure_success=True)
+    flagged = responses[bad.uuid][1].output
+    assert isinstance(flagged, FlaggedResultDoc) and flagged.result_doc_type == "adatom_diffusion"
+    assert flagged.context == {"facet": "110", "temperature_K": 300.0, "n_adatoms": 1}
+    assert flagged.last_good_structure is not None and len(flagged.last_good_structure) == 33
+
+    # two synthetic valid runs, the real one, and the flagged one
+    runs = [
+        doc.model_copy(update={"temperature_K": t, "diffusivity_cm2_s": 1e-3 * np.exp(-0.1 / (kB * t))})
+        for t in (300.0, 500.0)
+    ] + [flagged]
+    neb = DiffusionDoc(
+        facet="110", miller_index=(1, 1, 0), hops=[], min_barrier_eV=0.08, min_hop="a->a", min_mechanism="hop",
+        provenance=PROVENANCE,
+    )
+    fit_job = kinetics_jobs.AdatomArrheniusMaker(campaign="t", spec_hash="0" * 64).make(runs, neb)
+    responses = run_locally(fit_job, store=store, log=False, ensure_success=True)
+    fit = AdatomArrheniusDoc.model_validate(responses[fit_job.uuid][1].output)
+    assert fit.n == 2 and fit.temperatures_K == [300.0, 500.0]
+    assert fit.activation_energy_eV == pytest.approx(0.1) and fit.prefactor_cm2_s == pytest.approx(1e-3)
+    assert fit.activation_minus_neb_eV == pytest.approx(0.1 - 0.08) and fit.neb_min_mechanism == "hop"
+    assert len(fit.excluded) == 1 and fit.excluded[0].startswith("300.0 K: unstable")
+
+
+def test_a_run_cut_short_by_an_early_event_is_not_analysed_rather_than_failing():
+    from li_campaign.properties.md_diffusion import analysable
+
+    # 4 segments of 4 samples: the (0.1, 0.4) window of each holds only 2 lags
+    assert not analysable(16, (0.1, 0.4), 4)
+    assert analysable(40, (0.1, 0.4), 4)
+    for n in range(8, 60):
+        if analysable(n, (0.1, 0.4), 4):
+            diffusion_coefficient_2d(np.zeros((n, 1, 2)) + np.arange(n)[:, None, None], 1.0, (0.1, 0.4), 4)

@@ -148,9 +148,9 @@ class FacetSummaryBuilder(Builder):
         names = ("surface_energies", "adsorption_energies", "diffusion_barriers", "bulk")
         surface, adsorption, diffusion, bulk = (_newest(item[name]) for name in names)
         step = _newest(item.get("step_energies", []))
-        first = next(doc for doc in (surface, adsorption, diffusion, step) if doc is not None) if (
-            surface or adsorption or diffusion or step
-        ) else _newest(item.get("adatom_diffusion", []))
+        first = next((doc for doc in (surface, adsorption, diffusion, step) if doc is not None), None) or _newest(
+            item.get("adatom_diffusion", [])
+        )
         newest = _newest_time(doc for name in (*self.facet_sources, "bulk") for doc in item[name])
         return {
             "summary_id": f"{item['model_sha256']}:{item['facet']}",

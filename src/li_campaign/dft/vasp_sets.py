@@ -42,8 +42,8 @@ def li_kpoints(structure: Structure, kspacing_inv_A: float, slab: bool) -> Kpoin
 
 
 @dataclass
-class LiStaticSetGenerator(StaticSetGenerator):
-    """atomate2's static set with the Li k-mesh (``kspacing_inv_A``, ``slab``)."""
+class _LiKpoints:
+    """Mixin: the Li k-mesh (``kspacing_inv_A``, ``slab``) in place of atomate2's default k-points."""
 
     kspacing_inv_A: float = 0.15
     slab: bool = False
@@ -55,29 +55,18 @@ class LiStaticSetGenerator(StaticSetGenerator):
 
 
 @dataclass
-class LiRelaxSetGenerator(RelaxSetGenerator):
-    """atomate2's relaxation set with the Li k-mesh (``kspacing_inv_A``, ``slab``)."""
-
-    kspacing_inv_A: float = 0.15
-    slab: bool = False
-
-    @property
-    def kpoints_updates(self) -> Kpoints:
-        """The Γ-centred mesh of :func:`li_kpoints`."""
-        return li_kpoints(self.structure, self.kspacing_inv_A, self.slab)
+class LiStaticSetGenerator(_LiKpoints, StaticSetGenerator):
+    """atomate2's static set with the Li k-mesh."""
 
 
 @dataclass
-class LiMDSetGenerator(MDSetGenerator):
-    """atomate2's MD set with the Li k-mesh (``kspacing_inv_A``; MD cells are bulk)."""
+class LiRelaxSetGenerator(_LiKpoints, RelaxSetGenerator):
+    """atomate2's relaxation set with the Li k-mesh."""
 
-    kspacing_inv_A: float = 0.15
-    slab: bool = False
 
-    @property
-    def kpoints_updates(self) -> Kpoints:
-        """The Γ-centred mesh of :func:`li_kpoints`."""
-        return li_kpoints(self.structure, self.kspacing_inv_A, self.slab)
+@dataclass
+class LiMDSetGenerator(_LiKpoints, MDSetGenerator):
+    """atomate2's MD set with the Li k-mesh (MD cells are bulk: ``slab`` stays False)."""
 
 
 def li_incar(vasp: VaspSpec, slab: bool) -> dict:

@@ -40,6 +40,8 @@ def test_facet_label_is_the_cubic_family():
         ({"fanout": {"facets": ["000"]}}, "fanout.facets", "impossible facet"),
         ({"fanout": {"facets": ["110", "011"]}}, "fanout.facets", "listed twice"),
         ({"training_set": {"slabs": {"facets": [[1, 1]]}}}, "training_set.slabs.facets", "3 integers"),
+        ({"training_set": {"slabs": {"facets": None}}}, "training_set.slabs.facets", "must be a list of Miller indices"),
+        ({"fanout": {"facets": "110"}}, "fanout.facets", "must be a list of Miller indices"),
         ({"dft": {"engine": "vasp5"}}, "dft.engine", "Input should be"),
         ({"dft": {"gpaw": {"ecutt": 300}}}, "dft.gpaw.ecutt", "Extra inputs"),
         ({"dft": {"gpaw": {"kspacing_inv_A": -1}}}, "dft.gpaw.kspacing_inv_A", "greater than"),

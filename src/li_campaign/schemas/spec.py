@@ -88,7 +88,9 @@ def facet_label(hkl: MillerIndex) -> str:
     return sep.join(str(i) for i in fam)
 
 
-def _facets(value: list[object]) -> list[MillerIndex]:
+def _facets(value: object) -> list[MillerIndex]:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"must be a list of Miller indices such as [[1, 0, 0], '110'], got {value!r}")
     facets = [parse_miller(v) for v in value]
     labels = [facet_label(f) for f in facets]
     dupes = sorted({lab for lab in labels if labels.count(lab) > 1})

@@ -14,6 +14,7 @@ endpoint pairs, each refinement level batched over all pairs still refining.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from ase.calculators.singlepoint import SinglePointCalculator
@@ -24,26 +25,43 @@ from li_campaign.batched.batching import evaluate
 from li_campaign.properties.neb import NebOutcome, interpolated_band, refined_band
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy as np
     from ase import Atoms
     from torch_sim.models.interface import ModelInterface
+
+    Evaluator = Callable[[list[Atoms]], tuple[list[float], list[np.ndarray]]]
 
     from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec
 
 
-def _attach(images: list[Atoms], model: ModelInterface, max_atoms: float | None) -> None:
-    energies, forces = evaluate(images, model, max_atoms)
+def _attach(images: list[Atoms], evaluator: Evaluator) -> None:
+    energies, forces = evaluator(images)
     for image, energy, force in zip(images, energies, forces):
         image.calc = SinglePointCalculator(image, energy=energy, forces=force)
 
 
-def relax_bands(
-    bands: list[list[Atoms]], model: ModelInterface, neb: NebSpec, max_atoms: float | None = None
-) -> list[tuple[bool, int]]:
-    """Optimise every band in place (ASE CI-NEB + FIRE), with batched image forces.
+def relax_bands(bands: list[list[Atoms]], evaluator: Evaluator, neb: NebSpec) -> list[tuple[bool, int]]:
+    """Optimise every band in place (ASE CI-NEB + FIRE), with the images of all bands evaluated in one call per step.
 
-    Returns, per band, whether ``neb.fmax_eV_A`` was reached and the optimizer steps taken.
+    Parameters
+    ----------
+    bands
+        The bands (endpoints included); each image ends with a SinglePointCalculator of its last evaluation.
+    evaluator
+        Evaluates a list of structures at once: the batched model
+        (``partial(evaluate, model=..., max_atoms=...)``) or a
+        :meth:`~li_campaign.batched.dispatch.BatchedCalculator.evaluate_many`.
+    neb
+        Band settings.
+
+    Returns
+    -------
+    list[tuple[bool, int]]
+        Per band, whether ``neb.fmax_eV_A`` was reached and the optimizer steps taken.
     """
-    _attach([image for band in bands for image in band], model, max_atoms)  # endpoints once
+    _attach([image for band in bands for image in band], evaluator)  # endpoints once
     optimizers = []
     for images in bands:
         band = NEB(images, k=neb.spring_constant, climb=neb.climb, method="improvedtangent")
@@ -64,7 +82,7 @@ def relax_bands(
         running = [b for b in range(len(bands)) if b not in outcome]
         if not running:
             return [outcome[b] for b in range(len(bands))]
-        _attach([image for b in running for image in bands[b][1:-1]], model, max_atoms)
+        _attach([image for b in running for image in bands[b][1:-1]], evaluator)
 
 
 def converged_nebs(
@@ -76,8 +94,9 @@ def converged_nebs(
     max_atoms: float | None = None,
 ) -> list[NebOutcome]:
     """:func:`li_campaign.properties.neb.converged_neb` for every (start, end) pair, batched across pairs."""
+    evaluator = partial(evaluate, model=model, max_atoms=max_atoms)
     bands = [interpolated_band(start, end, neb.n_images, method) for start, end in pairs]
-    status = relax_bands(bands, model, neb, max_atoms)
+    status = relax_bands(bands, evaluator, neb)
     energies = [[float(i.get_potential_energy()) for i in band] for band in bands]
     tried = [[neb.n_images] for _ in pairs]
     barriers = [[max(e) - e[0]] for e in energies]
@@ -89,7 +108,7 @@ def converged_nebs(
         if not active:
             break
         finer = [refined_band(bands[p]) for p in active]
-        for p, result, band in zip(active, relax_bands(finer, model, neb, max_atoms), finer):
+        for p, result, band in zip(active, relax_bands(finer, evaluator, neb), finer):
             bands[p], status[p] = band, result
             energies[p] = [float(i.get_potential_energy()) for i in band]
             tried[p].append(len(band) - 2)

@@ -1,7 +1,8 @@
 """The facet-resolved fan-out with a deployed model, as a jobflow Flow built from the campaign spec.
 
 Three packed stages (:func:`~li_campaign.flows.packing.pack_jobs`), each a list of
-independent calculations:
+independent calculations; on GPU workers each pack's model calls run batched
+(:mod:`li_campaign.batched.dispatch`), on CPU workers one by one:
 
 1. per facet its surface energy (thickness- and vacuum-converged with
    ``fanout.facet_enumeration``) and its adsorption sites; per step terrace the step energy
@@ -132,11 +133,11 @@ class FanOutMaker(Maker):
                         md_at.setdefault((facet_label(hkl), n_adatoms), []).append(len(first))
                         name = f"adatom MD {facet_label(hkl)} {n_adatoms} Li {temperature:g} K"
                         first.append(_named(md.make(model, bulk, hkl, temperature, n_adatoms), name))
-        stage1, out1 = pack_jobs(first, fan.pack_size, "fan-out pack")
+        stage1, out1 = pack_jobs(first, fan.pack_size, "fan-out pack", batched=True)
 
         neb_maker = SurfaceNebMaker(fanout=fan, neb_convergence=fan.neb_convergence, mechanisms=fan.mechanisms, **ctx)
         nebs = [_named(neb_maker.make(model, out1[i]), f"surface NEB {label}") for label, i in sites_at.items()]
-        stage2, out2 = pack_jobs(nebs, fan.pack_size, "fan-out NEB pack")
+        stage2, out2 = pack_jobs(nebs, fan.pack_size, "fan-out NEB pack", batched=True)
         neb_of: dict[str, OutputReference] = dict(zip(sites_at, out2))
 
         third: list[Job] = []
@@ -155,5 +156,5 @@ class FanOutMaker(Maker):
         for (label, n_adatoms), indices in md_at.items():
             runs = [out1[i] for i in indices]
             third.append(_named(arrhenius.make(runs, neb_of.get(label)), f"adatom Arrhenius {label} {n_adatoms} Li"))
-        stage3, _ = pack_jobs(third, fan.pack_size, "fan-out step and Arrhenius pack")
+        stage3, _ = pack_jobs(third, fan.pack_size, "fan-out step and Arrhenius pack", batched=True)
         return Flow([*stage1, *stage2, *stage3], name=self.name)

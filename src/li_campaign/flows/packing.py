@@ -27,6 +27,7 @@ import logging
 import math
 import types
 from copy import deepcopy
+from functools import partial
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from jobflow import OutputReference
+
+    from li_campaign.batched.dispatch import BatchDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +56,9 @@ class PackMember(TypedDict):
     kwargs: dict[str, Any]
 
 
-def pack_jobs(jobs: Sequence[Job], size: int, name: str) -> tuple[list[Job], list[OutputReference]]:
+def pack_jobs(
+    jobs: Sequence[Job], size: int, name: str, batched: bool = False
+) -> tuple[list[Job], list[OutputReference]]:
     """Group independent jobs into pack jobs of at most ``size`` members.
 
     Parameters
@@ -66,6 +71,9 @@ def pack_jobs(jobs: Sequence[Job], size: int, name: str) -> tuple[list[Job], lis
         nothing is packed.
     name
         Name of the packs: ``"<name> k/n (m calculations)"``; members keep their own names.
+    batched
+        Batch the members' model calls on GPU workers (:func:`run_pack`); for calculations
+        with a deployed model that load it with ``load_model``.
 
     Returns
     -------
@@ -85,18 +93,26 @@ def pack_jobs(jobs: Sequence[Job], size: int, name: str) -> tuple[list[Job], lis
         return jobs, [job.output for job in jobs]
     _check_independent(jobs)
     groups = _split(jobs, size)
-    packs = [_pack(group, f"{name} {k}/{len(groups)} ({_calculations(len(group))})") for k, group in enumerate(groups, 1)]
+    packs = [
+        _pack(group, f"{name} {k}/{len(groups)} ({_calculations(len(group))})", batched) for k, group in enumerate(groups, 1)
+    ]
     outputs = [pack.output.results[i] for pack, group in zip(packs, groups) for i in range(len(group))]
     return packs, outputs
 
 
-def run_pack(members: Sequence[PackMember]) -> PackDoc:
-    """Run each member in turn; a member that raises is recorded and the rest still run.
+def run_pack(members: Sequence[PackMember], batched: bool = False) -> PackDoc:
+    """Run each member; a member that raises is recorded and the rest still run.
 
     Parameters
     ----------
     members
         The members, their references already resolved by jobflow.
+    batched
+        On a worker where :func:`~li_campaign.batched.executor.use_batched` holds (a GPU, or
+        ``LI_CAMPAIGN_EXECUTOR=batched``), run the members together through a
+        :class:`~li_campaign.batched.dispatch.BatchDispatcher`: their model calls are
+        evaluated in batches. Otherwise (CPU workers, ``LI_CAMPAIGN_EXECUTOR=one-by-one``)
+        one after another through ASE. ``execution`` in the result records which.
 
     Returns
     -------
@@ -110,8 +126,12 @@ def run_pack(members: Sequence[PackMember]) -> PackDoc:
     """
     start = perf_counter()
     results, walls, failures = [], [], []
-    for member in members:
-        result, wall, failure = _run_member(member)
+    dispatcher = _dispatcher() if batched and members else None
+    if dispatcher is None:
+        outcomes = [_run_member(member) for member in members]
+    else:
+        outcomes = [o.result for o in dispatcher.run([partial(_run_member, member) for member in members])]
+    for result, wall, failure in outcomes:
         results.append(serialize_result(result))
         walls.append(wall)
         if failure is not None:
@@ -127,7 +147,16 @@ def run_pack(members: Sequence[PackMember]) -> PackDoc:
         failures=failures,
         member_wall_s=walls,
         wall_s=perf_counter() - start,
+        execution=dispatcher.record() if dispatcher is not None else {"executor": "one-by-one"},
     )
+
+
+def _dispatcher() -> BatchDispatcher | None:
+    """A dispatcher on this worker's device if the fan-out runs batched here (torch imported only then)."""
+    from li_campaign.batched.dispatch import BatchDispatcher
+    from li_campaign.batched.executor import use_batched, worker_device
+
+    return BatchDispatcher(worker_device()) if use_batched() else None
 
 
 def _run_member(member: PackMember) -> tuple[Any, float, MemberFailure | None]:
@@ -175,14 +204,15 @@ def _check_independent(jobs: list[Job]) -> None:
             raise ValueError(f"cannot pack job {job.name!r} with {used}: it uses their output")
 
 
-def _pack(jobs: list[Job], name: str) -> Job:
+def _pack(jobs: list[Job], name: str, batched: bool) -> Job:
     """Return one job that runs ``jobs`` with :func:`run_pack`."""
     members = [
         PackMember(name=job.name, uuid=job.uuid, function=job.function, args=job.function_args, kwargs=job.function_kwargs)
         for job in jobs
     ]
     config = JobConfig(manager_config=deepcopy(_manager_config(jobs)), expose_store=True)  # members may reuse results
-    return Job(function=run_pack, function_args=(members,), name=name, config=config, **_store_kwargs(jobs))
+    kwargs = {"batched": True} if batched else {}
+    return Job(function=run_pack, function_args=(members,), function_kwargs=kwargs, name=name, config=config, **_store_kwargs(jobs))
 
 
 def _manager_config(jobs: list[Job]) -> dict:

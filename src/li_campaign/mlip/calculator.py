@@ -28,8 +28,17 @@ def verify_model_file(path: str | Path, sha256: str) -> Path:
 
 
 def load_model(model: ModelDoc, device: str | None = None) -> Calculator:
-    """Return an ASE calculator for a registry entry, verified by sha256 and compile target before loading."""
+    """Return an ASE calculator for a registry entry, verified by sha256 and compile target before loading.
+
+    Inside a batched pack (:class:`~li_campaign.batched.dispatch.BatchDispatcher`) it is the
+    dispatcher's calculator: the calculation's model calls are batched with the other members'.
+    """
+    from li_campaign.batched.dispatch import active_dispatcher
     from li_campaign.mlip.device import check_compile_target
+
+    dispatcher = active_dispatcher()
+    if dispatcher is not None:
+        return dispatcher.calculator(model)
 
     check_compile_target(model, device or model.compile_device)
     return load_calculator(model.deployed_path, model.sha256, model.deploy_mode, device or model.compile_device)

@@ -50,8 +50,15 @@ def relax_band(images: list[Atoms], calc: Calculator, neb: NebSpec) -> tuple[boo
     """Optimise a band in place with ASE CI-NEB (improved tangent) and FIRE.
 
     Every image gets ``calc`` (shared). Returns whether ``neb.fmax_eV_A`` was reached and the
-    number of optimiser steps.
+    number of optimiser steps. A batched calculator (one with ``evaluate_many``, in a batched
+    pack) gets all intermediate images of each step in one request
+    (:func:`li_campaign.batched.neb.relax_bands`: the same ASE NEB and FIRE steps).
     """
+    evaluate_many = getattr(calc, "evaluate_many", None)
+    if evaluate_many is not None:
+        from li_campaign.batched.neb import relax_bands
+
+        return relax_bands([images], evaluate_many, neb)[0]
     for image in images:
         image.calc = calc
     band = NEB(images, k=neb.spring_constant, climb=neb.climb, method="improvedtangent", allow_shared_calculator=True)

@@ -62,4 +62,13 @@ class PackDoc(BaseModel):
     failures: list[MemberFailure] = Field(default_factory=list, description="Members that raised.")
     member_wall_s: list[float] = Field(..., description="Wall time of each member's calculation (s).")
     wall_s: float = Field(..., description="Wall time of the whole pack, members and bookkeeping (s).")
+    execution: dict[str, Any] = Field(
+        default_factory=lambda: {"executor": "one-by-one"},
+        description=(
+            "How the members' model calls ran: 'one-by-one' (in turn, through ASE), or 'batched' with the "
+            "model forms chosen by the loader, the device and the number of batched calls and structures "
+            "(li_campaign.batched.dispatch.BatchDispatcher.record). Batched members run together, so their "
+            "member_wall_s overlap."
+        ),
+    )
 

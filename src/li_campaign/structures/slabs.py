@@ -183,6 +183,10 @@ def top_surface_sites(slab: Structure) -> dict[str, list[np.ndarray]]:
     ``bridge`` site with three or more surface atoms at the same (shortest) lateral distance
     (within 0.1 Å) is re-typed ``hollow``.
 
+    The sites of each type are ordered by their environment (:func:`_environment`), not by
+    the triangulation's order, which changes with round-off-level differences of a relaxed
+    slab (e.g. GPU vs CPU forces): so ``bridge-0`` names the same site in every run.
+
     Parameters
     ----------
     slab
@@ -201,7 +205,13 @@ def top_surface_sites(slab: Structure) -> dict[str, list[np.ndarray]]:
         lateral = np.linalg.norm(inplane_minimum_image(slab.lattice.matrix, surface - position), axis=1)
         fold = int(np.count_nonzero(lateral < lateral.min() + 0.1))
         sites["hollow" if fold >= 3 else "bridge"].append(position)
-    return sites
+    return {kind: sorted(positions, key=lambda p: _environment(slab, p)) for kind, positions in sites.items()}
+
+
+def _environment(slab: Structure, position: np.ndarray, n_neighbours: int = 8) -> tuple[float, ...]:
+    """Distances (Å, rounded to 0.01) from ``position`` to its nearest slab atoms: the same for symmetry copies."""
+    distances = slab.lattice.get_all_distances(slab.lattice.get_fractional_coords(position), slab.frac_coords)[0]
+    return tuple(np.round(np.sort(distances)[:n_neighbours], 2))
 
 
 def adatom_start_position(slab: Structure, site: np.ndarray, bond_A: float) -> np.ndarray:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ase.calculators.calculator import Calculator, all_changes
 
-from li_campaign.batched.batching import evaluate
+from li_campaign.batched.batching import batch_capacity, evaluate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -89,7 +89,8 @@ class BatchDispatcher:
         :func:`li_campaign.batched.loader.load_batched` (checks the package sha256, chooses the
         fastest form that agrees with the eager model, records the choice).
     max_atoms
-        Atoms per model call; default: measured from GPU memory (all at once on the CPU).
+        Atoms per model call; default: measured from GPU memory at the first call (all at
+        once on the CPU).
     """
 
     def __init__(
@@ -214,9 +215,12 @@ class BatchDispatcher:
             member.request = None
 
     def _call(self, key: str, structures: list[Atoms]) -> tuple[list[float], list[np.ndarray]]:
+        model = self._models[key].model
+        if self.max_atoms is None:  # measured once: the mix of sizes changes from call to call
+            self.max_atoms = batch_capacity(structures, model)
         self.model_calls += 1
         self.structures += len(structures)
-        return evaluate(structures, self._models[key].model, self.max_atoms)
+        return evaluate(structures, model, self.max_atoms)
 
 
 class BatchedCalculator(Calculator):

@@ -69,9 +69,11 @@ def evaluate(
     forces: list[np.ndarray] = [np.empty(0)] * len(structures)
     for batch in plan_batches(structures, model, max_atoms):
         out = model(to_state([structures[i] for i in batch], model.device, model.dtype))
-        counts = [len(structures[i]) for i in batch]
-        per_system = torch.split(out["forces"].detach(), counts)
+        # one device-to-host copy per batch, not one per structure
+        batch_energies = out["energy"].detach().cpu().numpy().astype(np.float64)
+        batch_forces = out["forces"].detach().cpu().numpy().astype(np.float64)
+        per_system = np.split(batch_forces, np.cumsum([len(structures[i]) for i in batch])[:-1])
         for k, i in enumerate(batch):
-            energies[i] = float(out["energy"][k])
-            forces[i] = per_system[k].cpu().numpy().astype(np.float64)
+            energies[i] = float(batch_energies[k])
+            forces[i] = per_system[k]
     return energies, forces

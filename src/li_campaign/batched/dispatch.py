@@ -124,10 +124,9 @@ class BatchDispatcher:
         one batched call. Elsewhere: evaluate at once.
         """
         member: _Member | None = getattr(self._local, "member", None)
-        copies = [atoms.copy() for atoms in structures]
         if member is None:
-            return self._call(key, copies)
-        member.request = (key, copies)
+            return self._call(key, list(structures))
+        member.request = (key, list(structures))  # read while the member waits, so not copied
         self._back.release()
         member.turn.acquire()
         response, member.response = member.response, None

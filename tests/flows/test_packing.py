@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import pytest
@@ -15,7 +16,7 @@ from li_campaign.db.status import campaign_status
 from li_campaign.db.submit import submit_flow
 from li_campaign.flows.campaign import FanOutMaker
 from li_campaign.properties.jobs import BulkLatticeMaker
-from li_campaign.flows.packing import pack_jobs, run_pack
+from li_campaign.flows.packing import PackMember, pack_jobs, run_pack
 from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.packing import PackDoc
 from li_campaign.schemas.properties import DiffusionDoc
@@ -218,3 +219,16 @@ def test_packs_run_through_fireworks_and_a_pack_that_fails_is_reported(campaign)
     (calculation,) = campaign_status(campaign)["failed_calculations"]  # inside the completed pack
     assert calculation["pack"] == packs[0].name and calculation["error_type"] == "InputError"
     assert "lithium only" in calculation["message"]
+
+
+def test_a_batched_pack_records_its_executor_and_passes_a_system_exit_on(monkeypatch):
+    def member(name, function):
+        return PackMember(name=name, uuid=name, function=function, args=(), kwargs={})
+
+    monkeypatch.setenv("LI_CAMPAIGN_EXECUTOR", "one-by-one")
+    assert run_pack([member("a", lambda: 1)], batched=True).execution == {"executor": "one-by-one"}
+    monkeypatch.setenv("LI_CAMPAIGN_EXECUTOR", "batched")
+    doc = run_pack([member("a", lambda: 1), member("b", lambda: 2)], batched=True)
+    assert doc.results == [1, 2] and doc.execution["executor"] == "batched" and doc.execution["model_calls"] == 0
+    with pytest.raises(SystemExit):  # e.g. the runner's SIGTERM: not recorded as a member failure
+        run_pack([member("a", lambda: 1), member("c", lambda: sys.exit(3))], batched=True)

@@ -130,7 +130,11 @@ def run_pack(members: Sequence[PackMember], batched: bool = False) -> PackDoc:
     if dispatcher is None:
         outcomes = [_run_member(member) for member in members]
     else:
-        outcomes = [o.result for o in dispatcher.run([partial(_run_member, member) for member in members])]
+        outcomes = []
+        for outcome in dispatcher.run([partial(_run_member, member) for member in members]):
+            if outcome.error is not None:  # not an Exception (those _run_member records): e.g. SystemExit
+                raise outcome.error
+            outcomes.append(outcome.result)
     for result, wall, failure in outcomes:
         results.append(serialize_result(result))
         walls.append(wall)

@@ -162,7 +162,7 @@ def iteration_flow(spec: CampaignSpec, iteration: int, training_set, holdout_ids
         The fixed holdout frames.
     """
     al = spec.active_learning
-    ctx = {"campaign": spec.name, "spec_hash": spec.spec_hash()}
+    ctx = spec.provenance_context()
     seeds = al.member_seeds(spec.mlip.seed)
     jobs: list[Job] = []
     fits = []
@@ -301,7 +301,7 @@ class ExploreSelectMaker(Maker):
     def _next_iteration(self, doc: ActiveLearningIterationDoc, training_set: TrainingSetDoc) -> Flow:
         """Label the selected frames (cpu), grow the training set (cpu), then iteration k + 1 (gpu)."""
         spec = self.spec
-        ctx = {"campaign": spec.name, "spec_hash": spec.spec_hash()}
+        ctx = spec.provenance_context()
         labeller = LabelFrameMaker(dft=spec.dft, **ctx)
         labels = []
         for i, frame in enumerate(doc.selected):

@@ -28,7 +28,7 @@ class BulkPropertiesMaker(Maker):
 
     def make(self, model, bulk) -> Flow:
         """Return the bulk flow for ``model`` at the lattice of its ``bulk`` EOS document (or references)."""
-        stage, ctx = self.spec.bulk, _context(self.spec)
+        stage, ctx = self.spec.bulk, self.spec.provenance_context()
         jobs = [
             ElasticMaker(elastic=stage.elastic, **ctx).make(model, bulk),
             VacancyMaker(vacancy=stage.vacancy, **ctx).make(model, bulk),
@@ -49,8 +49,4 @@ def dft_teacher_elastic(spec: CampaignSpec, teacher_eos) -> DftElasticMaker:
     ``bulk.dft_elastic_kspacing_inv_A``.
     """
     dft = spec.dft.model_copy(update={"gpaw": spec.dft.gpaw.model_copy(update={"kspacing_inv_A": spec.bulk.dft_elastic_kspacing_inv_A})})
-    return DftElasticMaker(dft=dft, elastic=spec.bulk.elastic, **_context(spec)).make(teacher_eos)
-
-
-def _context(spec: CampaignSpec) -> dict:
-    return {"campaign": spec.name, "spec_hash": spec.spec_hash()}
+    return DftElasticMaker(dft=dft, elastic=spec.bulk.elastic, **spec.provenance_context()).make(teacher_eos)

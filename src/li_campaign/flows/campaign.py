@@ -41,7 +41,7 @@ class CampaignMaker(Maker):
     def make(self) -> Flow:
         """Return the campaign flow."""
         spec = self.spec
-        ctx = {"campaign": spec.name, "spec_hash": spec.spec_hash()}
+        ctx = spec.provenance_context()
         training = TrainingSetMaker(training_set=spec.training_set, dft=spec.dft, seed=spec.seed, **ctx).make()
         teacher = None
         if spec.dft.engine != "vasp":

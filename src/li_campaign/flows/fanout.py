@@ -98,7 +98,7 @@ class FanOutMaker(Maker):
         """
         spec = self.spec
         fan = spec.fanout
-        ctx = {"campaign": spec.name, "spec_hash": spec.spec_hash()}
+        ctx = spec.provenance_context()
         facets = fan.facet_list()
         if fan.facet_enumeration is not None:
             surface_maker = ConvergedSurfaceEnergyMaker(enumeration=fan.facet_enumeration, relax=fan.relax, **ctx)

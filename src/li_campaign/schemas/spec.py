@@ -994,6 +994,10 @@ class CampaignSpec(_Spec):
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()
 
+    def provenance_context(self) -> dict[str, str]:
+        """``campaign`` and ``spec_hash``: the provenance fields every Maker of the campaign takes."""
+        return {"campaign": self.name, "spec_hash": self.spec_hash()}
+
 
 def _format_errors(source: str, exc: ValidationError) -> str:
     lines = [f"{source}: invalid campaign spec ({exc.error_count()} problem(s))"]

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from ase.build import bulk
 from ase.md.langevin import Langevin
 from ase.units import fs
 
@@ -17,7 +16,7 @@ from li_campaign.properties.neb import converged_neb
 from li_campaign.properties.relax import relax_atoms
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
 from tests.batched.conftest import rattled
-from tests.batched.test_batched import _slab
+from tests.batched.test_batched import _slab, _vacancy_hop
 
 NEB = NebSpec(n_images=3, fmax_eV_A=0.05, max_steps=60)
 REFINE = NebConvergenceSpec(enabled=True, tolerance_eV=1e-9, max_images=7)
@@ -30,12 +29,8 @@ def _relax(calc, seed: int, optimizer: str):
 
 
 def _neb(calc):
-    """A vacancy hop in a 2x2x2 cubic bcc cell: the body-centre atom moves into the empty corner."""
-    start = bulk("Li", "bcc", a=3.44, cubic=True).repeat(2)
-    corner = start.positions[0].copy()
-    del start[0]  # the body-centre neighbour of the corner is now atom 0
-    end = start.copy()
-    end.positions[0] = corner
+    """A vacancy hop (test_batched's), endpoints relaxed, then a CI-NEB refined 3 -> 7 images."""
+    start, end = _vacancy_hop(0)
     relax = RelaxSpec(optimizer="FIRE", fmax_eV_A=0.02, max_steps=100)
     start, _, _, _ = relax_atoms(start, calc, relax)
     end, _, _, _ = relax_atoms(end, calc, relax)

@@ -17,7 +17,7 @@ from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.calculator import load_calculator
 from li_campaign.mlip.device import compile_target, resolve_device
-from li_campaign.mlip.dataset import frame_to_atoms, split_frames, write_extxyz
+from li_campaign.mlip.dataset import frame_content_key, frame_to_atoms, split_frames, write_extxyz
 from li_campaign.mlip.ddp import check_training_devices, training_devices, visible_cuda_devices
 from li_campaign.mlip.evaluate import evaluate_holdout
 from li_campaign.mlip.nequip_config import nequip_config
@@ -85,19 +85,21 @@ class FitNequipMaker(Maker):
         from jobflow import CURRENT_JOB
 
         frames = read_frames(CURRENT_JOB.store, training_set.frame_ids)
-        data = [(f["frame_id"], f["provenance"].get("structure_hash"), f["provenance"].get("dft_settings")) for f in frames]
-        settings = {"mlip": self.mlip, "frames": data}
+        # the fit is identified by what it learns from (structure hash + DFT settings of every
+        # frame) and how, not by the frames' names, which carry the campaign's name
+        settings = {"mlip": self.mlip, "frames": sorted(frame_content_key(f) for f in frames)}
         provenance = Provenance(
             campaign=self.campaign, spec_hash=self.spec_hash, calc_key=calculation_key("nequip_fit", None, None, settings)
         )
-        return reuse_or_compute(provenance, lambda: self._fit(frames, provenance))
+        return reuse_or_compute(provenance, lambda: self._fit(frames, provenance), update={"campaign": self.campaign})
 
     def _fit(self, frames: list[dict], provenance: Provenance) -> ModelDoc:
         """Train on ``frames``; return the registered model."""
         campaign = current_campaign()
         gpu_names = visible_cuda_devices()
         check_training_devices(self.mlip, gpu_names)
-        split = split_frames([f["frame_id"] for f in frames], self.mlip.split.model_dump(), self.mlip.seed)
+        content = {f["frame_id"]: frame_content_key(f) for f in frames}
+        split = split_frames(list(content), self.mlip.split.model_dump(), self.mlip.seed, sort_key=content.__getitem__)
         by_id = {f["frame_id"]: frame_to_atoms(f) for f in frames}
         work = Path.cwd()
         files = {part: write_extxyz([by_id[i] for i in ids], work / f"{part}.extxyz") for part, ids in split.items()}

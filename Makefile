@@ -21,10 +21,10 @@ demo: venv
 	$(LI) report --json
 
 test: venv
-	$(VENV)/bin/python -m pytest -q -m "not long"
+	$(VENV)/bin/python -m pytest -q -m "not long" --durations=25
 
 test-all: venv
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=25
 
 test-fast: venv
 	$(VENV)/bin/python -m pytest -q -m "not slow"

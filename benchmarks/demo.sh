@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measure `make demo` as a new user would: a fresh clone of this repository's HEAD, the
 # install included, then the report. Writes the raw evidence the README's demo table quotes:
-#   benchmarks/results/demo_<date>/{machine.txt, make_demo.log, time.txt, report.json, status.json}
+#   benchmarks/results/demo_<date>/{machine.txt, make_demo.log, time.txt, report.json, status.json, model.json}
+# (model.json: the fit's own timings and errors from the `models` collection).
 # Usage: bash benchmarks/demo.sh [OUTDIR]
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,6 +21,10 @@ cd "$WORK/li-campaign"
   echo "python: $(python3 --version 2>&1)"
   echo "load_average_before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/machine.txt"
+MODEL_DUMP='import json, sys
+from li_campaign.db.config import Campaign
+doc = Campaign(sys.argv[1]).database()["models"].find_one({}, {"_id": 0, "parity": 0, "hyperparameters": 0})
+print(json.dumps(doc, indent=2, default=str))'
 start=$(date +%s.%N)
 /usr/bin/time -v -o "$OUT/time.txt" make demo > "$OUT/make_demo.log" 2>&1
 end=$(date +%s.%N)
@@ -27,5 +32,6 @@ echo "load_average_after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt
 echo "make_demo_wall_s: $(echo "$end - $start" | bc)" >> "$OUT/machine.txt"
 .venv/bin/li-campaign --campaign-dir campaign report --json > "$OUT/report.json"
 .venv/bin/li-campaign --campaign-dir campaign status --json > "$OUT/status.json"
+.venv/bin/python -c "$MODEL_DUMP" campaign > "$OUT/model.json"
 cp -r campaign/report "$OUT/report_folder"
 echo "wrote $OUT"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dft.vasp_data import vasp_data  # noqa: F401  (fixture for every module marked needs_vasp_data)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

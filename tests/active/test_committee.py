@@ -87,7 +87,15 @@ def test_exploration_records_sigma_for_every_frame():
     assert origins == ["bulk_md"] * 2 + ["bulk_relax"] * 2 + ["slab_md"] * 2 + ["slab_relax"] * 2 + [
         "adatom_md"
     ] * 2 + ["adatom_relax"] * 2 + ["adatom_hop"] * 3
-    assert all(np.isfinite(f.max_force_std_eV_A) and f.max_force_std_eV_A > 0 for f in frames)
+    # two members: the per-atom std of the force is half their difference; σ is its largest value
+    for frame in frames:
+        forces = []
+        for r0 in (3.0, 3.1):
+            atoms = frame.atoms.copy()
+            atoms.calc = _morse(r0)
+            forces.append(atoms.get_forces())
+        expected = np.max(np.linalg.norm(forces[0] - forces[1], axis=1)) / 2
+        assert frame.max_force_std_eV_A == pytest.approx(expected, rel=1e-9), frame.label
     assert [f.is_slab for f in frames] == [False] * 4 + [True] * 11
     again = explore(starts, committee, spec, seed=5)
     assert [f.max_force_std_eV_A for f in again] == [f.max_force_std_eV_A for f in frames]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from jobflow import Flow, run_locally
 
@@ -83,9 +84,18 @@ def test_three_iterations_grow_the_training_set(loop):
     assert [d["n_training_frames"] for d in docs] == [7, 9, 11]  # 8 frames, 1 held out; 2 labelled per iteration
     assert [d["stop_reason"] for d in docs] == [None, None, "max_iterations"]
     assert [len(d["selected"]) for d in docs] == [2, 2, 0]
+    committees = {c["iteration"]: c for c in _outputs(store, "committee")}
     for d in docs:
         assert d["n_explored"] == d["n_candidates"] == 4 and d["candidate_fraction"] == 1.0  # 2 MD + 2 relaxation frames
-        assert d["n_holdout_frames"] == 1 and d["holdout"]["force_mae_meV_A"] >= 0
+        assert d["n_holdout_frames"] == 1
+        holdout, members = d["holdout"], committees[d["iteration"]]["member_holdout"]
+        assert holdout == committees[d["iteration"]]["holdout"]  # the committee's errors, passed on
+        # one holdout frame: one energy error, so its MAE is its RMSE; forces: MAE ≤ RMSE
+        assert holdout["n_frames"] == 1 and holdout["energy_mae_meV_atom"] == pytest.approx(holdout["energy_rmse_meV_atom"])
+        assert holdout["force_mae_meV_A"] <= holdout["force_rmse_meV_A"] + 1e-12
+        # the committee mean's error is at most the members' mean error, component by component (|Σ e_k|/n ≤ Σ|e_k|/n)
+        for key in ("energy_mae_meV_atom", "force_mae_meV_A"):
+            assert holdout[key] <= np.mean([m[key] for m in members]) + 1e-9, key
         assert len(d["member_sha256s"]) == 2 and len(set(d["member_sha256s"])) == 2
     assert len({sha for d in docs for sha in d["member_sha256s"]}) == 6  # every committee is new
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -118,7 +120,7 @@ def test_loop_on_synthetic_disagreement_stops_when_candidates_are_rare():
     ],
 )
 def test_spec_errors_name_the_field(section, message):
-    with pytest.raises(InputError) as err:
+    with pytest.raises(InputError, match=re.escape(message)) as err:
         spec_from_dict({"name": "al", "active_learning": section}, source="al.yaml")
     assert "al.yaml" in str(err.value) and "active_learning" in str(err.value) and message in str(err.value)
 

@@ -371,6 +371,34 @@ def test_mrun_builders_file_runs_the_builders(campaign: Campaign):
     assert run_builders(campaign) == dict.fromkeys(FIRST_BUILD, 0)
 
 
+def exact_bootstrap_slope_quantiles(x: list[float], y: list[float], quantiles: list[float]) -> np.ndarray:
+    """Quantiles of the least-squares slope over all n^n equally likely resamples (the exact bootstrap
+    distribution that a seeded Monte Carlo bootstrap samples); resamples with one x value have no slope."""
+    xs, ys = np.asarray(x), np.asarray(y)
+    n = len(xs)
+    picks = np.array(np.meshgrid(*[np.arange(n)] * n, indexing="ij")).reshape(n, -1).T
+    px, py = xs[picks], ys[picks]
+    dx = px - px.mean(axis=1, keepdims=True)
+    var = np.sum(dx**2, axis=1)
+    keep = var > 1e-12
+    slopes = np.sort(np.sum(dx * py, axis=1)[keep] / var[keep])
+    return slopes[np.clip((np.asarray(quantiles) * len(slopes)).astype(int), 0, len(slopes) - 1)]
+
+
+def check_bep_line(fit: dict, x: list[float], y: list[float]) -> None:
+    """Slope, intercept and r² are scipy's least squares; the 95 % interval is the 2000-sample bootstrap's:
+    its ends lie within the exact bootstrap's 1.5–3.5 % and 96.5–98.5 % quantiles (±3σ of the sampling)."""
+    from scipy.stats import linregress
+
+    line = linregress(x, y)
+    assert fit["slope"] == pytest.approx(line.slope, rel=1e-9) and fit["intercept"] == pytest.approx(line.intercept, rel=1e-9)
+    assert fit["r2"] == pytest.approx(line.rvalue**2, rel=1e-9) and fit["n"] == len(x)
+    low, high = fit["ci95"]
+    q = exact_bootstrap_slope_quantiles(x, y, [0.015, 0.035, 0.965, 0.985])
+    assert q[0] <= low <= q[1] and q[2] <= high <= q[3]
+    assert low < fit["slope"] < high  # the point estimate lies inside its bootstrap interval
+
+
 def test_bep_statistics_and_the_high_index_subset():
     x = [-1.3, -1.0, -1.4, -1.1, -0.9, -1.2]
     y = [0.02, 0.05, 0.08, 0.03, 0.09, 0.04]
@@ -378,8 +406,7 @@ def test_bep_statistics_and_the_high_index_subset():
     from scipy.stats import spearmanr
 
     assert fit["spearman"] == pytest.approx(spearmanr(x, y).statistic) and fit["n"] == 6
-    low, high = fit["ci95"]
-    assert low < fit["slope"] < high  # the point estimate lies inside its bootstrap interval
+    check_bep_line(fit, x, y)
     assert bep_fit(x, y) == fit  # seeded: a rebuild gives the same document
     assert bep_fit(x[:2], y[:2])["ci95"] is None and bep_fit(x[:2], y[:2])["spearman"] is None
 
@@ -397,4 +424,10 @@ def test_bep_regression_fits_the_high_index_facets_separately(tmp_path: Path):
     assert bep["high_index"]["slope"] == pytest.approx((0.11 - 0.05) / (-0.8 + 1.2))  # two points: the line through them
     report = collect_report(campaign)
     assert report["bep_high_index"]["facets"] == ["210", "211"] and len(report["bep_high_index"]["points"]) == 2
-    assert report["bep"]["n"] == 5 and report["bep"]["ci95"] is not None
+    assert report["bep"]["n"] == 5 and report["bep"]["ci95"] == bep["ci95"]
+    points = report["bep"]["points"]
+    assert sorted(p["facet"] for p in points) == sorted(values)
+    x = [values[p["facet"]][1] for p in points]
+    y = [values[p["facet"]][2] for p in points]
+    assert [p["min_adsorption_energy_eV"] for p in points] == x and [p["min_barrier_eV"] for p in points] == y
+    check_bep_line(report["bep"], x, y)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = REPO / "tests" / "data" / "e2e_morse.yaml"
+SPEC = REPO / "tests" / "data" / "pipeline_morse.yaml"
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = REPO / "tests" / "data" / "e2e_morse.yaml"
+SPEC = REPO / "tests" / "data" / "pipeline_morse.yaml"
 CLI = str(Path(sys.executable).with_name("li-campaign"))
 # a URI with user and password, as a literal (split here so that this file does not hold one)
 CREDENTIAL_URI = re.compile("mongodb" + r"(\+srv)?://[^\s/:@'\"<>]+:[^\s/@'\"<>]+@")

@@ -178,10 +178,10 @@ def test_unique_index_rejects_a_duplicate_result():
     create_indexes(db)
     db["outputs"].insert_one({"uuid": "u1", "index": 1, "output": {"doc_type": "bulk"}})
     db["outputs"].insert_one({"uuid": "u1", "index": 2, "output": {"doc_type": "bulk"}})  # a re-run: allowed
-    with pytest.raises(DuplicateKeyError):
+    with pytest.raises(DuplicateKeyError, match="E11000 Duplicate Key Error"):
         db["outputs"].insert_one({"uuid": "u1", "index": 1, "output": {"doc_type": "bulk"}})
     db["training_frames"].insert_one({"frame_id": "f1"})
-    with pytest.raises(DuplicateKeyError):
+    with pytest.raises(DuplicateKeyError, match="E11000 Duplicate Key Error"):
         db["training_frames"].insert_one({"frame_id": "f1"})
 
 

@@ -79,7 +79,7 @@ def test_killed_worker_fizzles_with_a_reason_and_keeps_other_results(campaign):
 
 def test_exception_inside_launchpad_block_writes_nothing(campaign):
     before = campaign.fireworks_db_file.read_text()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^boom$"):
         with open_launchpad(campaign) as lp:
             lp.fireworks.insert_one({"fw_id": 999, "state": "READY"})
             raise RuntimeError("boom")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
+from pymatgen.core import Structure
 
 from li_campaign.db.reuse import expose_store
 from li_campaign.dft.vasp import VaspMdLabelMaker, VaspRelaxLabelMaker, VaspStaticLabelMaker
@@ -14,6 +16,7 @@ from li_campaign.flows.campaign import CampaignMaker
 from li_campaign.mlip.jobs import read_frames
 from li_campaign.schemas.spec import spec_from_dict
 from li_campaign.structures.jobs import TrainingSetMaker
+from tests.morse_reference import Morse
 
 TRAINING_SET = {
     "bulk": {"n_strained": 2, "n_rattled": 1},
@@ -81,17 +84,28 @@ def test_morse_training_set_runs_and_second_run_reuses_every_frame():
         (doc,) = [r.output for runs in responses.values() for r in runs.values() if getattr(r.output, "doc_type", "") == "training_set"]
         results.append(doc)
         if len(results) == 1:
+            first_run_uuids = set(responses)
             labelled = sum(1 for runs in responses.values() for r in runs.values() if getattr(r.output, "doc_type", "") in ("training_frame", "training_frames"))
     first, second = results
     # 2 strained + 1 rattled + 3 EOS + 1 perturbed slab single points, relaxation frames (steps 0, 2, 4 and the last)
     # of the slab and the adatom cell, MD frames (steps 2, 5) at 300 K (aimd) and 600 K (liquid)
     assert first.counts_by_origin["bulk_eos"] == 3 and first.counts_by_origin["aimd"] == 2 and first.counts_by_origin["liquid"] == 2
-    assert first.counts_by_origin["slab"] >= 1 + 2 and first.counts_by_origin["adatom"] >= 2
+    # slab: 1 perturbed + the relaxation's steps 0, 2 and its last; adatom: steps 0, 2, 4 and 6 (max_steps)
+    assert first.counts_by_origin["slab"] == 1 + 3 and first.counts_by_origin["adatom"] == 4
     assert labelled == 11
     assert second.frame_ids == first.frame_ids
     frames = read_frames(store, second.frame_ids)
-    assert len(frames) == first.n_frames
-    assert all(f["provenance"]["reused_from"] for f in frames)  # nothing was recomputed
+    assert len(frames) == first.n_frames == 18
+    # every stored label is the Morse energy and forces of its own structure, summed independently
+    morse = Morse(epsilon=0.2, r0=3.0, rho0=3.5, rcut1=0.8 * 6.0 / 3.0, rcut2=6.0 / 3.0)  # taper 4.8–6 Å
+    assert spec.dft.morse.model_dump() == {"epsilon_eV": 0.2, "r0_A": 3.0, "rho0": 3.5, "cutoff_A": 6.0}
+    for f in frames:
+        structure = f["structure"] if isinstance(f["structure"], Structure) else Structure.from_dict(f["structure"])
+        assert f["energy_eV"] == pytest.approx(morse.structure_energy(structure), abs=1e-9), f["frame_id"]
+        forces = morse.forces(structure.cart_coords, structure.lattice.matrix)
+        assert np.allclose(f["forces_eV_A"], forces, atol=1e-9), f["frame_id"]
+    # nothing was recomputed: every frame names a job of the first run as the one that computed it
+    assert {f["provenance"]["reused_from"] for f in frames} <= first_run_uuids
     assert {f["origin"] for f in frames} == set(first.counts_by_origin)
 
 
@@ -129,13 +143,15 @@ def test_label_frame_maker_reuses_a_stored_frame_under_its_new_id():
 
     store = JobStore(MemoryStore())
     maker = LabelFrameMaker(dft=DftSpec(engine="morse"), campaign="t", spec_hash="0" * 64)
-    docs = []
+    docs, uuids = [], []
     for frame_id, label in (("t:bulk_strain:0000", "first"), ("u:bulk_eos:0003", "second")):
         job = expose_store(maker.make(bcc_li_conventional(3.44), frame_id=frame_id, origin=frame_id.split(":")[1], label=label))
         docs.append(run_locally(job, store=store, ensure_success=True, log=False)[job.uuid][1].output)
+        uuids.append(job.uuid)
     first, second = docs
     assert first.provenance.reused_from is None and first.provenance.calc_key
-    assert second.provenance.reused_from is not None and second.provenance.calc_key == first.provenance.calc_key
+    # the second names the job that computed the label, under the same calculation key
+    assert second.provenance.reused_from == uuids[0] and second.provenance.calc_key == first.provenance.calc_key
     assert (second.frame_id, second.origin, second.label) == ("u:bulk_eos:0003", "bulk_eos", "second")
     assert second.energy_eV == first.energy_eV
     other = expose_store(maker.make(bcc_li_conventional(3.44), frame_id="t:x:1", origin="bulk_strain", label="x", slab=True))

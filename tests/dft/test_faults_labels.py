@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -16,6 +18,7 @@ from li_campaign.dft import engines
 from li_campaign.dft.engines import LabelError, label_atoms
 from li_campaign.dft.jobs import LabelFrameMaker
 from li_campaign.schemas.spec import DftSpec
+from tests.morse_reference import Morse
 
 pytestmark = pytest.mark.faults
 
@@ -54,9 +57,8 @@ class Broken(Calculator):
 )
 def test_engine_failures_are_label_errors_with_the_reason(mode, reason, monkeypatch):
     monkeypatch.setattr(engines, "make_calculator", lambda atoms, dft, slab, workdir: (Broken(mode), {"engine": "morse"}))
-    with pytest.raises(LabelError) as info:
+    with pytest.raises(LabelError, match=re.escape(reason)):
         label_atoms(bulk("Li", "bcc", a=3.44, cubic=True), MORSE)
-    assert reason in str(info.value)
 
 
 def test_garbage_engine_output_fails_the_job_and_stores_no_frame(campaign):
@@ -76,4 +78,6 @@ def test_garbage_engine_output_fails_the_job_and_stores_no_frame(campaign):
     store.connect()
     frames = list(store.query({"output.doc_type": "training_frame"}, properties=["uuid", "output"]))
     assert [frame["uuid"] for frame in frames] == [good.uuid]  # the failed label left no frame
-    assert np.isfinite(frames[0]["output"]["energy_eV"]) and len(frames[0]["output"]["forces_eV_A"]) == 2
+    # the stored frame is the Morse label of the 2-atom bcc cell: 2 ε_bulk(3.44 Å) by the lattice sum, no force
+    assert frames[0]["output"]["energy_eV"] == pytest.approx(2 * Morse().bcc_energy_per_atom(3.44), abs=1e-9)
+    assert np.allclose(frames[0]["output"]["forces_eV_A"], np.zeros((2, 3)), atol=1e-9)

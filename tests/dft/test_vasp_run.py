@@ -101,7 +101,7 @@ def test_custodian_gives_up_and_the_job_fails_with_its_message(tmp_path, monkeyp
     work.mkdir()
     monkeypatch.chdir(work)
     dft = DftSpec(engine="vasp", vasp={"potcar_spec": True, "vasp_cmd": str(fake), "custodian_max_errors": 1})
-    with pytest.raises(LabelError) as failure:
+    with pytest.raises(LabelError, match="failed under custodian: MaxCorrectionsPerJobError") as failure:
         _static_job("li static", dft).run(JobStore(MemoryStore()))
     message = str(failure.value)
     assert "failed under custodian: MaxCorrectionsPerJobError: Max errors per job reached: 1." in message

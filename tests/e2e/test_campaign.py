@@ -13,35 +13,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SPEC = REPO / "tests" / "data" / "e2e_morse.yaml"
+from tests.e2e.helpers import REPO, SPEC, li
+
 FACETS = ["100", "110", "111"]
 
 pytestmark = pytest.mark.slow
 
-
-def li(env, *args, check=True):
-    """Run the installed `li-campaign` executable."""
-    exe = Path(sys.executable).with_name("li-campaign")
-    proc = subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, cwd=REPO)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"li-campaign {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """Run the e2e campaign once; tests read its stores and report."""
-    import os
-
-    root = tmp_path_factory.mktemp("e2e") / "campaign"
-    env = dict(os.environ, LI_CAMPAIGN_DIR=str(root))
-    li(env, "init")
-    li(env, "submit", str(SPEC))
-    run = li(env, "run", "--workers", "2", "--no-progress", check=False)
-    build = li(env, "build")
-    report = li(env, "report", "--json")
-    return {"env": env, "root": root, "run": run, "build": build, "report": json.loads(report.stdout)}
+__all__ = ["REPO", "li"]  # tests/e2e/test_surfaces.py imports them from here
 
 
 def test_every_job_completed(finished):
@@ -53,7 +31,7 @@ def test_every_job_completed(finished):
 
 def test_report_has_every_stage(finished):
     report = finished["report"]
-    assert report["n_training_frames"] == 6 + 4 + 1 + 3 * (1 + 1) + 3  # bulk, vacancy, slabs, adatoms
+    assert report["n_training_frames"] == 10 + 6 + 1 + 3 * (1 + 1) + 3  # bulk, vacancy, slabs, adatoms
     assert set(report["surface_energy_J_m2"]) == set(FACETS)
     assert set(report["min_adsorption_energy_eV"]) == set(FACETS)
     assert set(report["min_barrier_eV"]) == set(FACETS)

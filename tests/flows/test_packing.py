@@ -230,5 +230,6 @@ def test_a_batched_pack_records_its_executor_and_passes_a_system_exit_on(monkeyp
     monkeypatch.setenv("LI_CAMPAIGN_EXECUTOR", "batched")
     doc = run_pack([member("a", lambda: 1), member("b", lambda: 2)], batched=True)
     assert doc.results == [1, 2] and doc.execution["executor"] == "batched" and doc.execution["model_calls"] == 0
-    with pytest.raises(SystemExit):  # e.g. the runner's SIGTERM: not recorded as a member failure
+    with pytest.raises(SystemExit) as info:  # e.g. the runner's SIGTERM: not recorded as a member failure
         run_pack([member("a", lambda: 1), member("c", lambda: sys.exit(3))], batched=True)
+    assert info.value.code == 3  # the member's own exit, passed on unchanged

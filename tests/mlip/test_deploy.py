@@ -10,7 +10,7 @@ from li_campaign.core.errors import ModelIntegrityError
 from li_campaign.core.hashing import file_sha256
 from li_campaign.dft.engines import label_atoms
 from li_campaign.mlip import nequip_cli
-from li_campaign.mlip.calculator import load_calculator
+from li_campaign.mlip.calculator import load_calculator, model_species
 from li_campaign.mlip.dataset import write_extxyz
 from li_campaign.mlip.nequip_config import nequip_config
 from li_campaign.schemas.spec import DftSpec, MlipSpec
@@ -49,6 +49,7 @@ def packaged(tmp_path_factory):
 def test_compiled_model_matches_eager(packaged):
     package, frames = packaged
     compiled = nequip_cli.compile_aoti(package, package.with_name("model.nequip.pt2"), device="cpu", target="ase")
+    assert model_species(compiled) == model_species(package) == ["Li"]  # read from each format's metadata
     eager = load_calculator(package, file_sha256(package), "eager")
     aoti = load_calculator(compiled, file_sha256(compiled), "aotinductor")
     for calc_a, calc_b in [(eager, aoti)]:

@@ -40,9 +40,16 @@ def test_errors_are_broken_down_by_origin():
     assert errors.by_origin["liquid"].energy_mae_meV_atom == pytest.approx(expected)
     df = (liquid.get_forces() - frames[2].get_forces()).ravel() * 1000
     assert errors.by_origin["liquid"].force_rmse_meV_A == pytest.approx(np.sqrt(np.mean(df**2)))
+    bulk_errors = []
+    for frame in frames[:2]:
+        predicted = frame.copy()
+        predicted.calc = model
+        bulk_errors.append(abs(predicted.get_potential_energy() - frame.get_potential_energy()) / len(frame) * 1000)
+    assert errors.by_origin["bulk_strain"].energy_mae_meV_atom == pytest.approx(np.mean(bulk_errors))
     weighted = (2 * errors.by_origin["bulk_strain"].energy_mae_meV_atom + expected) / 3
     assert errors.energy_mae_meV_atom == pytest.approx(weighted)
-    assert errors.by_origin["liquid"].energy_mae_meV_atom > 0
+    # the 5 % deeper well shifts E by 5 %: ~100 meV/atom, so the checks above do not compare zeros
+    assert expected == pytest.approx(0.05 * abs(frames[2].get_potential_energy()) / len(liquid) * 1000, rel=1e-6)
 
 
 def test_a_perfect_model_has_zero_error_in_every_origin():

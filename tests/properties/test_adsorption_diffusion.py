@@ -14,6 +14,7 @@ from li_campaign.properties.relax import structure_to_atoms
 from li_campaign.schemas.properties import AdsorptionSite
 from li_campaign.schemas.spec import EosSpec, FanOutSpec
 from li_campaign.structures.slabs import inplane_minimum_image, make_symmetric_slab
+from tests.morse_reference import Morse
 
 SPEC = FanOutSpec.model_validate(
     {
@@ -55,6 +56,36 @@ def by_label(result: dict) -> dict[str, AdsorptionSite]:
     return {site.label: site for site in result["sites"]}
 
 
+def as_structure(structure: Structure | dict) -> Structure:
+    return structure if isinstance(structure, Structure) else Structure.from_dict(structure)
+
+
+def free_indices(ads: dict) -> list[int]:
+    """Slab atoms the runs let move (the bottom ones are flagged fixed), then the adatom."""
+    flags = as_structure(ads["slab_structure"]).site_properties["selective_dynamics"]
+    return [i for i, f in enumerate(flags) if any(f)] + [len(flags)]
+
+
+def max_force(structure: Structure | dict, free: list[int]) -> float:
+    """Largest force component on the free atoms, from the independent Morse sum."""
+    structure = as_structure(structure)
+    return float(np.abs(Morse().forces(structure.cart_coords, structure.lattice.matrix)[free]).max())
+
+
+def check_hop_against_independent_sums(hop, ads: dict, fmax_path: float) -> list[float]:
+    """Endpoints are minima, the highest image a saddle, and the barriers their energy differences,
+    all by the independent Morse sums; returns the image energies (eV)."""
+    energies = [Morse().structure_energy(as_structure(image)) for image in hop.images]
+    free = free_indices(ads)
+    top = int(np.argmax(energies))
+    assert 0 < top < len(energies) - 1  # the barrier lies inside the band
+    assert max_force(hop.images[0], free) < SPEC.relax.fmax_eV_A and max_force(hop.images[-1], free) < SPEC.relax.fmax_eV_A
+    assert max_force(hop.images[top], free) < fmax_path  # the climbing image converged onto the saddle
+    assert hop.barrier_forward_eV == pytest.approx(energies[top] - energies[0], abs=1e-6)
+    assert hop.barrier_reverse_eV == pytest.approx(energies[top] - energies[-1], abs=1e-6)
+    return energies
+
+
 def test_100_has_ontop_bridge_hollow(ads100, bulk):
     sites = by_label(ads100)
     assert set(sites) == {"ontop-0", "bridge-0", "hollow-0"}
@@ -73,6 +104,10 @@ def test_100_energies_order_and_stability(ads100):
     sites = by_label(ads100)
     for site in sites.values():
         assert np.isfinite(site.adsorption_energy_eV) and np.isfinite(site.free_adsorption_energy_eV)
+    # E_ads = E(slab+Li) − E(slab) − ε_bulk: the clean slab's energy is its independent Morse sum, at a minimum
+    clean = as_structure(ads100["slab_structure"])
+    assert ads100["slab_energy_eV"] == pytest.approx(Morse().structure_energy(clean), abs=1e-8)
+    assert max_force(clean, free_indices(ads100)[:-1]) < SPEC.relax.fmax_eV_A
     # fewer neighbours, weaker binding: ontop > bridge > 4-fold hollow
     assert sites["ontop-0"].adsorption_energy_eV > sites["bridge-0"].adsorption_energy_eV
     assert sites["bridge-0"].adsorption_energy_eV > sites["hollow-0"].adsorption_energy_eV
@@ -135,22 +170,35 @@ def test_100_hop_barrier(ads100, bulk):
     assert (hop.start, hop.end) == ("hollow-0", "hollow-0")
     assert hop.distance_A == pytest.approx(bulk["lattice_constant_A"], abs=0.02)  # neighbouring 4-fold hollows
     assert hop.converged and hop.n_images == 3 and len(hop.images) == 5
-    assert hop.barrier_forward_eV >= 0 and hop.barrier_reverse_eV >= 0
+    energies = check_hop_against_independent_sums(hop, ads100, SPEC.neb.fmax_eV_A)
     assert hop.barrier_forward_eV == pytest.approx(hop.barrier_reverse_eV, abs=2e-3)
+    assert np.argmax(energies) == 2  # the symmetric hop has its saddle in the middle image
     sites = by_label(ads100)
     # the climbing image sits at the bridge between the two hollows
     expected = sites["bridge-0"].adsorption_energy_eV - sites["hollow-0"].adsorption_energy_eV
     assert hop.barrier_forward_eV == pytest.approx(expected, abs=0.02)
+    # and both site energies are the independent sums of those relaxed configurations:
+    # E_ads = E(slab+Li) − E(clean slab) − ε_bulk, ε_bulk by the bcc lattice sum
+    reference = Morse().structure_energy(as_structure(ads100["slab_structure"])) + Morse().bcc_energy_per_atom(
+        bulk["lattice_constant_A"]
+    )
+    assert sites["hollow-0"].adsorption_energy_eV == pytest.approx(energies[0] - reference, abs=1e-3)
+    assert sites["bridge-0"].adsorption_energy_eV == pytest.approx(energies[2] - reference, abs=0.01)
 
 
 def test_111_hop_between_different_hollows(ads111):
     hops = diffusion_barriers(morse(), ads111, SPEC).hops
-    assert hops
-    for hop in hops:
-        assert hop.barrier_forward_eV >= 0 and hop.barrier_reverse_eV >= 0
-        e_start, e_end = energy(hop.images[0]), energy(hop.images[-1])
-        assert hop.barrier_forward_eV - hop.barrier_reverse_eV == pytest.approx(e_end - e_start, abs=1e-8)
-    assert any(hop.start != hop.end and abs(hop.barrier_forward_eV - hop.barrier_reverse_eV) > 0.05 for hop in hops)
+    # one hop from the shallow hollow-0 (3-fold) to the deep hollow-1 next to it
+    assert [(hop.start, hop.end) for hop in hops] == [("hollow-0", "hollow-1")]
+    (hop,) = hops
+    check_hop_against_independent_sums(hop, ads111, SPEC.neb.fmax_eV_A)
+    e_start, e_end = energy(hop.images[0]), energy(hop.images[-1])
+    assert hop.barrier_forward_eV - hop.barrier_reverse_eV == pytest.approx(e_end - e_start, abs=1e-8)
+    # the endpoints are the two hollows' adsorption minima: forward − reverse = E_ads(end) − E_ads(start) (−0.47 eV)
+    sites = by_label(ads111)
+    difference = sites["hollow-1"].adsorption_energy_eV - sites["hollow-0"].adsorption_energy_eV
+    assert hop.barrier_forward_eV - hop.barrier_reverse_eV == pytest.approx(difference, abs=2e-3)
+    assert difference < -0.05
 
 
 def test_no_stable_site_raises(ads100):

@@ -71,7 +71,7 @@ def test_no_minimum_raises(reference):
 
 
 def test_bad_guess():
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="a_guess = -1.0 Å: the lattice constant must be positive"):
         fit_bulk_eos(morse(), -1.0, EosSpec())
 
 

@@ -20,6 +20,7 @@ from li_campaign.schemas.properties import AdsorptionDoc, DiffusionDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import FanOutSpec, NebConvergenceSpec, SurfaceMechanismSpec
 from li_campaign.structures.slabs import make_symmetric_slab
+from tests.morse_reference import Morse
 
 A = 2.9188  # Morse bcc lattice constant of these parameters
 SPEC = FanOutSpec.model_validate(
@@ -96,7 +97,18 @@ def test_exchange_neb_between_minima(ads100, paths):
     )
     assert hop.mechanism == "exchange" and hop.moving_atoms == [36, path.replaced_atom]
     assert hop.images_tried == [3] and hop.images_converged is None and len(hop.images) == 5
-    assert np.isfinite(hop.barrier_forward_eV) and 0.05 < hop.barrier_forward_eV < 3.0
+    # the barriers are the energy differences of the independent Morse sums of the images, whose highest
+    # inner image is a saddle (the climbing image converged: no free atom feels more than the NEB fmax)
+    images = [image if isinstance(image, Structure) else Structure.from_dict(image) for image in hop.images]
+    energies = np.array([Morse().structure_energy(image) for image in images])
+    top = int(np.argmax(energies))
+    assert 0 < top < len(images) - 1
+    assert hop.barrier_forward_eV == pytest.approx(energies[top] - energies[0], abs=1e-6)
+    assert hop.barrier_reverse_eV == pytest.approx(energies[top] - energies[-1], abs=1e-6)
+    fixed = structure_to_atoms(images[top]).constraints[0].get_indices()
+    saddle_forces = np.delete(Morse().forces(images[top].cart_coords, images[top].lattice.matrix), fixed, axis=0)
+    assert np.linalg.norm(saddle_forces, axis=1).max() < SPEC.neb.fmax_eV_A
+    assert 0.05 < hop.barrier_forward_eV < 3.0
     assert hop.barrier_forward_eV == pytest.approx(hop.barrier_reverse_eV, abs=0.01)  # both ends: adatom in a hollow
     for image in (hop.images[0], hop.images[-1]):  # endpoints are relaxed minima
         atoms = structure_to_atoms(image)

@@ -20,6 +20,7 @@ from li_campaign.properties.jobs import FiniteTemperatureMaker
 from li_campaign.schemas.properties import FiniteTemperatureDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import FiniteTemperatureSpec
+from tests.morse_reference import Morse
 
 
 def morse() -> MorsePotential:
@@ -79,9 +80,13 @@ def low_t(tmp_path_factory):
 
 
 def test_static_reference_obeys_cauchy():
+    # the zero-pressure lattice constant is the minimum of the independent bcc lattice sum
+    assert A0 == pytest.approx(Morse(rcut1=1.2, rcut2=1.5).bcc_lattice_constant((3.0, 3.6)), abs=1e-6)
     c11, c12, c44 = static_cij(A0)
     assert c12 == pytest.approx(c44, rel=1e-3)  # central pair potential at zero pressure
-    assert c11 > c12 > 0
+    # and the stress differences give the Born lattice sums: C11 = 38.71, C12 = C44 = 27.78 GPa
+    born = Morse(rcut1=1.2, rcut2=1.5).bcc_cubic_constants_GPa(A0)
+    assert (c11, c12, c44) == pytest.approx(born, rel=1e-5)
 
 
 def test_low_temperature_elastic_constants_match_static(low_t):
@@ -186,7 +191,7 @@ def test_block_average_of_independent_samples():
     mean, err = block_average(series, 20)
     assert mean == pytest.approx(series.mean())
     assert err == pytest.approx(2.0 / np.sqrt(len(series)), rel=0.4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"n_blocks = 4 must lie in \[2, 3\]"):
         block_average(series[:3], 4)
 
 

@@ -65,6 +65,21 @@ class RunawayMorse(MorsePotential):
             self.results["forces"] = -50.0 * self.results["forces"]
 
 
+def check_d_is_the_msd_slope(out) -> None:
+    """D is the mean of the segment fits, its error their standard error, and, a least-squares slope being
+    linear in the data, also a quarter of the slope of the segment-mean MSD over the fit window (numpy fit)."""
+    get = out.get if isinstance(out, dict) else lambda key: getattr(out, key)
+    segments = np.array(get("segment_diffusivities_cm2_s"))
+    assert len(segments) == SPEC.n_segments
+    assert get("diffusivity_cm2_s") == pytest.approx(segments.mean(), rel=1e-12)
+    assert get("diffusivity_err_cm2_s") == pytest.approx(segments.std(ddof=1) / np.sqrt(len(segments)), rel=1e-9)
+    lags, msd = np.array(get("msd_lag_fs")), np.array(get("msd_A2"))
+    window = (lags >= get("fit_start_fs") - 1e-9) & (lags <= get("fit_end_fs") + 1e-9)
+    assert window.sum() >= 3
+    slope = np.polyfit(lags[window], msd[window], 1)[0]
+    assert get("diffusivity_cm2_s") == pytest.approx(slope / 4 * A2_PER_FS_IN_CM2_PER_S, rel=1e-9)
+
+
 def test_msd_2d_by_hand():
     xy = np.array([[[0.0, 0.0]], [[1.0, 0.0]], [[3.0, 0.0]], [[6.0, 0.0]]])
     assert msd_2d(xy, 3).tolist() == [0.0, (1 + 4 + 9) / 3, (9 + 25) / 2, 36.0]
@@ -119,7 +134,14 @@ def test_arrhenius_fit_recovers_ea_and_d0():
     assert fit["activation_energy_err_eV"] == pytest.approx(0.0, abs=1e-9)
     noisy = d * np.exp(np.array([0.05, -0.05, 0.05, -0.05]))
     rough = arrhenius_fit(temperatures, noisy)
-    assert rough["r2"] < 1.0 and rough["activation_energy_err_eV"] > 0
+    # ordinary least squares of ln D on 1/kT by numpy: slope, its standard error, r²
+    x, y = 1.0 / (kB * temperatures), np.log(noisy)
+    (slope, intercept), residuals = np.polyfit(x, y, 1, full=True)[:2]
+    stderr = np.sqrt(residuals[0] / (len(x) - 2) / np.sum((x - x.mean()) ** 2))
+    assert rough["activation_energy_eV"] == pytest.approx(-slope, rel=1e-9)
+    assert rough["prefactor_cm2_s"] == pytest.approx(np.exp(intercept), rel=1e-9)
+    assert rough["activation_energy_err_eV"] == pytest.approx(stderr, rel=1e-9)
+    assert rough["r2"] == pytest.approx(1.0 - residuals[0] / np.sum((y - y.mean()) ** 2), rel=1e-9)
     assert rough["activation_energy_eV"] == pytest.approx(0.12, abs=0.02)
 
 
@@ -142,9 +164,17 @@ def test_spec_validation():
 
 def test_short_morse_md_on_110():
     out = adatom_diffusion_md(morse(), A, (1, 1, 0), 400.0, 1, SPEC)
-    assert out["n_atoms"] == 33 and out["n_adatoms"] == 1 and out["n_fixed"] > 0
+    # the fixed bottom (1 Å) is one (110) plane: in-plane area / (a²/√2 per atom) = 16 of the 32 slab atoms
+    cell = np.array(out["trajectory"]["cell_A"])
+    per_plane = np.linalg.norm(np.cross(cell[0], cell[1])) / (A**2 / np.sqrt(2))
+    assert per_plane == pytest.approx(16.0, abs=1e-6)
+    assert out["n_atoms"] == 33 and out["n_adatoms"] == 1 and out["n_fixed"] == 16
+    assert out["trajectory"]["fixed_indices"] == list(range(16))
+    positions = np.array(out["trajectory"]["positions_A"])
+    assert np.array_equal(positions[:, :16], np.broadcast_to(positions[:1, :16], positions[:, :16].shape))  # never moved
+    assert not np.allclose(positions[:, 16:], positions[:1, 16:])  # the rest did
     assert out["events"] == [] and out["valid"]
-    assert np.isfinite(out["diffusivity_cm2_s"]) and out["diffusivity_err_cm2_s"] > 0
+    check_d_is_the_msd_slope(out)
     assert out["msd_A2"][0] == 0.0 and out["analysed_fs"] == pytest.approx((400 // 5 - 1) * 10.0)
     assert out["fit_start_fs"] < out["fit_end_fs"] <= out["analysed_fs"]
     assert 200.0 < out["mean_temperature_K"] < 600.0
@@ -164,11 +194,17 @@ def test_bad_setups_are_named():
 
 @pytest.mark.faults
 def test_runaway_run_stops_with_the_reason_and_last_good_frame():
-    with pytest.raises(MdInstabilityError) as caught:
+    # the forces turn at the 41st evaluation; the guard, checking every 10 steps, sees them at step 40
+    reason = r"MD unstable at step 40: a force of .* eV/Å \(limit 10 eV/Å\): extrapolating"
+    with pytest.raises(MdInstabilityError, match=reason) as caught:
         adatom_diffusion_md(RunawayMorse(), A, (1, 1, 0), 300.0, 1, SPEC)
     error = caught.value
-    assert error.kind in ("min_distance", "max_force", "temperature", "energy_drift")
-    assert error.last_good is not None and len(error.last_good) == 33 and error.last_good_step < error.step
+    assert error.kind == "max_force" and error.step == 40
+    assert error.last_good_step == error.step - SPEC.guard.check_every
+    assert len(error.last_good) == 33 and error.last_good.calc is None
+    # the last good frame passed every check: no two atoms closer than half the bulk nearest-neighbour distance
+    distances = error.last_good.get_all_distances(mic=True)[np.triu_indices(33, 1)]
+    assert distances.min() > SPEC.guard.min_distance_fraction * np.sqrt(3) / 2 * A
 
 
 def _bulk() -> BulkDoc:
@@ -193,7 +229,8 @@ def test_makers_store_frames_apart_flag_runaways_and_fit(monkeypatch):
     doc = AdatomDiffusionDoc.model_validate(store.get_output(good.uuid, load=True))
     assert doc.facet == "110" and doc.provenance.calc_key and len(doc.trajectory["step"]) == 5
     assert doc.n_adatoms == 3 and doc.n_atoms == 35 and doc.trajectory["adatom_indices"] == [32, 33, 34]
-    assert doc.diffusivity_cm2_s is not None and doc.events == [] and doc.valid
+    assert doc.events == [] and doc.valid
+    check_d_is_the_msd_slope(doc)
 
     monkeypatch.setattr(kinetics_jobs, "load_model", lambda model: RunawayMorse())
     bad = maker.make(model, _bulk(), (1, 1, 0), 300.0, 1)
@@ -201,7 +238,9 @@ def test_makers_store_frames_apart_flag_runaways_and_fit(monkeypatch):
     flagged = responses[bad.uuid][1].output
     assert isinstance(flagged, FlaggedResultDoc) and flagged.result_doc_type == "adatom_diffusion"
     assert flagged.context == {"facet": "110", "temperature_K": 300.0, "n_adatoms": 1}
-    assert flagged.last_good_structure is not None and len(flagged.last_good_structure) == 33
+    assert flagged.step == 40 and "extrapolating" in flagged.flag_reason
+    assert flagged.last_good_step == 30 and len(flagged.last_good_structure) == 33
+    assert flagged.last_good_structure.composition.reduced_formula == "Li"
 
     # two synthetic valid runs, the real one, and the flagged one
     runs = [
@@ -227,6 +266,23 @@ def test_a_run_cut_short_by_an_early_event_is_not_analysed_rather_than_failing()
     # 4 segments of 4 samples: the (0.1, 0.4) window of each holds only 2 lags
     assert not analysable(16, (0.1, 0.4), 4)
     assert analysable(40, (0.1, 0.4), 4)
+    # x = y = t (Å, dt = 1 fs): MSD(lag) = 2 lag² in every segment, so each segment's straight-line fit over
+    # lags first..last has slope 2 (first + last) Å²/fs (least squares of a parabola on consecutive integers)
+    # and D = (first + last) / 2 Å²/fs with no scatter
+    checked = 0
     for n in range(8, 60):
-        if analysable(n, (0.1, 0.4), 4):
-            diffusion_coefficient_2d(np.zeros((n, 1, 2)) + np.arange(n)[:, None, None], 1.0, (0.1, 0.4), 4)
+        xy = np.zeros((n, 1, 2)) + np.arange(n)[:, None, None]
+        length = n // 4
+        first, last = max(int(np.floor(0.1 * (length - 1))), 1), int(np.ceil(0.4 * (length - 1)))
+        if not analysable(n, (0.1, 0.4), 4):
+            assert length < 4 or last - first < 2
+            with pytest.raises(ValueError, match="holds fewer than 3 lags"):
+                diffusion_coefficient_2d(xy, 1.0, (0.1, 0.4), 4)
+            continue
+        out = diffusion_coefficient_2d(xy, 1.0, (0.1, 0.4), 4)
+        assert (out["fit_start_fs"], out["fit_end_fs"]) == (first, last)
+        assert out["msd_A2"] == pytest.approx(2.0 * np.arange(last + 1) ** 2)
+        assert out["diffusivity_cm2_s"] == pytest.approx((first + last) / 2 * A2_PER_FS_IN_CM2_PER_S, rel=1e-9)
+        assert out["diffusivity_err_cm2_s"] == pytest.approx(0.0, abs=1e-15)
+        checked += 1
+    assert checked == 32  # n = 28 … 59: from 7 samples a segment, the window holds lags 1, 2, 3

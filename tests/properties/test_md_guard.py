@@ -65,7 +65,9 @@ def test_a_stable_run_passes_as_an_ase_observer():
     dyn = VelocityVerlet(atoms, 1 * fs)
     dyn.attach(guard, interval=2)
     dyn.run(20)
-    assert guard.n_checks == 11 and guard.last_good is not None and guard.last_good.calc is None
+    # checks at steps 0, 2, ..., 20: the last good frame is the final one, detached from the calculator
+    assert guard.n_checks == 11 and guard.last_good_step == 10 and guard.last_good.calc is None
+    assert np.array_equal(guard.last_good.get_positions(), atoms.get_positions())
 
 
 def test_atoms_too_close_stop_with_the_last_good_frame():
@@ -74,7 +76,7 @@ def test_atoms_too_close_stop_with_the_last_good_frame():
     guard.check(atoms, step=10)
     good = atoms.get_positions()
     atoms.positions[1] = atoms.positions[0] + [0.5, 0.5, 0.5]
-    with pytest.raises(MdInstabilityError) as info:
+    with pytest.raises(MdInstabilityError, match=r"two atoms are 0\.866 Å apart \(limit 1\.490 Å\)") as info:
         guard.check(atoms, step=20)
     err = info.value
     assert err.kind == "min_distance" and err.step == 20 and "0.866 Å apart" in err.reason
@@ -111,7 +113,7 @@ def test_large_forces_are_flagged_as_extrapolation():
 def test_nan_energy_stops():
     atoms = crystal()
     atoms.calc = SinglePointCalculator(atoms, energy=float("nan"), forces=np.zeros((len(atoms), 3)))
-    with pytest.raises(MdInstabilityError) as info:
+    with pytest.raises(MdInstabilityError, match="a position, the energy or a force is not finite") as info:
         MdGuard(atoms).check()
     assert info.value.kind == "non_finite"
 

@@ -72,13 +72,16 @@ def result(a0) -> dict:
     return harmonic_phonons(morse(), a0, SPEC)
 
 
-def test_band_starts_at_gamma_with_acoustic_modes_at_zero(result):
+def test_band_starts_at_gamma_with_acoustic_modes_at_zero(result, a0):
     band = result["band"]
     assert band["labels"] == ["Γ", "H", "P", "Γ", "N"]
     assert band["qpoints_primitive"][0] == [0.0, 0.0, 0.0]
     assert np.max(np.abs(band["frequencies_THz"][0])) < 0.05
     assert band["distances_inv_A"][0] == 0.0
     assert np.all(np.diff(band["distances_inv_A"]) >= 0)
+    # Γ–H–P–Γ–N in units of 1/a (no 2π): segment lengths 1, √3/2, √3/2, 1/√2 of the conventional cube
+    expected = np.cumsum([0.0, 1.0, np.sqrt(0.75), np.sqrt(0.75), np.sqrt(0.5)]) / a0
+    assert band["label_distances_inv_A"] == pytest.approx(expected, rel=1e-9)
     assert band["label_distances_inv_A"][-1] == pytest.approx(band["distances_inv_A"][-1])
     assert len(band["frequencies_THz"]) == 4 * SPEC.band_points_per_segment
 
@@ -111,7 +114,12 @@ def test_thermal_limits_and_consistency(result):
     entropy = np.array(thermal["entropy_J_K_mol"])
     assert cv[-1] == pytest.approx(3 * R_GAS, rel=0.01)  # Dulong–Petit at 3000 K
     assert cv[0] < 1e-6 * 3 * R_GAS
-    assert np.all(np.diff(cv) > 0)
+    # harmonic C_V = R ∫ g(ν) x² eˣ / (eˣ − 1)² dν, x = hν / k_B T, summed over the returned DOS (3 modes per atom)
+    freqs, states = np.array(result["dos"]["frequencies_THz"]), np.array(result["dos"]["dos_states_THz"])
+    for temperature, value in zip(thermal["temperatures_K"][1:], cv[1:]):
+        x = H_EV_THZ * freqs[freqs > 0] / (kB * temperature)
+        einstein = x**2 * np.exp(x) / np.expm1(x) ** 2
+        assert value == pytest.approx(R_GAS * np.trapezoid(states[freqs > 0] * einstein, freqs[freqs > 0]), rel=2e-3)
     assert entropy[2] == pytest.approx(-(free[3] - free[1]) * 1e3 / 2.0, rel=1e-3)  # S = −∂F/∂T
     # zero-point energy from the DOS: F(T → 0) = N_A Σ h f / 2
     dos = result["dos"]
@@ -126,7 +134,7 @@ def test_expanded_lattice_is_unstable_at_n_and_recorded(a0):
     expected = lattice_sum_frequencies(1.1 * a0, (0.5, 0.5, 0.0))
     assert expected[0] < 0
     assert unstable["frequencies_THz"]["N"] == pytest.approx(expected, rel=1e-3)
-    assert unstable["imaginary_modes"]
+    assert unstable["imaginary_modes"] is True
     assert unstable["min_frequency_THz"] <= expected[0] + 1e-6
 
 

@@ -35,10 +35,13 @@ def slab(request):
 
 
 def test_normal_along_z_and_ab_in_plane(slab):
-    _, s = slab
+    hkl, s = slab
     m = s.lattice.matrix
     assert np.allclose(m[:2, 2], 0.0, atol=1e-8)
     assert np.allclose(m[2, :2], 0.0, atol=1e-8) and m[2, 2] > 0
+    # one atomic plane holds one atom per Ω/d of area (Ω = a³/2 per atom): the in-plane cell is that many of them
+    per_plane = len(s) / count_layers(s)
+    assert np.linalg.norm(np.cross(m[0], m[1])) == pytest.approx(per_plane * A**3 / 2 / d_spacing(hkl), rel=1e-9)
     assert np.all((s.frac_coords >= -1e-9) & (s.frac_coords < 1 + 1e-9))
 
 
@@ -163,5 +166,5 @@ def test_impossible_input(args, match):
 
 
 def test_lateral_repeats_rejects_non_positive():
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="min_lateral_A = 0.0 Å: must be positive"):
         lateral_repeats(make_symmetric_slab(A, (1, 0, 0), 6.0, 8.0), 0.0)

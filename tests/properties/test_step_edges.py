@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase.calculators.morse import MorsePotential
+from pymatgen.core import Structure
 
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
@@ -17,6 +18,7 @@ from li_campaign.schemas.kinetics import StepEdgeDiffusionDoc
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
 from li_campaign.structures.slabs import make_symmetric_slab
+from tests.morse_reference import Morse
 
 A = 2.9188  # Morse bcc lattice constant of these parameters
 RELAX = RelaxSpec(fmax_eV_A=0.01, max_steps=300, optimizer="LBFGS")
@@ -25,6 +27,22 @@ NEB = NebSpec(n_images=3, fmax_eV_A=0.05, max_steps=200)
 
 def morse() -> MorsePotential:
     return MorsePotential(epsilon=0.2, r0=3.0, rho0=3.5, rcut1=1.6, rcut2=2.0)
+
+
+def check_path_against_independent_sums(path, fix_bottom_A: float = 1.0) -> None:
+    """Barriers are the energy differences of the independent Morse sums of the images; the endpoints are
+    minima and the highest image a saddle (forces on the atoms above the fixed bottom)."""
+    images = [image if isinstance(image, Structure) else Structure.from_dict(image) for image in path.images]
+    energies = np.array([Morse().structure_energy(image) for image in images])
+    top = int(np.argmax(energies))
+    assert 0 < top < len(images) - 1
+    assert path.barrier_forward_eV == pytest.approx(energies[top] - energies[0], abs=1e-6)
+    assert path.barrier_reverse_eV == pytest.approx(energies[top] - energies[-1], abs=1e-6)
+    z = images[0].cart_coords[:, 2]
+    free = z - z.min() >= fix_bottom_A
+    for k, limit in ((0, RELAX.fmax_eV_A), (len(images) - 1, RELAX.fmax_eV_A), (top, NEB.fmax_eV_A)):
+        forces = Morse().forces(images[k].cart_coords, images[k].lattice.matrix)[free]
+        assert np.linalg.norm(forces, axis=1).max() < limit, (path.mechanism, k)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +88,11 @@ def test_descending_hop_and_exchange_give_the_es_barrier(stepped):
     assert edge[0] == pytest.approx(sites["edge_x"]) and edge[2] == pytest.approx(slab.cart_coords[:, 2].max())
     assert exchange.moving_atoms == [42, exchange.replaced_atom]
     for path in result.hops:
-        assert np.isfinite(path.barrier_forward_eV) and path.barrier_forward_eV > 0 and path.converged
+        assert path.converged
+        check_path_against_independent_sums(path)
         assert path.barrier_reverse_eV > path.barrier_forward_eV  # the step foot binds more strongly
-    assert result.terrace_hop.mechanism == "hop" and result.terrace_hop.barrier_forward_eV > 0
+    assert result.terrace_hop.mechanism == "hop"
+    check_path_against_independent_sums(result.terrace_hop)
     assert result.terrace_barrier_eV == min(result.terrace_hop.barrier_forward_eV, result.terrace_hop.barrier_reverse_eV)
     best = min(result.hops, key=lambda h: h.barrier_forward_eV)
     assert result.step_edge_barrier_eV == best.barrier_forward_eV and result.step_edge_mechanism == best.mechanism
@@ -99,6 +119,7 @@ def test_maker_with_a_given_terrace_barrier(stepped, monkeypatch):
     assert (doc.terrace, doc.step, doc.terrace_barrier_source) == ("100", "x+", "given")
     assert doc.step_edge_mechanism == "across_step_hop" and doc.provenance.calc_key
     assert doc.es_barrier_eV == pytest.approx(doc.hops[0].barrier_forward_eV - 0.3)
+    check_path_against_independent_sums(doc.hops[0])
 
 
 def test_bad_inputs_are_named(stepped):

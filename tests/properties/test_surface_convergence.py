@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from ase.calculators.morse import MorsePotential
+from pymatgen.core import Structure
 
 from li_campaign.core.errors import InputError
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.surface_convergence import converged_surface_energy, layer_schedule
 from li_campaign.schemas.spec import EosSpec, FacetEnumerationSpec, RelaxSpec
+from li_campaign.structures.facets import slab_with_layers
+from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, Morse
 
 RELAX = RelaxSpec(fmax_eV_A=0.01, max_steps=300, optimizer="LBFGS")
 
@@ -21,6 +25,13 @@ def morse() -> MorsePotential:
 @pytest.fixture(scope="module")
 def bulk():
     return fit_bulk_eos(morse(), 2.92, EosSpec())
+
+
+def gamma_J_m2(energy_eV: float, structure: Structure, a: float) -> float:
+    """(E − N ε_bulk) / 2A with ε_bulk from the independent bcc lattice sum."""
+    m = structure.lattice.matrix
+    area = float(np.linalg.norm(np.cross(m[0], m[1])))
+    return (energy_eV - len(structure) * Morse().bcc_energy_per_atom(a)) / (2 * area) * EV_PER_A2_IN_J_PER_M2
 
 
 def test_converges_in_thickness_and_vacuum(bulk):
@@ -38,7 +49,15 @@ def test_converges_in_thickness_and_vacuum(bulk):
     assert result["surface_energy_J_m2"] == pytest.approx(series[-1]["surface_energy_J_m2"])
     assert result["n_layers"] == series[-1]["n_layers"] == result["n_atoms"]
     assert result["n_terminations"] == 1 and 0 <= result["termination_shift"] < 1
-    assert result["surface_energy_J_m2"] > 0 and result["relax_converged"]
+    assert result["relax_converged"]
+    # the reported slab is a minimum of the Morse energy, and γ is its energy excess, both summed independently
+    relaxed = Structure.from_dict(result["relaxed_structure"])
+    assert len(relaxed) == result["n_atoms"]
+    assert np.abs(Morse().forces(relaxed.cart_coords, relaxed.lattice.matrix)).max() < RELAX.fmax_eV_A
+    a = bulk["lattice_constant_A"]
+    assert result["surface_energy_J_m2"] == pytest.approx(gamma_J_m2(Morse().structure_energy(relaxed), relaxed, a), abs=1e-6)
+    unrelaxed = slab_with_layers(a, (3, 2, 1), result["n_layers"], result["vacuum_series"][0]["vacuum_A"])
+    assert result["surface_energy_J_m2"] < gamma_J_m2(Morse().structure_energy(unrelaxed), unrelaxed, a)
 
 
 def test_not_converged_is_flagged(bulk):
@@ -52,7 +71,15 @@ def test_not_converged_is_flagged(bulk):
     assert [p["n_layers"] for p in result["thickness_series"]] == [4, 5, 6]
     assert [p["vacuum_A"] for p in result["vacuum_series"]] == [5.0, 5.5, 6.0]
     gammas = [p["surface_energy_J_m2"] for p in result["vacuum_series"]]
-    assert gammas[1] - gammas[0] > 0.01  # the surfaces still feel each other through 5 Å of vacuum
+    # the independent relaxation of the same 6-plane slab at each vacuum: the surfaces still feel each
+    # other through 5 and 5.5 Å (γ changes by > 0.01 J/m²), not at 6 Å, the end of the interaction range
+    a = bulk["lattice_constant_A"]
+    expected = []
+    for vacuum in (5.0, 5.5, 6.0):
+        slab = slab_with_layers(a, (1, 0, 0), 6, vacuum)
+        expected.append(gamma_J_m2(Morse().relax_structure(slab)[0], slab, a))
+    assert gammas == pytest.approx(expected, abs=2e-4)
+    assert expected[1] - expected[0] > 0.01
     assert result["surface_energy_J_m2"] == pytest.approx(gammas[-1])
     assert any("thickness not converged" in note for note in result["notes"])
     assert any("vacuum not converged" in note for note in result["notes"])

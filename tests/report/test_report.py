@@ -197,5 +197,10 @@ def test_write_report_without_bep_fit(tmp_path: Path):
     campaign = campaign_with(tmp_path, ["100"])
     out = write_report(campaign, tmp_path / "report")
     report = json.loads((out / "report.json").read_text())
-    assert report["bep"]["n"] == 1 and "at least 2" in report["bep"]["reason"]
-    assert (out / "bep.png").stat().st_size > 0 and "No fit: need at least 2" in (out / "summary.md").read_text()
+    assert report["bep"]["n"] == 1
+    assert report["bep"]["reason"] == "need at least 2 facets with an adsorption energy and a barrier, have 1"
+    assert report["bep"]["slope"] is None and [p["facet"] for p in report["bep"]["points"]] == ["100"]
+    png = (out / "bep.png").read_bytes()
+    # a PNG of the 4.5 × 3.6 in figure at 100 dpi (IHDR width and height, big-endian)
+    assert png[:8] == PNG_MAGIC and (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (450, 360)
+    assert "No fit: need at least 2" in (out / "summary.md").read_text()

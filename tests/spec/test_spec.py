@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from li_campaign.schemas.spec import CampaignSpec, facet_label, load_spec, parse
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "workflows").glob("*.yaml")) + [REPO / "tests/data/e2e_morse.yaml"])
+@pytest.mark.parametrize("path", sorted((REPO / "workflows").glob("*.yaml")) + [REPO / "tests/data/e2e_morse.yaml", REPO / "tests/data/pipeline_morse.yaml"])
 def test_shipped_specs_are_valid(path):
     spec = load_spec(path)
     assert isinstance(spec, CampaignSpec)
@@ -56,7 +57,7 @@ def test_facet_label_is_the_cubic_family():
 )
 def test_bad_fields_are_named(patch, field, message):
     data = {"name": "t", **patch}
-    with pytest.raises(InputError) as info:
+    with pytest.raises(InputError, match=re.escape(f"{field}:")) as info:
         spec_from_dict(data, source="spec.yaml")
     text = str(info.value)
     assert "spec.yaml" in text

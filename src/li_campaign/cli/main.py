@@ -3,7 +3,9 @@
 Every command works on one campaign directory (``--campaign-dir``, default
 ``$LI_CAMPAIGN_DIR`` or ``./campaign``). Errors that a user can fix (bad spec, unknown
 facet, missing model file, unreachable database) print one message naming the field or
-file and exit with status 2; nothing half-done is stored.
+file and exit with status 2; nothing half-done is stored. Commands that change the
+campaign (init, submit, run, launch, recover, build) first check that they can write
+all of it, so a read-only campaign is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from li_campaign import __version__
 from li_campaign.core.errors import InputError, LiCampaignError
 
 
-def _campaign(args):
+def _campaign(args, writes: bool = False):
+    """Open the campaign; a command that ``writes`` first checks that it can write all of it."""
     from li_campaign.db.config import Campaign
 
-    return Campaign(args.campaign_dir)
+    campaign = Campaign(args.campaign_dir)
+    if writes:
+        campaign.require_writable(args.command)
+    return campaign
 
 
 def cmd_init(args) -> int:
@@ -37,12 +43,14 @@ def cmd_init(args) -> int:
 
 
 def cmd_submit(args) -> int:
-    from li_campaign.db.submit import submit_flow
-    from li_campaign.flows.campaign import CampaignMaker
     from li_campaign.schemas.spec import load_spec
 
     spec = load_spec(args.spec)
-    campaign = _campaign(args)
+    campaign = _campaign(args, writes=True)
+    # the flow modules import the ML stack (seconds): only once the spec and campaign are usable
+    from li_campaign.db.submit import submit_flow
+    from li_campaign.flows.campaign import CampaignMaker
+
     flow = CampaignMaker(spec=spec).make()
     try:
         fw_ids = submit_flow(campaign, flow, spec.spec_hash(), force=args.force)
@@ -58,7 +66,7 @@ def cmd_submit(args) -> int:
 def cmd_run(args) -> int:
     from li_campaign.db.runner import run_workers
 
-    campaign = _campaign(args)
+    campaign = _campaign(args, writes=True)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers {args.workers}: at least one worker is needed")
     workers = args.workers or (1 if args.gpus is not None else os.cpu_count() or 1)
@@ -82,7 +90,7 @@ def cmd_launch(args) -> int:
     from li_campaign.db.queue import launch_nodes_to_queue, launch_to_queue, load_fworker, load_qadapter
 
     summary = (launch_nodes_to_queue if args.per_node else launch_to_queue)(
-        _campaign(args),
+        _campaign(args, writes=True),
         load_fworker(args.fworker),
         load_qadapter(args.qadapter),
         max_queued=args.max_queued,
@@ -100,7 +108,7 @@ def cmd_launch(args) -> int:
 def cmd_recover(args) -> int:
     from li_campaign.db.recover import recover_campaign
 
-    summary = recover_campaign(_campaign(args), queue=args.queue)
+    summary = recover_campaign(_campaign(args, writes=True), queue=args.queue)
     print(f"recovered {summary.completed} finished jobs; {len(summary.rerun)} lost jobs set to run again")
     for item in summary.rerun:
         print(f"  rerun: fw {item['fw_id']} {item['name']}: {item['reason']}")
@@ -126,19 +134,22 @@ def cmd_status(args) -> int:
         print("  `li-campaign recover` runs lost jobs again")
     if status["queue_error"]:
         print(f"  lost batch jobs unknown: {status['queue_error']}")
+    if status["failed_calculations_error"]:
+        print(f"  failed calculations inside packs unknown: {status['failed_calculations_error']}")
     return 0
 
 
 def cmd_build(args) -> int:
     from li_campaign.builders import run_builders
 
-    counts = run_builders(_campaign(args))
+    counts = run_builders(_campaign(args, writes=True))
     for name, n in counts.items():
         print(f"{name}: processed {n}")
     return 0
 
 
 def cmd_report(args) -> int:
+    from li_campaign.db.config import check_writable_path
     from li_campaign.report import collect_report, write_report
 
     campaign = _campaign(args)
@@ -150,6 +161,7 @@ def cmd_report(args) -> int:
         print(json.dumps(report, indent=2))
         return 0
     out = Path(args.out) if args.out else campaign.root / "report"
+    check_writable_path(out, "report")
     path = write_report(campaign, out, args.model)
     print(f"report written to {path}")
     return 0

@@ -10,7 +10,11 @@ class InputError(LiCampaignError):
 
 
 class ModelIntegrityError(LiCampaignError):
-    """A model file is missing or does not match the sha256 stored in the registry."""
+    """A model file is missing, does not match the sha256 stored in the registry, or is not a Li model."""
+
+
+class MissingDataError(LiCampaignError):
+    """Documents that a job reads from the JobStore (e.g. its training frames) are not there."""
 
 
 class DatabaseError(LiCampaignError):

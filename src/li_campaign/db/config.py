@@ -23,8 +23,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from li_campaign.core.errors import DatabaseError, InputError
+from li_campaign.core.textfiles import read_utf8
 
 CAMPAIGN_CONFIG = "campaign.yaml"
+MONTYDB_DATABASE = "li_campaign"  # embedded mode: the montydb database (one folder of collection files)
 DATA_STORE = "data"  # name of the jobflow additional store for large objects
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"  # an environment variable name (never its value)
 _TLS_OPTIONS = (
@@ -128,14 +130,36 @@ class DbConfig(BaseModel):
         return self
 
     @classmethod
-    def from_file(cls, path: str | Path) -> DbConfig:
-        """Read and validate a database config file, naming the file and field on errors."""
+    def from_file(cls, path: str | Path, allow_empty: bool = True) -> DbConfig:
+        """Read and validate a database config file, naming the file and field on errors.
+
+        Parameters
+        ----------
+        path
+            A ``db_config/*.yaml`` file or a campaign's ``campaign.yaml``.
+        allow_empty
+            Whether a file without any field means the defaults (a ``db_config`` file). A
+            ``campaign.yaml`` is written with every field by ``li-campaign init``, so the
+            campaign passes ``False``: an empty one is damaged, not embedded mode.
+
+        Raises
+        ------
+        InputError
+            If the file is missing, empty (with ``allow_empty=False``), not UTF-8, not valid
+            YAML, or has a field of the wrong type, a wrong value or an unknown field; the
+            message names the file and every offending field.
+        """
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: database config file not found")
+        text = read_utf8(path, "database config")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-            return cls.model_validate(data)
+            data = yaml.safe_load(text)
+            if data is None and not allow_empty:
+                raise InputError(
+                    f"{path}: empty database config (not even `mode`); `li-campaign init` writes every field"
+                )
+            return cls.model_validate(data or {})
         except yaml.YAMLError as exc:
             raise InputError(f"{path}: not valid YAML: {exc}") from None
         except ValidationError as exc:
@@ -200,6 +224,32 @@ class DbConfig(BaseModel):
         return kwargs
 
 
+def check_writable_path(path: Path, command: str) -> None:
+    """Raise if this process can neither write ``path`` nor, if it does not exist yet, create it.
+
+    ``os.access`` asks the kernel, so a read-only file system counts for every user, root
+    included, and missing write permission for everyone but root.
+
+    Parameters
+    ----------
+    path
+        A folder or file that ``command`` writes.
+    command
+        The ``li-campaign`` command, for the message.
+
+    Raises
+    ------
+    DatabaseError
+        Naming ``path``, or its nearest existing parent folder if ``path`` does not exist.
+    """
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not os.access(existing, os.W_OK):
+        raise DatabaseError(
+            f"{existing}: not writable (read-only file system or no write permission); "
+            f"`li-campaign {command}` writes there. Nothing was changed"
+        )
+
+
 class Campaign:
     """A campaign directory: its database config, files and stores.
 
@@ -209,6 +259,17 @@ class Campaign:
         The campaign directory (``./campaign`` by default). It holds ``campaign.yaml``
         (the database config chosen at ``li-campaign init``), models, launch folders and,
         in embedded mode, the databases.
+
+    Raises
+    ------
+    DatabaseError
+        If ``root`` is not an initialised campaign, or (embedded mode) a collection file of
+        the montydb JobStore is damaged
+        (:func:`~li_campaign.db.stores.check_collection_file`); the message names the file,
+        which is left as it is.
+    InputError
+        If ``campaign.yaml`` is empty, not UTF-8 or not valid YAML, or has a wrong or
+        unknown field; the message names the file and the field.
     """
 
     def __init__(self, root: str | Path):
@@ -218,25 +279,43 @@ class Campaign:
             raise DatabaseError(
                 f"{self.root}: not an initialised campaign directory (no {CAMPAIGN_CONFIG}); run `li-campaign init`"
             )
-        self.config = DbConfig.from_file(cfg_file)
+        self.config = DbConfig.from_file(cfg_file, allow_empty=False)
+        if self.mode == "embedded":
+            from li_campaign.db.stores import check_collection_file
+
+            for path in sorted((self.montydb_dir / MONTYDB_DATABASE).glob("*.collection")):
+                check_collection_file(path)
 
     @classmethod
     def create(cls, root: str | Path, config: DbConfig) -> Campaign:
-        """Create (or re-open) a campaign directory with ``config``; existing data is kept."""
+        """Create (or re-open) a campaign directory with ``config``; existing data is kept.
+
+        Raises
+        ------
+        InputError
+            If the directory holds a campaign with another config, or a damaged
+            ``campaign.yaml``.
+        DatabaseError
+            If a store file is damaged, or the directory (or its parent, for a new
+            campaign) cannot be written; raised before anything is written.
+        """
         root = Path(root).resolve()
-        root.mkdir(parents=True, exist_ok=True)
         cfg_file = root / CAMPAIGN_CONFIG
         if cfg_file.is_file():
-            existing = DbConfig.from_file(cfg_file)
+            campaign = cls(root)
+            existing = campaign.config
             if existing != config:
                 changed = [name for name in DbConfig.model_fields if getattr(existing, name) != getattr(config, name)]
                 raise InputError(
                     f"{cfg_file}: campaign already initialised with mode={existing.mode} and other "
                     f"{', '.join(changed)}; use another --campaign-dir to change the database"
                 )
+            campaign.require_writable("init")
         else:
+            check_writable_path(root, "init")
+            root.mkdir(parents=True, exist_ok=True)
             cfg_file.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-        campaign = cls(root)
+            campaign = cls(root)
         for sub in (campaign.models_dir, campaign.launches_dir, campaign.config_dir):
             sub.mkdir(parents=True, exist_ok=True)
         if config.mode == "embedded":
@@ -290,15 +369,51 @@ class Campaign:
         """montydb (sqlite) directory of the JobStore and derived collections."""
         return self.embedded_dir / "montydb"
 
+    def require_writable(self, command: str) -> None:
+        """Raise before ``command`` changes anything if this process cannot write the campaign.
+
+        Checked: the campaign directory, its ``models``, ``launches`` and ``config`` folders
+        and, in embedded mode, ``db/``, the LaunchPad file and its lock, and the montydb
+        folders and collection files (sqlite writes next to each collection file).
+
+        Raises
+        ------
+        DatabaseError
+            Naming the first of them (outermost first) that cannot be written.
+        """
+        paths = [self.root, self.models_dir, self.launches_dir, self.config_dir]
+        if self.mode == "embedded":
+            database = self.montydb_dir / MONTYDB_DATABASE
+            paths += [self.embedded_dir, self.fireworks_db_file, self.lock_file, self.montydb_dir, database]
+            paths += sorted(database.glob("*.collection"))
+        for path in paths:
+            check_writable_path(path, command)
+
     # ----------------------------------------------------------------- stores
+    def _montydb_path(self) -> str:
+        """The montydb folder, once it is known that sqlite can read it.
+
+        sqlite in WAL mode (montydb's) reads a collection file only where it can create
+        the file's ``-shm`` and ``-wal`` companions, so a read-only database folder is refused
+        with a clear message instead of sqlite's "unable to open database file".
+        """
+        database = self.montydb_dir / MONTYDB_DATABASE
+        if database.is_dir() and not os.access(database, os.W_OK):
+            raise DatabaseError(
+                f"{database}: read-only folder; the embedded database (sqlite in WAL mode) can only be read "
+                "where it can create its <collection>.collection-shm files. Copy the campaign directory to a "
+                "writable place to read it"
+            )
+        return str(self.montydb_dir)
+
     def _store(self, collection: str, key: str):
         if self.mode == "embedded":
             from li_campaign.db.stores import SafeMontyStore
 
             return SafeMontyStore(
                 collection,
-                database_path=str(self.montydb_dir),
-                database_name="li_campaign",
+                database_path=self._montydb_path(),
+                database_name=MONTYDB_DATABASE,
                 storage="sqlite",
                 key=key,
             )
@@ -321,7 +436,7 @@ class Campaign:
         if self.mode == "embedded":
             from montydb import MontyClient
 
-            return MontyClient(str(self.montydb_dir))["li_campaign"]
+            return MontyClient(self._montydb_path())[MONTYDB_DATABASE]
         import pymongo
 
         client = pymongo.MongoClient(self.config.mongodb_uri(), **self.config.mongoclient_kwargs())

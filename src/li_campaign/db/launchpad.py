@@ -21,13 +21,14 @@ The lock is waited for up to ``$LI_CAMPAIGN_LOCK_TIMEOUT_S`` seconds (default 60
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
 
@@ -37,20 +38,37 @@ if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
 
 
-@contextmanager
-def campaign_lock(campaign: Campaign, timeout_s: float | None = None) -> Iterator[None]:
-    """Hold the campaign's exclusive LaunchPad lock (embedded mode), waiting up to ``timeout_s``.
+def _open_lock_file(campaign: Campaign, write: bool) -> tuple[IO[str], int]:
+    """Open the lock file; return it and the ``flock`` operation to hold it with.
 
-    ``None`` waits ``$LI_CAMPAIGN_LOCK_TIMEOUT_S`` seconds (default 600).
+    A reader that may not write the lock file (read-only file system, no permission) opens
+    it read-only and takes a shared lock, which still excludes every writer.
+    """
+    campaign.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return open(campaign.lock_file, "a"), fcntl.LOCK_EX  # noqa: SIM115
+    except OSError as exc:
+        if write or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not campaign.lock_file.is_file():
+            raise DatabaseError(f"{campaign.lock_file}: cannot open the LaunchPad lock: {exc.strerror}") from None
+        return open(campaign.lock_file), fcntl.LOCK_SH  # noqa: SIM115
+
+
+@contextmanager
+def campaign_lock(campaign: Campaign, timeout_s: float | None = None, write: bool = True) -> Iterator[None]:
+    """Hold the campaign's LaunchPad lock (embedded mode), waiting up to ``timeout_s``.
+
+    ``None`` waits ``$LI_CAMPAIGN_LOCK_TIMEOUT_S`` seconds (default 600). The lock is
+    exclusive, or shared for a reader (``write=False``) that may not write the lock file
+    (a read-only campaign directory).
     """
     if timeout_s is None:
         timeout_s = float(os.environ.get("LI_CAMPAIGN_LOCK_TIMEOUT_S", 600.0))
-    campaign.lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(campaign.lock_file, "a") as handle:
+    handle, operation = _open_lock_file(campaign, write)
+    with handle:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, operation | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
@@ -103,7 +121,7 @@ def open_launchpad(campaign: Campaign, write: bool = True) -> Iterator[LaunchPad
 
         if not campaign.fireworks_db_file.is_file():
             raise DatabaseError(f"{campaign.fireworks_db_file}: embedded LaunchPad file missing; run `li-campaign init`")
-        with campaign_lock(campaign):
+        with campaign_lock(campaign, write=write):
             os.environ["MONGOMOCK_SERVERSTORE_FILE"] = str(campaign.fireworks_db_file)
             fw_launchpad.MongoClient = mongomock_persistence.MongoClient
             try:

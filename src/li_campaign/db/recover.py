@@ -64,11 +64,7 @@ def detect_queue(lp: LaunchPad, queue: str | None = None) -> str | None:
 
 
 def _runner_alive(campaign: Campaign) -> bool:
-    try:
-        with RunnerLock(campaign):
-            return False
-    except DatabaseError:
-        return True
+    return RunnerLock(campaign).held()
 
 
 def _stale_local_launches(lp: LaunchPad) -> list[dict]:

@@ -392,3 +392,23 @@ class RunnerLock:
 
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
+
+    def held(self) -> bool:
+        """Whether a runner holds this lock now; the lock file is neither created nor written.
+
+        Readers (``li-campaign status``) ask this, so they also work in a campaign directory
+        that they may not write.
+        """
+        import fcntl
+
+        try:
+            handle = open(self.path)  # noqa: SIM115
+        except FileNotFoundError:
+            return False
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False

@@ -48,6 +48,10 @@ def failed_pack_members(campaign: Campaign) -> list[dict]:
 def campaign_status(campaign: Campaign, queue: str | None = None) -> dict:
     """Return firework counts by state, the reason of every failed firework and lost jobs.
 
+    A part that cannot be read from here is left empty with the reason in ``queue_error``
+    (the batch queue) or ``failed_calculations_error`` (the JobStore, e.g. of a read-only
+    campaign directory), so the rest is still reported.
+
     Parameters
     ----------
     campaign
@@ -76,8 +80,13 @@ def campaign_status(campaign: Campaign, queue: str | None = None) -> dict:
         except DatabaseError as exc:  # the queue cannot be read from here: say so, report the rest
             lost, queue_error = [], str(exc)
     states = Counter(fw["state"] for fw in fws)
+    try:
+        failed_calculations, failed_calculations_error = failed_pack_members(campaign), None
+    except DatabaseError as exc:  # the JobStore cannot be read (a read-only folder): say so, report the rest
+        failed_calculations, failed_calculations_error = [], str(exc)
     return {
-        "failed_calculations": failed_pack_members(campaign),
+        "failed_calculations": failed_calculations,
+        "failed_calculations_error": failed_calculations_error,
         "n_workflows": workflows,
         "n_fireworks": len(fws),
         "states": dict(sorted(states.items())),

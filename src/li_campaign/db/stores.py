@@ -5,6 +5,10 @@ stack: ``connect()`` rewrites ``.monty.storage`` on every call (concurrent proce
 read an empty storage name), and ``ensure_index`` calls ``index_information``, which
 montydb does not implement.
 
+:func:`check_collection_file` refuses a damaged montydb collection file (truncated,
+overwritten) before montydb opens it: montydb would raise raw sqlite errors, and it writes
+a new header into an emptied file.
+
 ``LargeDataJobStore`` is the campaign's jobflow JobStore in both modes: it keeps every job
 output document under :data:`MAX_OUTPUT_DOC_BYTES` by moving large lists to the
 large-data store, so no document reaches MongoDB's 16 MiB limit.
@@ -14,8 +18,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import bson
@@ -26,7 +33,7 @@ from maggma.stores import MontyStore
 from monty.json import jsanitize
 from montydb import MontyClient, set_storage
 
-from li_campaign.core.errors import LiCampaignError
+from li_campaign.core.errors import DatabaseError, LiCampaignError
 from li_campaign.db.config import DATA_STORE
 from li_campaign.db.retry import RetryPolicy, with_retries
 
@@ -48,6 +55,83 @@ class SafeMontyStore(MontyStore):
     def ensure_index(self, key: str, unique: bool = False) -> bool:
         """montydb has no index support; report success so builders can run."""
         return True
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_DAMAGE = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}  # sqlite's error names for a damaged file
+_EMPTY, _NO_TABLE = "empty file", "no documents table"  # also, for a moment, a collection being created
+_CREATION_S = 0.5  # how long a collection being created may look empty or table-less
+
+
+def _collection_damage(path: Path) -> str | None:
+    """Why ``path`` is not a readable montydb collection file; ``None`` if it is.
+
+    Raises
+    ------
+    DatabaseError
+        If sqlite cannot read the file for a reason other than damage (e.g. it is locked).
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return _EMPTY
+    with open(path, "rb") as handle:
+        header = handle.read(100)
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if not header.startswith(_SQLITE_MAGIC) or page_size == 0:
+        return "not an SQLite database: no SQLite header"
+    if size % page_size:
+        return f"truncated: {size} bytes is not a whole number of {page_size}-byte pages"
+    mode = "rw" if os.access(path.parent, os.W_OK) else "ro&immutable=1"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True)
+        try:
+            conn.execute("SELECT k FROM documents LIMIT 1").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        if "no such table" in str(exc):
+            return _NO_TABLE
+        if exc.sqlite_errorname in _DAMAGE:
+            return f"sqlite: {exc}"
+        raise DatabaseError(f"{path}: sqlite cannot read this embedded database file: {exc}") from None
+    return None
+
+
+def check_collection_file(path: Path) -> None:
+    """Refuse a montydb (sqlite) collection file that is damaged, without changing it.
+
+    The checks: the file is not empty, starts with sqlite's header, is a whole number of
+    its pages long, and sqlite opens it and reads the first record of montydb's
+    ``documents`` table (sqlite compares the page count in the header with the file size,
+    so a file cut short at a page boundary is found too). Damage inside pages that this
+    does not read is found when montydb reads them. A file that is empty or has no table
+    is looked at again after :data:`_CREATION_S` seconds, as another process may be
+    creating it. The file is opened read-write only so that sqlite removes the
+    ``-wal``/``-shm`` files it creates; nothing is written. In a folder this process
+    cannot write, where sqlite could not create those files, the file is read as
+    immutable (a read-only campaign, e.g. an archived one).
+
+    Parameters
+    ----------
+    path
+        A ``<campaign>/db/montydb/<database>/<collection>.collection`` file.
+
+    Raises
+    ------
+    DatabaseError
+        If the file is damaged, or sqlite cannot read it for another reason (the message
+        then gives sqlite's reason, e.g. the database is locked); the message names the file.
+    """
+    damage = _collection_damage(path)
+    if damage in (_EMPTY, _NO_TABLE):
+        time.sleep(_CREATION_S)
+        damage = _collection_damage(path)
+    if damage:
+        raise DatabaseError(
+            f"{path}: damaged embedded database file ({damage}); it was left as it is. "
+            "Restore it from a backup; li-campaign does not open a damaged file"
+        )
 
 
 #: Soft size limit of one job output document in the docs store (BSON bytes). MongoDB refuses

@@ -25,6 +25,7 @@ from li_campaign.dft.engines import LabelError
 
 _ITERATION = re.compile(r"-+ Iteration\s+(\d+)\(\s*(\d+)\)\s+-+")
 _NELM = re.compile(r"NELM\s*=\s*(\d+)")
+_OUTCAR_END = "General timing and accounting"  # VASP's last section, written when the run ends
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ def read_vasprun(path: str | Path) -> VaspRun:
     Raises
     ------
     LabelError
-        If the file is missing or cannot be parsed (e.g. truncated by a killed run).
+        If the file is missing, cannot be parsed (e.g. truncated by a killed run) or has
+        ionic steps without forces (no ``<varray name="forces">``).
     """
     from pymatgen.io.vasp import Vasprun
 
@@ -87,6 +89,13 @@ def read_vasprun(path: str | Path) -> VaspRun:
         run = Vasprun(path, parse_dos=False, parse_eigen=False, parse_projected_eigen=False, parse_potcar_file=False)
     except Exception as exc:  # pymatgen raises ParseError, ValueError, ET.ParseError, ...
         raise LabelError(f"{path}: unreadable vasprun.xml: {type(exc).__name__}: {exc}") from exc
+    no_forces = [i for i, step in enumerate(run.ionic_steps) if step.get("forces") is None]
+    if no_forces:
+        raise LabelError(
+            f'{path}: no forces (<varray name="forces">) in ionic step(s) {no_forces[:10]}'
+            f"{' …' if len(no_forces) > 10 else ''} of {len(run.ionic_steps)}; a frame needs energy and forces, "
+            "no frames stored"
+        )
     frames = [
         IonicFrame(
             step=i,
@@ -104,12 +113,16 @@ def read_vasprun(path: str | Path) -> VaspRun:
 def read_outcar(path: str | Path) -> VaspRun:
     """Read every ionic step of an ``OUTCAR`` (e.g. a molecular-dynamics run).
 
-    Stresses are present only if VASP computed them (ISIF ≥ 1).
+    Stresses are present only if VASP computed them (ISIF ≥ 1). VASP writes its timing
+    summary (``General timing and accounting``) when the run ends; an OUTCAR without it was
+    cut off (a killed run, a partial copy), and ASE would silently return its complete steps
+    only, so it is refused.
 
     Raises
     ------
     LabelError
-        If the file is missing or holds no complete ionic step.
+        If the file is missing, truncated (no closing timing summary) or holds no complete
+        ionic step.
     """
     from ase.io import read
 
@@ -117,6 +130,12 @@ def read_outcar(path: str | Path) -> VaspRun:
     if not path.is_file():
         raise LabelError(f"{path}: no OUTCAR")
     text = path.read_text(errors="replace")
+    if _OUTCAR_END not in text:
+        started = max((int(ionic) for ionic, _ in _ITERATION.findall(text)), default=0)
+        raise LabelError(
+            f"{path}: truncated OUTCAR: VASP's closing '{_OUTCAR_END}' summary is missing (the run was cut off "
+            f"or the file partly copied; last ionic step begun: {started}); no frames stored"
+        )
     try:
         images = read(path, index=":", format="vasp-out")
     except Exception as exc:  # ASE raises on truncated files

@@ -106,7 +106,7 @@ def run_vasp_calculation(
             f"VASP on {label} failed under custodian: {type(exc).__name__}: {exc} [{custodian_summary()}]"
         ) from exc
     wall = time.perf_counter() - start
-    run = read_vasprun(zpath("vasprun.xml"))
+    run = read_vasprun(zpath("vasprun.xml").resolve())  # absolute: errors name the file wherever they are read
     gzip_output_folder(directory=Path.cwd(), setting=SETTINGS.VASP_ZIP_FILES, files_list=_FILES_TO_ZIP)
     return run, inputs, wall
 

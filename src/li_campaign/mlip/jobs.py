@@ -7,11 +7,13 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from jobflow import JobConfig, Maker, job
 
 from li_campaign.core.context import current_campaign
+from li_campaign.core.errors import MissingDataError
 from li_campaign.core.hashing import file_sha256
 from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.mlip import nequip_cli
@@ -26,17 +28,42 @@ from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import MlipSpec
 
+if TYPE_CHECKING:
+    from jobflow import JobStore
+
 
 log = logging.getLogger(__name__)
 
 
-def read_frames(store, frame_ids: list[str]) -> list[dict]:
+_LISTED_IDS = 20  # missing frame ids named in the error
+
+
+def read_frames(store: JobStore, frame_ids: list[str]) -> list[dict]:
     """Read training frames back from the JobStore (newest document per frame id).
 
     Frames are single-frame outputs (``training_frame``) or members of the frame batches of
     relaxation and MD label jobs (``training_frames``).
+
+    Parameters
+    ----------
+    store
+        The JobStore to search (a job's ``CURRENT_JOB.store``).
+    frame_ids
+        Ids of the frames, e.g. a :class:`TrainingSetDoc`'s ``frame_ids``.
+
+    Returns
+    -------
+    list of dict
+        The frames, sorted by id.
+
+    Raises
+    ------
+    MissingDataError
+        If some frames are not in ``store``: the message says how many of how many, names
+        the campaigns of their ids, the store searched and the first :data:`_LISTED_IDS`
+        missing ids. Nothing is written before.
     """
-    ids = list(frame_ids)
+    ids = sorted(set(frame_ids))
     docs = store.query(
         {
             "$or": [
@@ -52,10 +79,26 @@ def read_frames(store, frame_ids: list[str]) -> list[dict]:
         output = doc["output"]
         for frame in output["frames"] if output["doc_type"] == "training_frames" else [output]:
             frames[frame["frame_id"]] = frame
-    missing = sorted(set(frame_ids) - set(frames))
+    missing = [i for i in ids if i not in frames]
     if missing:
-        raise ValueError(f"{len(missing)} training frames are not in the store, e.g. {missing[:3]}")
-    return [frames[f] for f in sorted(frame_ids)]
+        listed = ", ".join(missing[:_LISTED_IDS])
+        if len(missing) > _LISTED_IDS:
+            listed += f", … ({len(missing) - _LISTED_IDS} more)"
+        campaigns = sorted({i.split(":", 1)[0] for i in missing})
+        raise MissingDataError(
+            f"{len(missing)} of the {len(ids)} training frames of campaign(s) {campaigns} are not in the JobStore "
+            f"{_store_name(store)}: {listed}. Their label jobs never stored them here (another store?) or they "
+            "were deleted; nothing was trained or stored"
+        )
+    return [frames[i] for i in sorted(frame_ids)]
+
+
+def _store_name(store: JobStore) -> str:
+    """Name a JobStore's output collection and database (never a URI, which may hold a password)."""
+    docs = store.docs_store
+    database = getattr(docs, "database_name", None) or getattr(docs, "database", None)
+    where = "/".join(str(part) for part in (getattr(docs, "database_path", None), database) if part)
+    return f"{type(docs).__name__} '{docs.collection_name}'" + (f" in {where}" if where else "")
 
 
 @dataclass

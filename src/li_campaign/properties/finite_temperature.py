@@ -46,15 +46,29 @@ Restart. Each run writes ``<workdir>/ft_<T>K_<run>.npz`` every ``checkpoint_ever
 (positions, momenta, cell, piston momentum and force, the Langevin generator's state, the step
 and the recorded series), written atomically. Called again in the same directory, a run continues from
 its checkpoint and gives the same trajectory as an uninterrupted run, bit for bit with a
-deterministic calculator; a finished run's checkpoint is its result and is not rerun.
+deterministic calculator; a finished run's checkpoint is its result and is not rerun. A checkpoint
+of another calculation (other temperature, lattice constant or MD settings) is refused with a
+``ValueError`` naming the file.
+
+Unusable checkpoints are set aside, not trusted and not fatal. A checkpoint that cannot be read back
+(truncated, overwritten, arrays missing or of the wrong shape, non-finite coordinates) is renamed to
+``<name>.npz.damaged`` (``.damaged-2``, ... if that exists), never deleted, and its run starts again
+from step 0 with a logged warning. This is sound because a run from scratch is fully determined by
+the spec (the same start, the same Langevin seeds): the result is that of an uninterrupted run, only
+the MD time is spent again. An NVT checkpoint whose cell is not the cell that run would start from
+now (its NPT run was rerun, with a calculator that is not bit-for-bit deterministic, or the NPT
+checkpoint was removed) is set aside the same way as ``<name>.npz.stale``, so the NVT runs always
+belong to the NPT run whose a(T) is reported. Each such run is named in the document's ``restarts``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,6 +89,17 @@ if TYPE_CHECKING:
     from li_campaign.schemas.spec import FiniteTemperatureSpec
 
 AXES = "xyz"
+_NPZ_MAGIC = b"PK\x03\x04"  # an .npz checkpoint is a zip archive
+
+logger = logging.getLogger(__name__)
+
+
+class UnusableCheckpointError(Exception):
+    """A checkpoint that cannot be resumed from; ``suffix`` is the one it is set aside with."""
+
+    def __init__(self, reason: str, suffix: str = ".damaged"):
+        super().__init__(reason)
+        self.suffix = suffix
 
 
 def block_average(series: np.ndarray, n_blocks: int) -> tuple[float, float]:
@@ -162,6 +187,7 @@ class _Run:
     )
     resumed_at: int | None = None
     steps_run: int = 0
+    set_aside: str | None = None  # why and where an unusable checkpoint was moved
 
     def array(self, key: str) -> np.ndarray:
         return np.asarray(self.series[key], dtype=float)
@@ -198,24 +224,96 @@ def _save(path: Path, run: _Run, fingerprint: dict) -> None:
     os.replace(tmp, path)
 
 
-def _load(path: Path, run: _Run, fingerprint: dict) -> None:
-    with np.load(path) as data:
-        meta = json.loads(str(data["meta"]))
-        if meta["fingerprint"] != fingerprint:
-            raise ValueError(
-                f"checkpoint {path} belongs to another calculation ({meta['fingerprint']}, not {fingerprint}): "
-                "delete it or run in another directory"
-            )
-        run.atoms.set_cell(data["cell"], scale_atoms=False)
-        run.atoms.set_positions(data["positions"])
-        run.atoms.set_momenta(data["momenta"])
-        for key in run.series:
-            column = data[f"series_{key}"]
-            run.series[key] = list(column[:, 0] if key != "stress" else column)
-        for key in run.frames:
-            run.frames[key] = list(data[f"frames_{key}"])
-    run.step, run.done, run.rng_state = meta["step"], meta["done"], meta["rng"]
-    run.p_eps, run.force_eps = meta["p_eps"], meta["force_eps"]
+def _load(
+    path: Path, run: _Run, fingerprint: dict, equilibration: int, total: int, start_cell: np.ndarray | None
+) -> None:
+    """Restore ``run`` from its checkpoint; ``run`` is left as it was if anything is wrong.
+
+    Parameters
+    ----------
+    path, run, fingerprint
+        The checkpoint, the run to restore, and the calculation the checkpoint must belong to.
+    equilibration, total
+        The run's equilibration and total steps (the recorded series start after equilibration).
+    start_cell
+        For an NVT run, the cell it starts from (and keeps); ``None`` for NPT.
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint belongs to another calculation (kept: it is not this run's to set aside).
+    UnusableCheckpointError
+        If the checkpoint cannot be read back, or (an NVT run) started from another cell.
+    """
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(_NPZ_MAGIC)) != _NPZ_MAGIC:
+                raise UnusableCheckpointError("unreadable: not an .npz archive (no zip header)")
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {key: np.asarray(data[key]) for key in data.files if key != "meta"}
+        other = meta["fingerprint"]
+        step, done, rng_state = int(meta["step"]), bool(meta["done"]), meta["rng"]
+        p_eps, force_eps = float(meta["p_eps"]), float(meta["force_eps"])
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise UnusableCheckpointError(f"unreadable: {type(exc).__name__}: {exc}") from None
+    if other != fingerprint:
+        raise ValueError(
+            f"checkpoint {path} belongs to another calculation ({other}, not {fingerprint}): "
+            "delete it or run in another directory"
+        )
+    natoms, n_series = len(run.atoms), max(0, step - equilibration)
+    n_frames = len(arrays.get("frames_step", ()))
+    shapes = {
+        "positions": (natoms, 3),
+        "momenta": (natoms, 3),
+        "cell": (3, 3),
+        **{f"series_{key}": (n_series, 6 if key == "stress" else 1) for key in run.series},
+        "frames_step": (n_frames,),
+        "frames_cell": (n_frames, 3, 3),
+        "frames_positions": (n_frames, natoms, 3),
+        "frames_epot": (n_frames,),
+        "frames_stress": (n_frames, 6),
+    }
+    wrong = [
+        f"{key} {arrays[key].shape if key in arrays else 'missing'}, not {shape}"
+        for key, shape in shapes.items()
+        if key not in arrays or arrays[key].shape != shape
+    ]
+    if not 0 <= step <= total or done != (step == total):
+        wrong.append(f"step {step} (done={done}) of {total}")
+    if not wrong and not all(np.isfinite(arrays[key]).all() for key in ("positions", "momenta", "cell")):
+        wrong.append("non-finite positions, momenta or cell")
+    try:
+        np.random.default_rng().bit_generator.state = rng_state
+    except (TypeError, ValueError, KeyError) as exc:
+        wrong.append(f"random generator state: {exc}")
+    if wrong:
+        raise UnusableCheckpointError(f"inconsistent: {'; '.join(wrong)}")
+    if start_cell is not None and not np.array_equal(arrays["cell"], start_cell):
+        raise UnusableCheckpointError("started from another cell (its NPT run was run again since)", suffix=".stale")
+    run.atoms.set_cell(arrays["cell"], scale_atoms=False)
+    run.atoms.set_positions(arrays["positions"])
+    run.atoms.set_momenta(arrays["momenta"])
+    for key in run.series:
+        column = arrays[f"series_{key}"]
+        run.series[key] = list(column[:, 0] if key != "stress" else column)
+    for key in run.frames:
+        run.frames[key] = list(arrays[f"frames_{key}"])
+    run.step, run.done, run.rng_state = step, done, rng_state
+    run.p_eps, run.force_eps = p_eps, force_eps
+
+
+def _set_aside(path: Path, error: UnusableCheckpointError) -> str:
+    """Rename an unusable checkpoint (never overwriting an earlier one); return what was done."""
+    target = path.with_name(path.name + error.suffix)
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}{error.suffix}-{n}")
+    os.replace(path, target)
+    logger.warning(f"checkpoint {path}: {error}; set aside as {target.name}, the run starts again from step 0")
+    return f"checkpoint {error}; set aside as {target.name}, run from step 0"
 
 
 def _dynamics(atoms: Atoms, temperature_K: float, spec: FiniteTemperatureSpec, npt: bool, rng: np.random.Generator):
@@ -245,11 +343,15 @@ def _run_md(
     run = _Run(atoms=atoms)
     rng = np.random.default_rng([spec.seed, 1 if npt else 2])  # the same noise in every NVT run
     if path.exists():
-        _load(path, run, fingerprint)
-        if run.done:
-            return run
-        rng.bit_generator.state = run.rng_state
-        run.resumed_at = run.step
+        try:
+            _load(path, run, fingerprint, equilibration, total, None if npt else atoms.cell.array.copy())
+        except UnusableCheckpointError as exc:
+            run.set_aside = _set_aside(path, exc)
+        else:
+            if run.done:
+                return run
+            rng.bit_generator.state = run.rng_state
+            run.resumed_at = run.step
     dyn = _dynamics(atoms, temperature_K, spec, npt, rng)
     nearest_neighbour = np.sqrt(3.0) / 2.0 * fingerprint["lattice_constant_0K_A"]
     guard = MdGuard.from_spec(atoms, spec.guard, nearest_neighbour, temperature_K)
@@ -414,7 +516,7 @@ def finite_temperature_properties(
         f"{name}: resumed at step {run.resumed_at}" if run.resumed_at is not None else f"{name}: read back finished"
         for name, run in runs.items()
         if run.resumed_at is not None or run.steps_run == 0
-    ]
+    ] + [f"{name}: {run.set_aside}" for name, run in runs.items() if run.set_aside]
     return {
         "temperature_K": float(temperature_K),
         "n_atoms": natoms,

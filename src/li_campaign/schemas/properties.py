@@ -234,7 +234,10 @@ class FiniteTemperatureDoc(BaseModel):
     residual_pressure_GPa: float = Field(..., description="⟨P⟩ of the unstrained NVT run at the mean NPT cell.")
     residual_pressure_err_GPa: float
     convergence: FiniteTemperatureConvergence
-    restarts: list[str] = Field(default_factory=list, description="Runs resumed from a checkpoint, and at which step.")
+    restarts: list[str] = Field(
+        default_factory=list,
+        description="Runs resumed from a checkpoint, and at which step; runs whose unusable checkpoint was set aside.",
+    )
     md_steps: int = Field(..., description="MD steps run by this job (resumed steps not counted twice).")
     wall_time_s: float = Field(..., description="Wall time of this job's MD (the last attempt only).")
     trajectory: dict | None = Field(

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from li_campaign.core.errors import InputError
+from li_campaign.core.textfiles import read_utf8
 
 MillerIndex = tuple[int, int, int]
 
@@ -1024,14 +1025,16 @@ def load_spec(path: str | Path) -> CampaignSpec:
     Raises
     ------
     InputError
-        If the file is missing, is not valid YAML, or fails validation; the message names
-        the file and every offending field.
+        If the file is missing, is not UTF-8 text (the message names the first bad byte
+        and its position), is not valid YAML, or fails validation; the message names the
+        file and every offending field.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: campaign spec file not found")
+    text = read_utf8(path, "campaign spec")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML: {exc}") from None
     return spec_from_dict(data, source=str(path))

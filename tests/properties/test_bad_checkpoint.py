@@ -15,22 +15,10 @@ import pytest
 from ase.calculators.morse import MorsePotential
 
 from li_campaign.properties.finite_temperature import finite_temperature_properties
-from li_campaign.schemas.spec import FiniteTemperatureSpec
+from tests.properties.test_finite_temperature import TINY  # the same tiny MD settings
 
 A = 3.32  # start lattice constant (Å), near the zero-pressure one of this Morse
 T = 150.0
-TINY = FiniteTemperatureSpec(
-    supercell=2,
-    strain_axes=1,
-    npt_equilibration_steps=30,
-    npt_production_steps=40,
-    nvt_equilibration_steps=4,
-    nvt_production_steps=16,
-    n_blocks=4,
-    barostat_tau_fs=100.0,
-    checkpoint_every=8,
-    trajectory_every=5,
-)
 OBSERVABLES = ("lattice_constant_A", "C11_GPa", "C12_GPa", "C44_GPa", "heat_capacity_kB_per_atom", "trajectory")
 NPT = "ft_150K_npt.npz"
 NVT_RUNS = ("nvt", "nvt_x+", "nvt_x-")

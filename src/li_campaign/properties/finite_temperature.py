@@ -312,7 +312,7 @@ def _set_aside(path: Path, error: UnusableCheckpointError) -> str:
         n += 1
         target = path.with_name(f"{path.name}{error.suffix}-{n}")
     os.replace(path, target)
-    logger.warning(f"checkpoint {path}: {error}; set aside as {target.name}, the run starts again from step 0")
+    logger.warning("checkpoint %s: %s; set aside as %s, the run starts again from step 0", path, error, target.name)
     return f"checkpoint {error}; set aside as {target.name}, run from step 0"
 
 

@@ -5,6 +5,7 @@ VENV     ?= .venv
 CAMPAIGN ?= campaign
 SPEC     ?= workflows/demo.yaml
 WORKERS  ?= 2
+TEST_WORKERS ?= 2
 LI        = $(VENV)/bin/li-campaign --campaign-dir $(CAMPAIGN)
 
 .PHONY: venv demo test test-all test-fast clean-demo
@@ -21,10 +22,10 @@ demo: venv
 	$(LI) report --json
 
 test: venv
-	$(VENV)/bin/python -m pytest -q -m "not long" --durations=25
+	$(VENV)/bin/python -m pytest -q -m "not long" --durations=25 -n $(TEST_WORKERS)
 
 test-all: venv
-	$(VENV)/bin/python -m pytest -q --durations=25
+	$(VENV)/bin/python -m pytest -q --durations=25 -n $(TEST_WORKERS)
 
 test-fast: venv
 	$(VENV)/bin/python -m pytest -q -m "not slow"

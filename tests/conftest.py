@@ -11,6 +11,33 @@ from tests.dft.vasp_data import vasp_data  # noqa: F401  (fixture for every modu
 
 REPO = Path(__file__).resolve().parents[1]
 
+SHARED_SCOPES = {
+    "tests/cluster/": "tests/cluster",  # one SLURM cluster (and munged) per worker session: all on one worker
+    "tests/e2e/test_campaign.py": "tests/e2e:finished",  # the modules that read the session's e2e campaign
+    "tests/e2e/test_model_vs_teacher.py": "tests/e2e:finished",
+    "tests/e2e/test_reuse_across_specs.py": "tests/e2e:finished",
+}
+"""Test files that must share one pytest-xdist worker, by path prefix: the scope they run in."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With ``-n N``: each test file runs whole on one worker, and the files of :data:`SHARED_SCOPES` together.
+
+    Written here because xdist's ``--dist loadgroup`` does not keep ``xdist_group`` marks
+    together under pytest 9 (checked: the tests of one group ran on both workers). A file's
+    module-scoped fixtures then run once, as do the session fixtures that a scope shares
+    (the e2e campaign of tests/e2e/conftest.py, the SLURM cluster of tests/cluster/conftest.py).
+    """
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedScopeScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return next((scope for prefix, scope in SHARED_SCOPES.items() if path.startswith(prefix)), path)
+
+    return SharedScopeScheduling(config, log)
+
 
 @pytest.fixture
 def campaign(tmp_path, monkeypatch):

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from jobflow import Flow, job, run_locally
+from maggma.stores import MemoryStore
 from pymatgen.core import Lattice, Structure
 
 from li_campaign.builders import all_builders, job_outputs_store, run_builders
 from li_campaign.builders.properties import SurfaceEnergyBuilder
-from li_campaign.builders.summary import bep_fit
+from li_campaign.builders.summary import BepRegressionBuilder, FacetSummaryBuilder, bep_fit
 from li_campaign.report import collect_report
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.schemas.frames import TrainingFrameDoc
@@ -29,7 +30,7 @@ pytestmark = [
 
 NAME = "li-test"
 SHA = "a" * 64
-FACETS = {  # facet: (surface energy J/m2, min adsorption energy eV, min barrier eV)
+FACETS = {  # facet: (surface energy J/m2, min adsorption energy eV, effective barrier eV)
     "100": (0.458, -1.32, 0.012),
     "110": (0.487, -1.05, 0.045),
     "111": (0.522, -1.41, 0.081),
@@ -144,6 +145,9 @@ def adsorption_job(sha: str, facet: str, e_min: float) -> AdsorptionDoc:
         sites=sites,
         min_adsorption_energy_eV=e_min,
         min_site="hollow-0",
+        min_adsorption_basis="free_relaxed_stable_minimum",
+        min_pinned_adsorption_energy_eV=e_min,
+        min_pinned_site="hollow-0",
         slab_structure=STRUCT,
         site_copies={site.label: [site.position_A] for site in sites},
         site_heights_A={site.label: 20.0 for site in sites},
@@ -151,21 +155,44 @@ def adsorption_job(sha: str, facet: str, e_min: float) -> AdsorptionDoc:
     )
 
 
+#: The lowest single hop of each test facet lies this far below its effective (long-range) barrier.
+SINGLE_HOP_BELOW_EV = 0.004
+
+
 @job(data="images")
-def diffusion_job(sha: str, facet: str, barrier: float) -> DiffusionDoc:
-    hop = Hop(
-        start="hollow-0",
-        end="hollow-1",
-        distance_A=2.43,
-        barrier_forward_eV=barrier,
-        barrier_reverse_eV=barrier,
-        n_images=5,
-        converged=True,
-        endpoint_drift_A=0.05,
-        images=[STRUCT] * 5,
-    )
+def diffusion_job(sha: str, facet: str, barrier: float, invalid_reason: str | None = None) -> DiffusionDoc:
+    """Two hops: the effective path hollow-0 -> hollow-1 (``barrier``, invalid if ``invalid_reason``) and a
+    short hop hollow-0 -> bridge-0 (``barrier − SINGLE_HOP_BELOW_EV``) that does not carry long-range transport."""
+    hops = [
+        Hop(
+            start=start,
+            end=end,
+            distance_A=distance,
+            barrier_forward_eV=value,
+            barrier_reverse_eV=value,
+            n_images=5,
+            converged=True,
+            endpoint_drift_A=0.05,
+            images=[STRUCT] * 5,
+            **({"valid": False, "invalid_reason": invalid_reason} if invalid_reason and end == "hollow-1" else {}),
+        )
+        for start, end, distance, value in (
+            ("hollow-0", "hollow-1", 2.43, barrier),
+            ("hollow-0", "bridge-0", 1.2, barrier - SINGLE_HOP_BELOW_EV),
+        )
+    ]
     return DiffusionDoc(
-        facet=facet, miller_index=MILLER[facet], hops=[hop], min_barrier_eV=barrier, min_hop="hollow-0->hollow-1",
+        facet=facet,
+        miller_index=MILLER[facet],
+        hops=hops,
+        min_barrier_eV=barrier - SINGLE_HOP_BELOW_EV,
+        min_hop="hollow-0->bridge-0",
+        effective_barrier_eV=barrier,
+        effective_barrier_by_direction_eV={"a": barrier, "b": barrier + 0.02},
+        effective_path=["hollow-0->hollow-1"],
+        effective_mechanism="hop",
+        percolates={"a": True, "b": True},
+        hop_cutoff_A=3.0,
         provenance=_prov(sha),
     )
 
@@ -264,30 +291,39 @@ def test_build_writes_flat_documents(campaign: Campaign):
     assert ads["site_heights_A"]["bridge-0"] == 20.0 and "site_copies" not in ads
 
     diff = {d["facet"]: d for d in query(campaign, "diffusion_barriers")}["100"]
-    assert diff["min_barrier_eV"] == 0.012 and diff["min_hop"] == "hollow-0->hollow-1"
+    assert diff["min_barrier_eV"] == pytest.approx(0.012 - SINGLE_HOP_BELOW_EV) and diff["min_hop"] == "hollow-0->bridge-0"
     assert diff["hops"][0]["barrier_forward_eV"] == 0.012 and "images" not in diff["hops"][0]
+    assert diff["effective_barrier_eV"] == 0.012 and diff["percolates"] == {"a": True, "b": True}
+    assert diff["effective_path"] == ["hollow-0->hollow-1"] and [h["valid"] for h in diff["hops"]] == [True, True]
 
     summaries = {d["summary_id"]: d for d in query(campaign, "facet_summary")}
     assert set(summaries) == {f"{SHA}:{facet}" for facet in FACETS}
     for facet, (gamma, e_ads, barrier) in FACETS.items():
         row = summaries[f"{SHA}:{facet}"]
-        assert (row["surface_energy_J_m2"], row["min_adsorption_energy_eV"], row["min_barrier_eV"]) == (
+        assert (row["surface_energy_J_m2"], row["min_adsorption_energy_eV"], row["effective_barrier_eV"]) == (
             gamma,
             e_ads,
             barrier,
         )
+        assert row["min_barrier_eV"] == pytest.approx(barrier - SINGLE_HOP_BELOW_EV) and row["min_hop"] == "hollow-0->bridge-0"
+        assert row["effective_barrier_by_direction_eV"] == {"a": barrier, "b": pytest.approx(barrier + 0.02)}
+        assert row["percolates"] == {"a": True, "b": True} and row["effective_mechanism"] == "hop"
+        assert row["effective_path"] == ["hollow-0->hollow-1"] and row["hop_cutoff_A"] == 3.0
+        assert row["min_adsorption_basis"] == "free_relaxed_stable_minimum" and row["n_stable_sites"] == 1
+        assert row["invalid_hops"] == []
         assert row["facet"] == facet and row["campaign"] == NAME and row["lattice_constant_A"] == 3.437
         assert row["min_site"] == "hollow-0" and row["miller_index"] == list(MILLER[facet])
 
+    # three valid facets: points, but no fit below MIN_BEP_POINTS = 4
     (bep,) = query(campaign, "bep_regression")
-    x = [FACETS[f][1] for f in sorted(FACETS)]
-    y = [FACETS[f][2] for f in sorted(FACETS)]
-    slope, intercept = np.polyfit(x, y, 1)
-    residual = np.sum((np.array(y) - np.polyval([slope, intercept], x)) ** 2)
     assert bep["regression_id"] == SHA and bep["n"] == 3 and bep["facets"] == sorted(FACETS)
-    assert bep["slope"] == pytest.approx(slope) and bep["intercept"] == pytest.approx(intercept)
-    assert bep["r2"] == pytest.approx(1 - residual / np.sum((np.array(y) - np.mean(y)) ** 2))
-    assert bep["reason"] is None and len(bep["points"]) == 3
+    assert bep["slope"] is None and bep["ci95"] is None and bep["p_value"] is None and bep["r2"] is None
+    assert bep["reason"] == (
+        "need at least 4 valid facets for a fit with a t-based slope interval (n − 2 ≥ 2 degrees of freedom), have 3"
+    )
+    assert [p["effective_barrier_eV"] for p in bep["points"]] == [FACETS[f][2] for f in sorted(FACETS)]
+    assert [p["effective_mechanism"] for p in bep["points"]] == ["hop"] * 3 and bep["excluded"] == []
+    assert bep["mechanisms"] == {"hop": 3}
 
 
 def test_incremental_builds(campaign: Campaign):
@@ -306,6 +342,8 @@ def test_incremental_builds(campaign: Campaign):
     }
     (bep,) = query(campaign, "bep_regression")
     assert bep["n"] == 4 and bep["facets"] == ["100", "110", "111", "210"]
+    x, y = [-1.32, -1.05, -1.41, -1.20], [0.012, 0.045, 0.081, 0.060]
+    check_ols(bep, x, y)
 
     # a re-run of one facet's surface energy: the newer result wins, one summary changes
     run_jobs(campaign, [surface_job(SHA, "100", 0.470)])
@@ -327,22 +365,36 @@ def test_rerun_of_a_keyed_document_is_built_once(campaign: Campaign):
     assert run_builders(campaign)["training_frames"] == 0
 
 
-def test_bep_needs_two_facets(tmp_path: Path):
+def test_bep_lists_facets_without_a_barrier_as_excluded(tmp_path: Path):
     campaign = Campaign.create(tmp_path / "c", DbConfig())
-    run_jobs(campaign, [*facet_jobs(SHA, "100", 0.46, -1.3, 0.01), surface_job(SHA, "110", 0.49)])
+    run_jobs(campaign, [*facet_jobs(SHA, "100", 0.46, -1.3, 0.02), surface_job(SHA, "110", 0.49)])
     counts = run_builders(campaign)
     assert counts["facet_summary"] == 2 and counts["bep_regression"] == 1
     (row,) = query(campaign, "facet_summary", {"facet": "110"})
-    assert row["min_barrier_eV"] is None and row["lattice_constant_A"] is None
+    assert row["min_barrier_eV"] is None and row["effective_barrier_eV"] is None and row["lattice_constant_A"] is None
     (bep,) = query(campaign, "bep_regression")
-    assert bep["n"] == 1 and bep["slope"] is None and "at least 2" in bep["reason"]
+    assert bep["n"] == 1 and bep["slope"] is None and bep["reason"].startswith("need at least 4 valid facets")
+    assert bep["excluded"] == [
+        {
+            "facet": "110",
+            "reason": "missing adsorption energy; missing diffusion barriers",
+            "high_index": False,
+            "min_adsorption_energy_eV": None,
+            "effective_barrier_eV": None,
+            "min_barrier_eV": None,
+        }
+    ]
 
 
 def test_bep_fit_edge_cases():
-    two = bep_fit([-1.0, -2.0], [0.1, 0.3])
-    assert two["slope"] == pytest.approx(-0.2) and two["intercept"] == pytest.approx(-0.1) and two["r2"] == 1.0
-    assert bep_fit([-1.0, -1.0, -1.0], [0.1, 0.2, 0.3])["slope"] is None
-    assert bep_fit([], [])["reason"].startswith("need at least 2")
+    for n in (0, 2, 3):  # below 4 points: no fit, even where a line passes through every point
+        fit = bep_fit([-1.0, -2.0, -1.5][:n], [0.1, 0.3, 0.2][:n])
+        assert fit["slope"] is None and fit["r2"] is None and fit["ci95"] is None and fit["n"] == n
+        assert fit["reason"].startswith("need at least 4 valid facets") and fit["reason"].endswith(f"have {n}")
+    equal = bep_fit([-1.0] * 4, [0.1, 0.2, 0.3, 0.4])
+    assert equal["slope"] is None and equal["reason"] == "all adsorption energies are equal"
+    flat = bep_fit([-1.0, -2.0, -1.5, -1.2], [0.1] * 4)  # equal barriers: no t statistic (0/0)
+    assert flat["slope"] is None and flat["p_value"] is None and flat["reason"] == "all effective barriers are equal"
 
 
 def test_source_must_be_the_jobflow_docs_store(tmp_path: Path):
@@ -371,44 +423,78 @@ def test_mrun_builders_file_runs_the_builders(campaign: Campaign):
     assert run_builders(campaign) == dict.fromkeys(FIRST_BUILD, 0)
 
 
-def exact_bootstrap_slope_quantiles(x: list[float], y: list[float], quantiles: list[float]) -> np.ndarray:
-    """Quantiles of the least-squares slope over all n^n equally likely resamples (the exact bootstrap
-    distribution that a seeded Monte Carlo bootstrap samples); resamples with one x value have no slope."""
+def t_pdf(t: np.ndarray, dof: int) -> np.ndarray:
+    """Student's t density, written out (no scipy)."""
+    from math import gamma, pi, sqrt
+
+    norm = gamma((dof + 1) / 2) / (sqrt(dof * pi) * gamma(dof / 2))
+    return norm * (1 + t**2 / dof) ** (-(dof + 1) / 2)
+
+
+def t_tail(t: float, dof: int) -> float:
+    """P(T > t) for t ≥ 0: one half minus the trapezoid integral of the density over [0, t]."""
+    grid = np.linspace(0.0, t, 20_001)
+    inner = float(np.sum((t_pdf(grid[1:], dof) + t_pdf(grid[:-1], dof)) / 2 * np.diff(grid)))
+    return 0.5 - inner
+
+
+def t_quantile_975(dof: int) -> float:
+    """t with P(T > t) = 0.025, by bisection on :func:`t_tail`."""
+    low, high = 0.0, 50.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if t_tail(mid, dof) > 0.025 else (low, mid)
+    return (low + high) / 2
+
+
+def check_ols(fit: dict, x: list[float], y: list[float]) -> None:
+    """Ordinary least squares by the textbook formulas (numpy only): slope = Sxy/Sxx, stderr =
+    sqrt(SS_res/(n − 2)/Sxx), CI = slope ± t₀.₉₇₅(n − 2) stderr, two-sided p of t = slope/stderr."""
     xs, ys = np.asarray(x), np.asarray(y)
     n = len(xs)
-    picks = np.array(np.meshgrid(*[np.arange(n)] * n, indexing="ij")).reshape(n, -1).T
-    px, py = xs[picks], ys[picks]
-    dx = px - px.mean(axis=1, keepdims=True)
-    var = np.sum(dx**2, axis=1)
-    keep = var > 1e-12
-    slopes = np.sort(np.sum(dx * py, axis=1)[keep] / var[keep])
-    return slopes[np.clip((np.asarray(quantiles) * len(slopes)).astype(int), 0, len(slopes) - 1)]
+    dx, dy = xs - xs.mean(), ys - ys.mean()
+    sxx = np.sum(dx**2)
+    slope = np.sum(dx * dy) / sxx
+    intercept = ys.mean() - slope * xs.mean()
+    ss_res = np.sum((ys - intercept - slope * xs) ** 2)
+    stderr = np.sqrt(ss_res / (n - 2) / sxx)
+    t_crit = t_quantile_975(n - 2)
+    assert fit["n"] == n and fit["reason"] is None
+    assert fit["slope"] == pytest.approx(slope, rel=1e-9) and fit["intercept"] == pytest.approx(intercept, rel=1e-9)
+    assert fit["slope_stderr"] == pytest.approx(stderr, rel=1e-9)
+    assert fit["intercept_stderr"] == pytest.approx(stderr * np.sqrt(np.sum(xs**2) / n), rel=1e-9)
+    assert fit["r2"] == pytest.approx(1 - ss_res / np.sum(dy**2), rel=1e-9)
+    assert fit["ci95"] == pytest.approx([slope - t_crit * stderr, slope + t_crit * stderr], rel=1e-6)
+    assert fit["p_value"] == pytest.approx(2 * t_tail(abs(slope / stderr), n - 2), rel=1e-5)
 
 
-def check_bep_line(fit: dict, x: list[float], y: list[float]) -> None:
-    """Slope, intercept and r² are scipy's least squares; the 95 % interval is the 2000-sample bootstrap's:
-    its ends lie within the exact bootstrap's 1.5–3.5 % and 96.5–98.5 % quantiles (±3σ of the sampling)."""
-    from scipy.stats import linregress
+def test_bep_fit_known_answer_by_hand():
+    """x = 0, 1, 2, 3 and y = 0, 1, 1, 3 worked by hand: x̄ = 1.5, ȳ = 1.25, Sxx = 5, Sxy = 4.5, slope 0.9,
+    intercept −0.1, residuals 0.1, 0.2, −0.7, 0.4 (SS_res 0.70, SS_tot 4.75), s² = 0.35, stderr = √0.07;
+    with 2 degrees of freedom the t distribution is closed-form, F(t) = 1/2 + t / (2√(2 + t²)), so
+    t₀.₉₇₅ = √(2 · 0.95² / (1 − 0.95²)) and p = 1 − |t| / √(2 + t²)."""
+    fit = bep_fit([0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 1.0, 3.0])
+    stderr = np.sqrt(0.07)
+    t = 0.9 / stderr
+    t_crit = np.sqrt(2 * 0.95**2 / (1 - 0.95**2))
+    assert t_crit == pytest.approx(4.302653, abs=1e-6)
+    assert fit["slope"] == pytest.approx(0.9, abs=1e-12) and fit["intercept"] == pytest.approx(-0.1, abs=1e-12)
+    assert fit["slope_stderr"] == pytest.approx(stderr, rel=1e-12)
+    assert fit["r2"] == pytest.approx(1 - 0.70 / 4.75, rel=1e-12)
+    assert fit["ci95"] == pytest.approx([0.9 - t_crit * stderr, 0.9 + t_crit * stderr], rel=1e-9)
+    assert fit["p_value"] == pytest.approx(1 - t / np.sqrt(2 + t**2), rel=1e-9)
+    assert fit["p_value"] == pytest.approx(0.07662, abs=1e-5) and fit["n"] == 4
+    check_ols(fit, [0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 1.0, 3.0])  # the numeric t integral agrees at 2 dof
 
-    line = linregress(x, y)
-    assert fit["slope"] == pytest.approx(line.slope, rel=1e-9) and fit["intercept"] == pytest.approx(line.intercept, rel=1e-9)
-    assert fit["r2"] == pytest.approx(line.rvalue**2, rel=1e-9) and fit["n"] == len(x)
-    low, high = fit["ci95"]
-    q = exact_bootstrap_slope_quantiles(x, y, [0.015, 0.035, 0.965, 0.985])
-    assert q[0] <= low <= q[1] and q[2] <= high <= q[3]
-    assert low < fit["slope"] < high  # the point estimate lies inside its bootstrap interval
 
-
-def test_bep_statistics_and_the_high_index_subset():
+def test_bep_statistics_against_the_textbook_formulas():
     x = [-1.3, -1.0, -1.4, -1.1, -0.9, -1.2]
     y = [0.02, 0.05, 0.08, 0.03, 0.09, 0.04]
     fit = bep_fit(x, y)
-    from scipy.stats import spearmanr
-
-    assert fit["spearman"] == pytest.approx(spearmanr(x, y).statistic) and fit["n"] == 6
-    check_bep_line(fit, x, y)
-    assert bep_fit(x, y) == fit  # seeded: a rebuild gives the same document
-    assert bep_fit(x[:2], y[:2])["ci95"] is None and bep_fit(x[:2], y[:2])["spearman"] is None
+    check_ols(fit, x, y)  # 4 degrees of freedom: the t quantile and p from the integrated density
+    ranks_x, ranks_y = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))  # no ties
+    assert fit["spearman"] == pytest.approx(np.corrcoef(ranks_x, ranks_y)[0, 1], rel=1e-12)
+    assert bep_fit(x, y) == fit  # deterministic: a rebuild gives the same document
 
 
 def test_bep_regression_fits_the_high_index_facets_separately(tmp_path: Path):
@@ -421,7 +507,7 @@ def test_bep_regression_fits_the_high_index_facets_separately(tmp_path: Path):
     run_builders(campaign)
     (bep,) = query(campaign, "bep_regression")
     assert bep["n"] == 5 and bep["high_index"]["facets"] == ["210", "211"]
-    assert bep["high_index"]["slope"] == pytest.approx((0.11 - 0.05) / (-0.8 + 1.2))  # two points: the line through them
+    assert bep["high_index"]["slope"] is None and bep["high_index"]["reason"].endswith("have 2")  # two points: no fit
     report = collect_report(campaign)
     assert report["bep_high_index"]["facets"] == ["210", "211"] and len(report["bep_high_index"]["points"]) == 2
     assert report["bep"]["n"] == 5 and report["bep"]["ci95"] == bep["ci95"]
@@ -429,5 +515,117 @@ def test_bep_regression_fits_the_high_index_facets_separately(tmp_path: Path):
     assert sorted(p["facet"] for p in points) == sorted(values)
     x = [values[p["facet"]][1] for p in points]
     y = [values[p["facet"]][2] for p in points]
-    assert [p["min_adsorption_energy_eV"] for p in points] == x and [p["min_barrier_eV"] for p in points] == y
-    check_bep_line(report["bep"], x, y)
+    assert [p["min_adsorption_energy_eV"] for p in points] == x and [p["effective_barrier_eV"] for p in points] == y
+    assert [p["min_barrier_eV"] for p in points] == pytest.approx([v - SINGLE_HOP_BELOW_EV for v in y])
+    check_ols(report["bep"], x, y)
+
+
+def summary_row(facet: str, e_ads: float | None, barrier: float | None, **extra) -> dict:
+    """A facet_summary document as FacetSummaryBuilder writes it: a valid BEP point unless ``extra`` says otherwise."""
+    return {
+        "campaign": NAME,
+        "model_sha256": SHA,
+        "facet": facet,
+        "miller_index": list(MILLER.get(facet, (3, 1, 0))),
+        "min_adsorption_energy_eV": e_ads,
+        "min_site": "hollow-0",
+        "min_adsorption_basis": "free_relaxed_stable_minimum",
+        "n_stable_sites": 1,
+        "min_barrier_eV": None if barrier is None else barrier / 2,
+        "min_hop": "hollow-0->bridge-0",
+        "effective_barrier_eV": barrier,
+        "effective_barrier_by_direction_eV": {"a": barrier, "b": None},
+        "effective_path": ["hollow-0->hollow-1"],
+        "effective_mechanism": "hop",
+        "percolates": {"a": True, "b": False},
+        "invalid_hops": [],
+        "last_updated": "2026-12-01T00:00:00",
+        **extra,
+    }
+
+
+def bep_document(rows: list[dict]) -> dict:
+    builder = BepRegressionBuilder(MemoryStore("facet_summary"), MemoryStore("bep_regression"))
+    return builder.process_item({"model_sha256": SHA, "facets": rows})
+
+
+def test_bep_excludes_each_kind_of_bad_point_with_its_reason():
+    bad_band = {"hop": "hollow-0->hollow-1", "mechanism": "hop", "reason": "endpoints relaxed into one minimum"}
+    other_band = {"hop": "hollow-0->ontop-0", "mechanism": "hop", "reason": "maximum at an endpoint"}
+    rows = [
+        summary_row("100", -1.32, 0.012),
+        summary_row("110", -1.05, 0.045, invalid_hops=[other_band]),  # an invalid band off the path: kept
+        summary_row("111", -1.41, 0.081),
+        summary_row("210", -1.20, 0.060),
+        summary_row("211", -1.10, 0.004),  # below 0.01 eV
+        summary_row(
+            "310", -1.00, None, effective_barrier_by_direction_eV={"a": None, "b": None},
+            percolates={"a": False, "b": False}, effective_path=[], effective_mechanism=None,
+        ),
+        summary_row("320", -0.95, 0.070, invalid_hops=[bad_band]),  # its effective path crosses an invalid band
+        summary_row("321", -0.90, 0.030, min_adsorption_basis="pinned_all_sites", n_stable_sites=0),
+        summary_row("331", None, 0.050),
+        summary_row("332", -1.00, None, min_barrier_eV=0.02, percolates=None, effective_path=None),  # stored before
+        summary_row("333", -1.00, None, min_barrier_eV=None, percolates=None, effective_path=None),
+    ]
+    bep = bep_document(rows)
+    assert bep["facets"] == ["100", "110", "111", "210"] and bep["n"] == 4 and bep["mechanisms"] == {"hop": 4}
+    check_ols(bep, [-1.32, -1.05, -1.41, -1.20], [0.012, 0.045, 0.081, 0.060])
+    assert {e["facet"]: e["reason"] for e in bep["excluded"]} == {
+        "211": "effective barrier 0.0040 eV below 0.01 eV",
+        "310": "no effective barrier: the hop network does not percolate in either surface direction",
+        "320": "invalid NEB band on the effective path: hollow-0->hollow-1 (endpoints relaxed into one minimum)",
+        "321": "no stable adsorption site (the minimum is a laterally pinned energy)",
+        "331": "missing adsorption energy",
+        "332": "no effective barrier",
+        "333": "missing diffusion barriers",
+    }
+    assert [e["facet"] for e in bep["high_index"]["excluded"]] == ["211", "310", "320", "321", "331", "332", "333"]
+    assert bep["high_index"]["facets"] == ["210"] and bep["high_index"]["slope"] is None
+    # the mechanism of each point, and the lowest single hop beside the effective barrier
+    assert [(p["facet"], p["effective_mechanism"], p["min_barrier_eV"]) for p in bep["points"]][0] == ("100", "hop", 0.006)
+
+
+def test_bep_path_given_as_sites_and_exchange_bands():
+    exchange_band = {"hop": "hollow-1->hollow-0", "mechanism": "exchange", "reason": "band not converged"}
+    rows = [summary_row(f, e, b) for f, e, b in (("100", -1.3, 0.02), ("110", -1.0, 0.05), ("111", -1.4, 0.08))]
+    rows.append(summary_row("210", -1.2, 0.06, effective_path=["hollow-0", "hollow-1", "hollow-0"], invalid_hops=[exchange_band]))
+    assert bep_document(rows)["n"] == 4  # the invalid band is an exchange; the path is a plain hop
+    rows[-1]["effective_path"] = ["hollow-0->hollow-1 (hop)", "hollow-1->hollow-0 (exchange)"]  # site_graph's form
+    assert bep_document(rows)["excluded"][0]["reason"].endswith("hollow-1->hollow-0 (band not converged)")
+    rows[-1]["effective_path"] = ["hollow-0", "hollow-1", "hollow-0"]
+    rows[-1]["effective_mechanism"] = "exchange"
+    bep = bep_document(rows)
+    assert bep["n"] == 3 and bep["slope"] is None and bep["reason"].endswith("have 3")
+    assert bep["excluded"][0]["reason"] == "invalid NEB band on the effective path: hollow-1->hollow-0 (band not converged)"
+
+
+def test_facet_summary_lists_invalid_bands_and_the_effective_barrier():
+    adsorption = {
+        "campaign": NAME, "model_sha256": SHA, "facet": "110", "uuid": "u-ads", "miller_index": [1, 1, 0],
+        "min_adsorption_energy_eV": -0.73, "min_site": "hollow-0", "min_adsorption_basis": "free_relaxed_stable_minimum",
+        "min_pinned_adsorption_energy_eV": -0.70, "sites": [{"stable": True}, {"stable": False}],
+        "last_updated": "2026-12-01T00:00:00",
+    }
+    diffusion = {
+        "campaign": NAME, "model_sha256": SHA, "facet": "110", "uuid": "u-neb", "miller_index": [1, 1, 0],
+        "min_barrier_eV": 0.016, "min_hop": "hollow-0->hollow-1", "min_mechanism": "hop",
+        "effective_barrier_eV": 0.021, "effective_barrier_by_direction_eV": {"a": 0.021, "b": 0.034},
+        "effective_path": ["hollow-0->hollow-1"], "effective_mechanism": "hop", "percolates": {"a": True, "b": True},
+        "hop_cutoff_A": 3.1,
+        "hops": [
+            {"start": "hollow-0", "end": "hollow-1", "mechanism": "hop", "valid": True},
+            {"start": "hollow-0", "end": "bridge-0", "mechanism": "hop", "valid": False, "invalid_reason": "degenerate band"},
+            {"start": "hollow-0", "end": "hollow-2", "mechanism": "exchange"},  # stored before Hop.valid: valid
+        ],
+        "last_updated": "2026-12-02T00:00:00",
+    }
+    stores = [MemoryStore(name) for name in ("s", "a", "d", "b", "t")]
+    row = FacetSummaryBuilder(*stores).process_item(
+        {"model_sha256": SHA, "facet": "110", "surface_energies": [], "adsorption_energies": [adsorption],
+         "diffusion_barriers": [diffusion], "bulk": []}
+    )
+    assert row["invalid_hops"] == [{"hop": "hollow-0->bridge-0", "mechanism": "hop", "reason": "degenerate band"}]
+    assert (row["effective_barrier_eV"], row["min_barrier_eV"], row["n_stable_sites"]) == (0.021, 0.016, 1)
+    assert row["effective_barrier_by_direction_eV"] == {"a": 0.021, "b": 0.034} and row["hop_cutoff_A"] == 3.1
+    assert row["min_pinned_adsorption_energy_eV"] == -0.70 and row["min_adsorption_basis"] == "free_relaxed_stable_minimum"

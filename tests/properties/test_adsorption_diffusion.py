@@ -10,6 +10,7 @@ from pymatgen.core import Structure
 from li_campaign.properties.adsorption import adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.diffusion import diffusion_barriers, enumerate_hops
+from li_campaign.properties.site_graph import build_site_graph
 from li_campaign.properties.relax import structure_to_atoms
 from li_campaign.schemas.properties import AdsorptionSite
 from li_campaign.schemas.spec import EosSpec, FanOutSpec
@@ -115,8 +116,11 @@ def test_100_energies_order_and_stability(ads100):
     for label in ("ontop-0", "bridge-0"):
         assert not sites[label].stable and sites[label].relaxed_to == "hollow-0"
         assert sites[label].free_adsorption_energy_eV == pytest.approx(sites["hollow-0"].adsorption_energy_eV, abs=2e-3)
-    assert ads100["min_site"] == "hollow-0"
-    assert ads100["min_adsorption_energy_eV"] == sites["hollow-0"].adsorption_energy_eV
+    assert ads100["min_site"] == "hollow-0" and ads100["min_adsorption_basis"] == "free_relaxed_stable_minimum"
+    # the facet minimum is the freely relaxed hollow (the NEBs' start); the pinned one is kept beside it
+    assert ads100["min_adsorption_energy_eV"] == sites["hollow-0"].free_adsorption_energy_eV
+    assert ads100["min_pinned_adsorption_energy_eV"] == sites["hollow-0"].adsorption_energy_eV
+    assert ads100["min_adsorption_energy_eV"] == pytest.approx(ads100["min_pinned_adsorption_energy_eV"], abs=2e-3)
 
 
 def test_100_geometry(ads100):
@@ -141,26 +145,45 @@ def test_adsorption_is_deterministic(ads100, bulk):
 
 
 def test_enumerate_hops_square_lattice():
+    """One hop per symmetry class of the site graph; without operations every edge is its own class."""
+    from pymatgen.core.operations import SymmOp
+
     cell = np.diag([3.0, 3.0, 20.0])
     grid = [[i + 0.5, j + 0.5, 10.0] for i in range(3) for j in range(3)]
     bridges = [[i + di, j + dj, 10.5] for di, dj in [(0, 0.5), (0.5, 0)] for i in range(3) for j in range(3)]
     copies = {"hollow-0": grid, "bridge-0": bridges}
-    hops = enumerate_hops(copies, ["hollow-0"], cell)
-    assert [(h.start, h.end, h.distance_A) for h in hops] == [("hollow-0", "hollow-0", 1.0)]
-    # hollow <-> bridge at 0.5 Å is listed once (bridge -> hollow is its reverse); bridge -> bridge
-    # at 0.71 Å is kept (< 1.6 × 0.5 Å), hollow -> hollow at 1 Å is dropped
-    hops = enumerate_hops(copies, ["hollow-0", "bridge-0"], cell)
-    found = [(h.start, h.end, h.distance_A) for h in hops]
-    assert found == [("hollow-0", "bridge-0", 0.5), ("bridge-0", "bridge-0", 0.71)]
-    hop = hops[0]
+    # the square net's operations in fractional coordinates: the 4-fold rotation and the unit translations
+    rotation = SymmOp.from_rotation_and_translation([[0, -1, 0], [1, 0, 0], [0, 0, 1]], [0, 0, 0])
+    shifts = [SymmOp.from_rotation_and_translation(np.eye(3), [i / 3, j / 3, 0]) for i in range(3) for j in range(3)]
+    operations = [s * r for s in shifts for r in [SymmOp(np.eye(4)), rotation, rotation * rotation, rotation * rotation * rotation]]
+    graph = build_site_graph(copies, ["hollow-0"], cell, 1.05, operations)
+    hops = enumerate_hops(graph)
+    assert [(h.start, h.end, h.distance_A, h.n_edges) for h in hops] == [("hollow-0", "hollow-0", 1.0, 18)]
+    # with the bridges: hollow-bridge (0.5 Å, 36 edges), bridge-bridge (0.71 Å, 36), hollow-hollow (1 Å, 18)
+    # and bridge-bridge across a hollow or an atom (1 Å, 36): every shell up to the cutoff, nothing dropped
+    graph = build_site_graph(copies, ["hollow-0", "bridge-0"], cell, 1.05, operations)
+    found = sorted((h.start, h.end, h.distance_A, h.n_edges) for h in enumerate_hops(graph))
+    assert found == [
+        ("bridge-0", "bridge-0", 0.71, 36),
+        ("bridge-0", "bridge-0", 1.0, 18),
+        ("bridge-0", "bridge-0", 1.0, 18),
+        ("hollow-0", "bridge-0", 0.5, 36),
+        ("hollow-0", "hollow-0", 1.0, 18),
+    ]
+    hop = next(h for h in enumerate_hops(graph) if h.distance_A == 0.5)
     assert np.linalg.norm(np.subtract(hop.end_position_A, hop.start_position_A)[:2]) == pytest.approx(0.5)
     assert hop.end_position_A[2] == 10.5
 
 
 def test_enumerate_hops_across_the_boundary():
     cell = np.diag([2.0, 2.0, 20.0])
-    hops = enumerate_hops({"a-0": [[0.1, 0.1, 5.0], [1.1, 0.1, 5.0], [0.1, 1.1, 5.0], [1.1, 1.1, 5.0]]}, ["a-0"], cell)
-    assert len(hops) == 1 and hops[0].distance_A == 1.0
+    graph = build_site_graph({"a-0": [[0.1, 0.1, 5.0], [1.1, 0.1, 5.0], [0.1, 1.1, 5.0], [1.1, 1.1, 5.0]]}, ["a-0"], cell, 1.05)
+    hops = enumerate_hops(graph)
+    assert len(hops) == 8 and {h.distance_A for h in hops} == {1.0}  # no operations: each edge its own class
+    crossing = [h for h in hops if h.offset != (0, 0)]
+    assert len(crossing) == 4
+    for hop in crossing:  # the end copy lies in the neighbouring cell, 1 Å away in a straight line
+        assert np.linalg.norm(np.subtract(hop.end_position_A, hop.start_position_A)[:2]) == pytest.approx(1.0)
 
 
 def test_100_hop_barrier(ads100, bulk):

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 from ase.calculators.morse import MorsePotential
-from ase.units import kB
+from ase.units import fs, kB
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pydantic import ValidationError
@@ -157,13 +157,29 @@ def test_spec_validation():
         MdDiffusionSpec(fit_window=(0.5, 0.2))
     with pytest.raises(ValidationError, match="temperatures must be > 0"):
         MdDiffusionSpec(temperatures_K=[0.0])
+    with pytest.raises(ValidationError, match="min_hops 5 < min_hops_valid 10"):
+        MdDiffusionSpec(min_hops=5)
     with pytest.raises(ValidationError, match="4 samples per segment"):
         MdDiffusionSpec(production_steps=100, sample_every=10, n_segments=4)
     assert MdDiffusionSpec.from_dict(SPEC.as_dict()) == SPEC
 
 
-def test_short_morse_md_on_110():
+def test_short_morse_md_on_110(monkeypatch):
+    from li_campaign.properties import md_diffusion
+
+    seen = {}
+
+    class Recording(md_diffusion.Langevin):
+        def __init__(self, atoms, timestep, **kwargs):
+            seen["friction"] = np.array(kwargs["friction"])
+            super().__init__(atoms, timestep, **kwargs)
+
+    monkeypatch.setattr(md_diffusion, "Langevin", Recording)
     out = adatom_diffusion_md(morse(), A, (1, 1, 0), 400.0, 1, SPEC)
+    # the thermostat acts on the slab (0.01 / fs) and not on the adatom (index 32)
+    assert seen["friction"].shape == (33, 1) and seen["friction"][32, 0] == 0.0
+    assert seen["friction"][:32, 0] * fs == pytest.approx([0.01] * 32)
+    assert out["adatom_friction_per_fs"] == 0.0 and out["friction_per_fs"] == 0.01
     # the fixed bottom (1 Å) is one (110) plane: in-plane area / (a²/√2 per atom) = 16 of the 32 slab atoms
     cell = np.array(out["trajectory"]["cell_A"])
     per_plane = np.linalg.norm(np.cross(cell[0], cell[1])) / (A**2 / np.sqrt(2))
@@ -173,11 +189,20 @@ def test_short_morse_md_on_110():
     positions = np.array(out["trajectory"]["positions_A"])
     assert np.array_equal(positions[:, :16], np.broadcast_to(positions[:1, :16], positions[:, :16].shape))  # never moved
     assert not np.allclose(positions[:, 16:], positions[:1, 16:])  # the rest did
-    assert out["events"] == [] and out["valid"]
+    # 800 fs hold few hops: the run is not valid, and says why (no barrier given: the spec's 400 steps)
+    assert out["events"] == [] and not out["valid"]
+    assert out["production_steps"] == 400 and out["planned_production_steps"] is None
+    assert out["run_length_reason"] == "no facet barrier given: production_steps of the spec"
+    assert out["n_hops"] < SPEC.min_hops_valid and out["hops_per_adatom"] == [out["n_hops"]]
+    assert out["invalid_reasons"][0] == f"{out['n_hops']} site-to-site hops, fewer than min_hops_valid = 10"
+    # the stable sites of the (110) surface cell: one per cell (the cell has one surface atom), 2.53 Å apart
+    assert len(out["sites_A"]) == 1 and out["site_spacing_A"] == pytest.approx(np.sqrt(3) / 2 * A, rel=1e-6)
+    assert out["capture_radius_A"] == pytest.approx(SPEC.capture_fraction * out["site_spacing_A"])
     check_d_is_the_msd_slope(out)
     assert out["msd_A2"][0] == 0.0 and out["analysed_fs"] == pytest.approx((400 // 5 - 1) * 10.0)
     assert out["fit_start_fs"] < out["fit_end_fs"] <= out["analysed_fs"]
     assert 200.0 < out["mean_temperature_K"] < 600.0
+    assert 300.0 < out["thermostat_temperature_K"] < 500.0 and 50.0 < out["adatom_temperature_K"] < 1500.0
     frames = out["trajectory"]
     assert frames["step"] == list(range(50, 451, 50)) and np.shape(frames["positions_A"]) == (9, 33, 3)
     assert frames["adatom_indices"] == [32]
@@ -218,18 +243,29 @@ def _bulk() -> BulkDoc:
 def test_makers_store_frames_apart_flag_runaways_and_fit(monkeypatch):
     model = ModelDoc.model_construct(sha256="a" * 64)
     store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
-    md = SPEC.model_copy(update={"production_steps": 200})
+    md = SPEC.model_copy(update={"production_steps": 200, "max_production_steps": 240})
     maker = kinetics_jobs.AdatomDiffusionMDMaker(md=md, campaign="t", spec_hash="0" * 64)
+    neb = DiffusionDoc(
+        facet="110", miller_index=(1, 1, 0), hops=[], min_barrier_eV=0.08, min_hop="a->a", min_mechanism="hop",
+        provenance=PROVENANCE,
+    )
 
     monkeypatch.setattr(kinetics_jobs, "load_model", lambda model: morse())
-    good = maker.make(model, _bulk(), (1, 1, 0), 400.0, 3)
+    good = maker.make(model, _bulk(), (1, 1, 0), 400.0, 3, neb)
     run_locally(good, store=store, log=False, ensure_success=True)
     raw = store.query_one({"uuid": good.uuid}, load=False)["output"]
     assert raw["trajectory"]["store"] == "data"
     doc = AdatomDiffusionDoc.model_validate(store.get_output(good.uuid, load=True))
     assert doc.facet == "110" and doc.provenance.calc_key and len(doc.trajectory["step"]) == 5
     assert doc.n_adatoms == 3 and doc.n_atoms == 35 and doc.trajectory["adatom_indices"] == [32, 33, 34]
-    assert doc.events == [] and doc.valid
+    # the facet's barrier (no effective barrier on this document: its min_barrier_eV) sets the run length,
+    # Γ = 4 × 2 THz × exp(−0.08 eV / k_B 400 K): the MSD criterion, 2 × 3 × 4 / (0.4 Γ dt) ≈ 38 000 steps, capped at 240
+    assert doc.barrier_eV == 0.08 and doc.hop_coordination == 4
+    assert doc.planned_production_steps == int(np.ceil(24 / (0.4 * 8e-3 * np.exp(-0.08 / (kB * 400.0)) * 2.0)))
+    assert doc.production_steps == 240 and "capped at max_production_steps 240" in doc.run_length_reason
+    assert doc.expected_hops == pytest.approx(3 * 240 * 2.0 * 8e-3 * np.exp(-0.08 / (kB * 400.0)))
+    assert doc.events == [] and not doc.valid and doc.n_hops == sum(doc.hops_per_adatom)
+    assert any("site-to-site hops" in reason or "MSD at the end" in reason for reason in doc.invalid_reasons)
     check_d_is_the_msd_slope(doc)
 
     monkeypatch.setattr(kinetics_jobs, "load_model", lambda model: RunawayMorse())
@@ -242,22 +278,25 @@ def test_makers_store_frames_apart_flag_runaways_and_fit(monkeypatch):
     assert flagged.last_good_step == 30 and len(flagged.last_good_structure) == 33
     assert flagged.last_good_structure.composition.reduced_formula == "Li"
 
-    # two synthetic valid runs, the real one, and the flagged one
+    # two synthetic valid runs, the real (too short, not valid) one, and the flagged one
     runs = [
-        doc.model_copy(update={"temperature_K": t, "diffusivity_cm2_s": 1e-3 * np.exp(-0.1 / (kB * t))})
-        for t in (300.0, 500.0)
-    ] + [flagged]
-    neb = DiffusionDoc(
-        facet="110", miller_index=(1, 1, 0), hops=[], min_barrier_eV=0.08, min_hop="a->a", min_mechanism="hop",
-        provenance=PROVENANCE,
-    )
+        doc.model_copy(
+            update={
+                "temperature_K": t, "diffusivity_cm2_s": 1e-3 * np.exp(-0.1 / (kB * t)), "valid": True,
+                "invalid_reasons": [], "n_hops": 40,
+            }
+        )
+        for t in (300.0, 380.0)
+    ] + [doc, flagged]
     fit_job = kinetics_jobs.AdatomArrheniusMaker(campaign="t", spec_hash="0" * 64).make(runs, neb)
     responses = run_locally(fit_job, store=store, log=False, ensure_success=True)
     fit = AdatomArrheniusDoc.model_validate(responses[fit_job.uuid][1].output)
-    assert fit.n == 2 and fit.temperatures_K == [300.0, 500.0]
+    assert fit.n == 2 and fit.temperatures_K == [300.0, 380.0]
     assert fit.activation_energy_eV == pytest.approx(0.1) and fit.prefactor_cm2_s == pytest.approx(1e-3)
     assert fit.activation_minus_neb_eV == pytest.approx(0.1 - 0.08) and fit.neb_min_mechanism == "hop"
-    assert len(fit.excluded) == 1 and fit.excluded[0].startswith("300.0 K: unstable")
+    assert fit.neb_effective_barrier_eV == getattr(neb, "effective_barrier_eV", None)
+    assert len(fit.excluded) == 2 and fit.excluded[0].startswith("300.0 K: unstable")
+    assert fit.excluded[1] == f"400 K: {'; '.join(doc.invalid_reasons)}"  # the invalid run, with its reasons
 
 
 def test_a_run_cut_short_by_an_early_event_is_not_analysed_rather_than_failing():

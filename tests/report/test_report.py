@@ -26,11 +26,13 @@ pytestmark = [
 
 NAME = "li-report"
 SHA, NEWER_SHA = "a" * 64, "c" * 64
-FACETS = {  # facet: (miller index, surface energy J/m2, min adsorption energy eV, min barrier eV)
+FACETS = {  # facet: (miller index, surface energy J/m2, min adsorption energy eV, effective barrier eV)
     "100": ((1, 0, 0), 0.458, -1.32, 0.012),
     "110": ((1, 1, 0), 0.487, -1.05, 0.045),
     "111": ((1, 1, 1), 0.522, -1.41, 0.081),
+    "210": ((2, 1, 0), 0.551, -1.20, 0.060),
 }
+LOWEST_HOP_EV = 0.010  # the lowest single hop of every facet: below its effective barrier, not in the BEP
 STRUCT = Structure(Lattice.cubic(3.44), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -95,21 +97,37 @@ def adsorption_job(facet: str) -> AdsorptionDoc:
     return AdsorptionDoc(
         facet=facet, miller_index=hkl, n_slab_atoms=28, supercell=(2, 2), slab_energy_eV=-52.0,
         bulk_energy_per_atom_eV=-1.905, sites=[site], min_adsorption_energy_eV=e_ads, min_site="hollow-0",
-        slab_structure=STRUCT, site_copies={"hollow-0": [[0.0, 0.0, 20.0]]}, site_heights_A={"hollow-0": 20.0},
+        min_adsorption_basis="free_relaxed_stable_minimum", min_pinned_adsorption_energy_eV=e_ads + 0.01,
+        min_pinned_site="hollow-0", slab_structure=STRUCT, site_copies={"hollow-0": [[0.0, 0.0, 20.0]]}, site_heights_A={"hollow-0": 20.0},
         provenance=_prov(SHA),
     )
 
 
 @job(data="images")
 def diffusion_job(facet: str) -> DiffusionDoc:
+    """The effective path hollow-0 -> hollow-1 along a (b does not percolate), a lower hop to the bridge,
+    and on (110) an invalid band."""
     hkl, _, _, barrier = FACETS[facet]
-    hop = Hop(
-        start="hollow-0", end="hollow-1", distance_A=2.4, barrier_forward_eV=barrier, barrier_reverse_eV=barrier,
-        n_images=3, converged=True, endpoint_drift_A=0.05, images=[STRUCT] * 3,
-    )
+    hops = [
+        Hop(
+            start="hollow-0", end=end, distance_A=2.4, barrier_forward_eV=value, barrier_reverse_eV=value,
+            n_images=3, converged=True, endpoint_drift_A=0.05, images=[STRUCT] * 3,
+        )
+        for end, value in (("hollow-1", barrier), ("bridge-0", LOWEST_HOP_EV))
+    ]
+    if facet == "110":
+        hops.append(
+            Hop(
+                start="hollow-0", end="hollow-2", distance_A=3.5, barrier_forward_eV=0.0, barrier_reverse_eV=0.0,
+                n_images=3, converged=True, endpoint_drift_A=0.6, valid=False,
+                invalid_reason="both endpoints relaxed into the same minimum",
+            )
+        )
     return DiffusionDoc(
-        facet=facet, miller_index=hkl, hops=[hop], min_barrier_eV=barrier, min_hop="hollow-0->hollow-1",
-        provenance=_prov(SHA),
+        facet=facet, miller_index=hkl, hops=hops, min_barrier_eV=LOWEST_HOP_EV, min_hop="hollow-0->bridge-0",
+        effective_barrier_eV=barrier, effective_barrier_by_direction_eV={"a": barrier, "b": None},
+        effective_path=["hollow-0->hollow-1 (hop)", "hollow-1->hollow-0 (hop)"], effective_mechanism="hop",
+        percolates={"a": True, "b": False}, hop_cutoff_A=3.0, provenance=_prov(SHA),
     )
 
 
@@ -148,21 +166,37 @@ def test_collect_report(campaign: Campaign):
     assert report["lattice_constant_A"] == 3.437 and report["bulk"]["bulk_modulus_GPa"] == 13.1
     assert report["surface_energy_J_m2"] == {facet: v[1] for facet, v in FACETS.items()}
     assert report["min_adsorption_energy_eV"] == {facet: v[2] for facet, v in FACETS.items()}
-    assert report["min_barrier_eV"] == {facet: v[3] for facet, v in FACETS.items()}
-    assert [row["facet"] for row in report["facets"]] == ["100", "110", "111"]
-    assert report["facets"][1]["min_site"] == "hollow-0" and report["facets"][1]["miller_index"] == [1, 1, 0]
+    assert report["effective_barrier_eV"] == {facet: v[3] for facet, v in FACETS.items()}
+    assert report["min_barrier_eV"] == dict.fromkeys(FACETS, LOWEST_HOP_EV)
+    assert [row["facet"] for row in report["facets"]] == ["100", "110", "111", "210"]
+    row = report["facets"][1]
+    assert row["min_site"] == "hollow-0" and row["miller_index"] == [1, 1, 0]
+    assert row["min_adsorption_basis"] == "free_relaxed_stable_minimum" and row["min_pinned_adsorption_energy_eV"] == -1.04
+    assert row["effective_barrier_eV"] == 0.045 and row["effective_barrier_by_direction_eV"] == {"a": 0.045, "b": None}
+    assert row["percolates"] == {"a": True, "b": False} and row["effective_mechanism"] == "hop"
+    assert row["effective_path"] == ["hollow-0->hollow-1 (hop)", "hollow-1->hollow-0 (hop)"]
+    assert row["invalid_hops"] == [
+        {"hop": "hollow-0->hollow-2", "mechanism": "hop", "reason": "both endpoints relaxed into the same minimum"}
+    ]
+    assert [r["invalid_hops"] for r in report["facets"] if r["facet"] != "110"] == [[], [], []]
 
     model = report["model"]
     assert model["sha256"] == SHA and model["energy_mae_meV_atom"] == 3.2 and model["force_mae_meV_A"] == 38.5
     assert (model["n_train"], model["n_val"], model["n_test"]) == (4, 1, 1)
     assert report["parity"]["dft_force_components_eV_A"] == [0.3, -0.1, 0.0, 0.2]
 
-    x = [FACETS[f][2] for f in sorted(FACETS)]
-    y = [FACETS[f][3] for f in sorted(FACETS)]
+    x = np.array([FACETS[f][2] for f in sorted(FACETS)])
+    y = np.array([FACETS[f][3] for f in sorted(FACETS)])
     slope, intercept = np.polyfit(x, y, 1)
+    stderr = np.sqrt(np.sum((y - slope * x - intercept) ** 2) / 2 / np.sum((x - x.mean()) ** 2))
+    t_crit = np.sqrt(2 * 0.95**2 / (1 - 0.95**2))  # 2 degrees of freedom: closed form
     bep = report["bep"]
     assert bep["slope"] == pytest.approx(slope) and bep["intercept"] == pytest.approx(intercept)
-    assert bep["n"] == 3 and bep["facets"] == ["100", "110", "111"] and 0 < bep["r2"] < 1
+    assert bep["slope_stderr"] == pytest.approx(stderr) and bep["ci95"] == pytest.approx([slope - t_crit * stderr, slope + t_crit * stderr])
+    t = slope / stderr
+    assert bep["p_value"] == pytest.approx(1 - abs(t) / np.sqrt(2 + t**2))
+    assert bep["n"] == 4 and bep["facets"] == ["100", "110", "111", "210"] and bep["excluded"] == []
+    assert [p["effective_mechanism"] for p in bep["points"]] == ["hop"] * 4
     json.dumps(report)  # JSON-serialisable
 
 
@@ -174,7 +208,7 @@ def test_model_selection(campaign: Campaign):
     assert newest["bep"]["n"] == 0 and newest["bep"]["slope"] is None
 
     older = collect_report(campaign, model_sha256=SHA[:10])
-    assert older["model"]["sha256"] == SHA and older["bep"]["n"] == 3
+    assert older["model"]["sha256"] == SHA and older["bep"]["n"] == 4
     with pytest.raises(InputError, match="matches no built model"):
         collect_report(campaign, model_sha256="0123")
 
@@ -189,8 +223,19 @@ def test_write_report(campaign: Campaign, tmp_path: Path):
     assert sum(row["wulff_fraction"] for row in rows) == pytest.approx(1.0)  # every facet on the shape is listed
     assert [row["hkl"] for row in rows][:3] == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
     fraction = rows[1]["wulff_fraction"]
-    assert f"| (110) | 0.487 | {fraction:.3f} | -1.050 | hollow-0 | 0.045 | hollow-0->hollow-1 |" in summary
-    assert "3.4370" in summary and SHA in summary and "r² =" in summary
+    assert (
+        f"| (110) | 0.487 | {fraction:.3f} | -1.050 | hollow-0 | 0.045 | 0.045 / – | yes / no | "
+        "hollow-0->hollow-1 (hop) → hollow-1->hollow-0 (hop) | hop | 0.010 | hollow-0->bridge-0 |"
+    ) in summary
+    assert "| (110) | hollow-0->hollow-2 | hop | both endpoints relaxed into the same minimum |" in summary
+    assert "3.4370" in summary and SHA in summary
+    bep = collect_report(campaign)["bep"]
+    assert (
+        f"n = 4, slope {bep['slope']:.3f} ± {bep['slope_stderr']:.3f} (standard error), "
+        f"95 % CI [{bep['ci95'][0]:.3f}, {bep['ci95'][1]:.3f}] (t, 2 degrees of freedom), p = {bep['p_value']:.3g}, "
+        f"r² = {bep['r2']:.3f}"
+    ) in summary
+    assert "High-index facets only: no fit (n = 1): need at least 4 valid facets" in summary
 
 
 def test_write_report_without_bep_fit(tmp_path: Path):
@@ -198,9 +243,33 @@ def test_write_report_without_bep_fit(tmp_path: Path):
     out = write_report(campaign, tmp_path / "report")
     report = json.loads((out / "report.json").read_text())
     assert report["bep"]["n"] == 1
-    assert report["bep"]["reason"] == "need at least 2 facets with an adsorption energy and a barrier, have 1"
+    assert report["bep"]["reason"] == (
+        "need at least 4 valid facets for a fit with a t-based slope interval (n − 2 ≥ 2 degrees of freedom), have 1"
+    )
     assert report["bep"]["slope"] is None and [p["facet"] for p in report["bep"]["points"]] == ["100"]
     png = (out / "bep.png").read_bytes()
     # a PNG of the 4.5 × 3.6 in figure at 100 dpi (IHDR width and height, big-endian)
     assert png[:8] == PNG_MAGIC and (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (450, 360)
-    assert "No fit: need at least 2" in (out / "summary.md").read_text()
+    assert "All facets: no fit (n = 1): need at least 4 valid facets" in (out / "summary.md").read_text()
+
+
+def test_report_json_cli_carries_effective_barriers_and_excluded_points(tmp_path: Path, capsys, monkeypatch):
+    """`li-campaign report --json`: facets carry the effective barrier and percolation; a facet below 0.01 eV is
+    listed as excluded with its reason, and with three points left there is no fit."""
+    from li_campaign.cli.main import main
+
+    monkeypatch.setitem(FACETS, "211", ((2, 1, 1), 0.530, -0.95, 0.004))
+    campaign = campaign_with(tmp_path, ["100", "110", "111", "211"])
+    assert main(["--campaign-dir", str(campaign.root), "report", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {row["facet"]: row for row in report["facets"]}
+    assert {facet: row["effective_barrier_eV"] for facet, row in rows.items()} == {
+        "100": 0.012, "110": 0.045, "111": 0.081, "211": 0.004
+    }
+    assert all(row["percolates"] == {"a": True, "b": False} for row in rows.values())
+    bep = report["bep"]
+    assert bep["facets"] == ["100", "110", "111"] and bep["slope"] is None and bep["reason"].endswith("have 3")
+    assert [(e["facet"], e["reason"]) for e in bep["excluded"]] == [("211", "effective barrier 0.0040 eV below 0.01 eV")]
+    assert report["bep_high_index"]["excluded"] == bep["excluded"] and report["bep_high_index"]["n"] == 0
+    out = write_report(campaign, tmp_path / "report")
+    assert "- (211): effective barrier 0.0040 eV below 0.01 eV" in (out / "summary.md").read_text()

@@ -72,6 +72,9 @@ _ADSORPTION_FIELDS = (
     "bulk_energy_per_atom_eV",
     "min_adsorption_energy_eV",
     "min_site",
+    "min_adsorption_basis",
+    "min_pinned_adsorption_energy_eV",
+    "min_pinned_site",
     "site_heights_A",
 )
 _SITE_FIELDS = (
@@ -83,7 +86,19 @@ _SITE_FIELDS = (
     "relaxed_to",
     "free_adsorption_energy_eV",
 )
-_DIFFUSION_FIELDS = ("facet", "miller_index", "min_barrier_eV", "min_hop", "min_mechanism")
+_DIFFUSION_FIELDS = (
+    "facet",
+    "miller_index",
+    "min_barrier_eV",
+    "min_hop",
+    "min_mechanism",
+    "effective_barrier_eV",
+    "effective_barrier_by_direction_eV",
+    "effective_path",
+    "effective_mechanism",
+    "percolates",
+    "hop_cutoff_A",
+)
 _HOP_FIELDS = (
     "start",
     "end",
@@ -94,6 +109,8 @@ _HOP_FIELDS = (
     "converged",
     "mechanism",
     "images_converged",
+    "valid",
+    "invalid_reason",
 )
 
 

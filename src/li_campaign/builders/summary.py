@@ -50,8 +50,14 @@ class FacetSummaryBuilder(Builder):
     """Join surface, adsorption and diffusion results into one document per model and facet.
 
     The target ``facet_summary`` is keyed by ``summary_id = "<model_sha256>:<facet>"`` and holds
-    the newest surface energy, minimum adsorption energy and minimum barrier of the facet, and
-    the model's lattice constant from ``bulk``.
+    the newest surface energy, minimum adsorption energy (``min_adsorption_energy_eV`` with its
+    ``min_adsorption_basis``, the pinned ``min_pinned_adsorption_energy_eV`` and
+    ``n_stable_sites``), the effective barrier of long-range transport
+    (``effective_barrier_eV``, ``effective_barrier_by_direction_eV``, ``effective_path``,
+    ``effective_mechanism``, ``percolates``, ``hop_cutoff_A``; None in diffusion results
+    stored before them), the lowest single hop (``min_barrier_eV``, ``min_hop``,
+    ``min_mechanism``), the invalid NEB bands (``invalid_hops``: hop, mechanism, reason) of
+    the facet, and the model's lattice constant from ``bulk``.
 
     This is not a maggma ``GroupBuilder``: a group here is made from three collections (plus
     ``bulk``), and GroupBuilder's incremental logic only looks for source keys missing from the
@@ -162,9 +168,14 @@ class FacetSummaryBuilder(Builder):
             "surface_energy_J_m2": _field(surface, "surface_energy_J_m2"),
             "min_adsorption_energy_eV": _field(adsorption, "min_adsorption_energy_eV"),
             "min_site": _field(adsorption, "min_site"),
+            "min_adsorption_basis": _field(adsorption, "min_adsorption_basis"),
+            "min_pinned_adsorption_energy_eV": _field(adsorption, "min_pinned_adsorption_energy_eV"),
+            "n_stable_sites": _stable_sites(adsorption),
             "min_barrier_eV": _field(diffusion, "min_barrier_eV"),
             "min_hop": _field(diffusion, "min_hop"),
             "min_mechanism": _field(diffusion, "min_mechanism"),
+            **{name: _field(diffusion, name) for name in _EFFECTIVE_FIELDS},
+            "invalid_hops": _invalid_hops(diffusion),
             "step_energy_eV_per_A": _field(step, "step_energy_eV_per_A"),
             "diffusivity_cm2_s": _diffusivities(item.get("adatom_diffusion", [])),
             "source_uuids": {
@@ -181,6 +192,41 @@ class FacetSummaryBuilder(Builder):
             self.facet_summary.update(items)
 
 
+#: Fields of the effective (long-range transport) barrier copied from ``diffusion_barriers``.
+_EFFECTIVE_FIELDS = (
+    "effective_barrier_eV",
+    "effective_barrier_by_direction_eV",
+    "effective_path",
+    "effective_mechanism",
+    "percolates",
+    "hop_cutoff_A",
+)
+
+
+def _stable_sites(adsorption: dict | None) -> int | None:
+    """Number of stable adsorption sites of the facet (None without an adsorption result)."""
+    if adsorption is None:
+        return None
+    if adsorption.get("n_stable_sites") is not None:
+        return int(adsorption["n_stable_sites"])
+    return sum(bool(site.get("stable")) for site in adsorption.get("sites", []))
+
+
+def _invalid_hops(diffusion: dict | None) -> list[dict]:
+    """The facet's NEB bands marked invalid (``Hop.valid`` false): ``hop`` ("start->end"), ``mechanism``, ``reason``."""
+    if diffusion is None:
+        return []
+    return [
+        {
+            "hop": f"{hop['start']}->{hop['end']}",
+            "mechanism": hop.get("mechanism", "hop"),
+            "reason": hop.get("invalid_reason") or "marked invalid (no reason given)",
+        }
+        for hop in diffusion.get("hops", [])
+        if hop.get("valid", True) is False
+    ]
+
+
 def _diffusivities(runs: list[dict]) -> dict[str, float]:
     """Temperature (K, as a string key) -> D (cm²/s) of the newest valid single-adatom run at that temperature."""
     newest: dict[float, dict] = {}
@@ -193,73 +239,72 @@ def _diffusivities(runs: list[dict]) -> dict[str, float]:
     return {f"{t:g}": newest[t]["diffusivity_cm2_s"] for t in sorted(newest)}
 
 
-#: Bootstrap resamples of the BEP slope's confidence interval (seeded: builds are reproducible).
-BOOTSTRAP_SAMPLES = 2000
+#: Fewest valid facets of a BEP fit: with n − 2 = 2 degrees of freedom the t-based interval of the slope is
+#: finite but wide (t = 4.30); at n = 3 it is ±12.7 standard errors and at n = 2 the line has no residual.
+MIN_BEP_POINTS = 4
+#: Effective barriers below this (eV) are not a transport barrier but a numerical artefact (or a flat
+#: landscape the NEB cannot resolve); such facets are excluded from the BEP fit.
+MIN_BEP_BARRIER_EV = 0.01
 
 
-def bep_fit(x: list[float], y: list[float], seed: int = 0) -> dict:
-    """Least-squares line ``y = slope * x + intercept`` with r², Spearman ρ and a bootstrap CI.
+def bep_fit(x: list[float], y: list[float]) -> dict:
+    """Ordinary least-squares line ``y = slope * x + intercept`` with its standard errors, t interval and p-value.
 
     Parameters
     ----------
     x, y
-        Minimum adsorption energies and minimum barriers (eV), one pair per facet.
-    seed
-        Seed of the bootstrap resampling.
+        Minimum adsorption energies and effective barriers (eV), one pair per valid facet.
 
     Returns
     -------
     dict
-        ``slope``, ``intercept``, ``r2``, ``spearman``, ``ci95``, ``n`` and ``reason``.
-        ``r2 = 1 - SS_res / SS_tot``; it is 1.0 when the line passes through every point (two
-        facets, or equal barriers). ``spearman`` is the rank correlation (scipy), None for
-        fewer than 3 points or constant values. ``ci95`` is the 2.5–97.5 % percentile interval
-        of the slope over :data:`BOOTSTRAP_SAMPLES` resamples of the facets with replacement
-        (resamples whose adsorption energies are all equal are skipped); None for fewer than 3
-        points. With fewer than two points, or equal adsorption energies, there is no fit: the
-        numbers are None and ``reason`` says why.
+        ``slope``, ``slope_stderr``, ``intercept``, ``intercept_stderr``, ``r2``, ``ci95``,
+        ``p_value``, ``spearman``, ``n`` and ``reason``, from :func:`scipy.stats.linregress`:
+        ``slope_stderr`` = sqrt(SS_res / (n − 2) / Σ(x − x̄)²), ``ci95`` = slope ± t₀.₉₇₅(n − 2) ×
+        ``slope_stderr`` (:func:`scipy.stats.t.ppf`), ``p_value`` the two-sided p of the t test
+        of slope = 0, ``r2`` = r² (Pearson), ``spearman`` the rank correlation. With fewer
+        than :data:`MIN_BEP_POINTS` points, equal adsorption energies or equal barriers there
+        is no fit: the numbers are None and ``reason`` says why.
     """
+    from scipy import stats
+
     n = len(x)
-    no_fit = {"slope": None, "intercept": None, "r2": None, "spearman": None, "ci95": None, "n": n}
-    if n < 2:
-        return {**no_fit, "reason": f"need at least 2 facets with an adsorption energy and a barrier, have {n}"}
+    no_fit = {
+        "slope": None,
+        "slope_stderr": None,
+        "intercept": None,
+        "intercept_stderr": None,
+        "r2": None,
+        "ci95": None,
+        "p_value": None,
+        "spearman": None,
+        "n": n,
+    }
+    if n < MIN_BEP_POINTS:
+        return {
+            **no_fit,
+            "reason": f"need at least {MIN_BEP_POINTS} valid facets for a fit with a t-based slope interval "
+            f"(n − 2 ≥ 2 degrees of freedom), have {n}",
+        }
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if np.ptp(xs) == 0:
         return {**no_fit, "reason": "all adsorption energies are equal"}
-    slope, intercept = np.polyfit(xs, ys, 1)
-    ss_res = float(np.sum((ys - (slope * xs + intercept)) ** 2))
-    ss_tot = float(np.sum((ys - ys.mean()) ** 2))
-    r2 = 1.0 if n == 2 or ss_tot == 0 else 1.0 - ss_res / ss_tot
+    if np.ptp(ys) == 0:
+        return {**no_fit, "reason": "all effective barriers are equal"}
+    line = stats.linregress(xs, ys)
+    half = float(stats.t.ppf(0.975, n - 2) * line.stderr)
     return {
-        "slope": float(slope),
-        "intercept": float(intercept),
-        "r2": r2,
-        "spearman": _spearman(xs, ys),
-        "ci95": _bootstrap_slope_ci(xs, ys, seed),
+        "slope": float(line.slope),
+        "slope_stderr": float(line.stderr),
+        "intercept": float(line.intercept),
+        "intercept_stderr": float(line.intercept_stderr),
+        "r2": float(line.rvalue**2),
+        "ci95": [float(line.slope) - half, float(line.slope) + half],
+        "p_value": float(line.pvalue),
+        "spearman": float(stats.spearmanr(xs, ys).statistic),
         "n": n,
         "reason": None,
     }
-
-
-def _spearman(xs: np.ndarray, ys: np.ndarray) -> float | None:
-    from scipy.stats import spearmanr
-
-    if len(xs) < 3 or np.ptp(ys) == 0:
-        return None
-    return float(spearmanr(xs, ys).statistic)
-
-
-def _bootstrap_slope_ci(xs: np.ndarray, ys: np.ndarray, seed: int) -> list[float] | None:
-    if len(xs) < 3:
-        return None
-    rng = np.random.default_rng(seed)
-    slopes = []
-    for _ in range(BOOTSTRAP_SAMPLES):
-        pick = rng.integers(0, len(xs), len(xs))
-        if np.ptp(xs[pick]) > 0:
-            slopes.append(np.polyfit(xs[pick], ys[pick], 1)[0])
-    low, high = np.percentile(slopes, [2.5, 97.5])
-    return [float(low), float(high)]
 
 
 def is_high_index(miller_index) -> bool:
@@ -267,10 +312,80 @@ def is_high_index(miller_index) -> bool:
     return max(abs(int(i)) for i in miller_index) > 1
 
 
+def _path_steps(path: list[str] | None) -> list[tuple[frozenset[str], str | None]]:
+    """The steps of an effective path as (site pair, mechanism or None).
+
+    A path is a list of steps ``"start->end (mechanism)"`` (the mechanism optional), or a
+    sequence of site labels.
+    """
+    if not path:
+        return []
+    if all("->" in step for step in path):
+        steps = []
+        for step in path:
+            start, _, rest = step.partition("->")
+            end, _, mechanism = rest.strip().partition(" ")
+            steps.append((frozenset((start.strip(), end)), mechanism.strip("() ") or None))
+        return steps
+    return [(frozenset(pair), None) for pair in zip(path, path[1:])]
+
+
+def _invalid_path_hops(doc: dict) -> list[dict]:
+    """The invalid NEB bands (``invalid_hops``) that are steps of the effective path (same sites and mechanism)."""
+    steps = _path_steps(doc.get("effective_path"))
+    out = []
+    for hop in doc.get("invalid_hops") or []:
+        start, _, end = hop["hop"].partition("->")
+        pair, mechanism = frozenset((start, end)), hop.get("mechanism", "hop")
+        for step_pair, step_mechanism in steps:
+            known = step_mechanism or doc.get("effective_mechanism")
+            if step_pair == pair and (known is None or mechanism in known):
+                out.append(hop)
+                break
+    return out
+
+
+def bep_exclusions(doc: dict) -> list[str]:
+    """Why a facet summary cannot be a BEP point (empty if it can).
+
+    A point needs an adsorption energy from a relaxed stable minimum and an effective barrier
+    of at least :data:`MIN_BEP_BARRIER_EV` of a hop network that percolates, with every hop
+    of its effective path a valid NEB band.
+    """
+    reasons = []
+    if doc.get("min_adsorption_energy_eV") is None:
+        reasons.append("missing adsorption energy")
+    elif doc.get("min_adsorption_basis") == "pinned_all_sites" or doc.get("n_stable_sites") == 0:
+        reasons.append("no stable adsorption site (the minimum is a laterally pinned energy)")
+    elif doc.get("min_adsorption_basis") is None:
+        reasons.append("adsorption result stored before the free-relaxed minimum (pinned minimum only)")
+    barrier = doc.get("effective_barrier_eV")
+    percolates = doc.get("percolates")
+    if doc.get("min_barrier_eV") is None and barrier is None and percolates is None:
+        reasons.append("missing diffusion barriers")
+    elif barrier is None:
+        if percolates is not None and not any(percolates.values()):
+            reasons.append("no effective barrier: the hop network does not percolate in either surface direction")
+        else:
+            reasons.append("no effective barrier")
+    elif barrier < MIN_BEP_BARRIER_EV:
+        reasons.append(f"effective barrier {barrier:.4f} eV below {MIN_BEP_BARRIER_EV} eV")
+    invalid = _invalid_path_hops(doc) if barrier is not None else []
+    if invalid:
+        reasons.append(
+            "invalid NEB band on the effective path: " + "; ".join(f"{hop['hop']} ({hop['reason']})" for hop in invalid)
+        )
+    return reasons
+
+
 def _fit_points(points: list[dict]) -> dict:
-    """:func:`bep_fit` of facet points, with the facets used."""
-    fit = bep_fit([p["min_adsorption_energy_eV"] for p in points], [p["min_barrier_eV"] for p in points])
-    return {**fit, "facets": [p["facet"] for p in points]}
+    """:func:`bep_fit` of facet points (x: min adsorption energy, y: effective barrier), with the facets used."""
+    fit = bep_fit([p["min_adsorption_energy_eV"] for p in points], [p["effective_barrier_eV"] for p in points])
+    mechanisms: dict[str, int] = {}
+    for point in points:
+        key = str(point.get("effective_mechanism"))
+        mechanisms[key] = mechanisms.get(key, 0) + 1
+    return {**fit, "facets": [p["facet"] for p in points], "mechanisms": mechanisms}
 
 
 class _PerModelFacetBuilder(Builder):
@@ -321,34 +436,69 @@ class _PerModelFacetBuilder(Builder):
 
 
 class BepRegressionBuilder(_PerModelFacetBuilder):
-    """Brønsted–Evans–Polanyi regression of barrier vs adsorption energy, one per model.
+    """Bell–Evans–Polanyi regression of the effective barrier vs the adsorption energy, one per model.
 
     The target ``bep_regression`` is keyed by ``regression_id = model_sha256``. It fits
-    ``min_barrier_eV`` (y) against ``min_adsorption_energy_eV`` (x) over the model's facets that
-    have both (see :func:`bep_fit`), keeps the points, and repeats the fit over the high-index
-    facets only (``high_index``; see :func:`is_high_index`), where the paper reports a weak relation.
+    ``effective_barrier_eV`` (y; the minimax barrier of long-range transport, the lower of
+    the two surface directions) against ``min_adsorption_energy_eV`` (x; the free-relaxed
+    stable minimum) by ordinary least squares (:func:`bep_fit`) over the model's facets that
+    pass :func:`bep_exclusions`. The others are listed in ``excluded`` with their reasons;
+    each point carries its mechanism (``effective_mechanism``). The fit is repeated over the
+    high-index facets only (``high_index``; see :func:`is_high_index`), where the paper
+    reports a weak relation. Below :data:`MIN_BEP_POINTS` points there is no fit and
+    ``reason`` says why.
     """
 
     def process_item(self, item: dict) -> dict:
         """Return the regression document of one model (pure: no database access)."""
         docs = sorted(item["facets"], key=lambda doc: doc["facet"])
-        usable = [
-            doc for doc in docs if doc.get("min_adsorption_energy_eV") is not None and doc.get("min_barrier_eV") is not None
-        ]
-        points = [
-            {key: doc[key] for key in ("facet", "min_adsorption_energy_eV", "min_barrier_eV", "min_site", "min_hop")}
-            for doc in usable
-        ]
-        high = [p for p, doc in zip(points, usable) if is_high_index(doc["miller_index"])]
+        points, excluded, high = [], [], []
+        for doc in docs:
+            reasons = bep_exclusions(doc)
+            high_index = doc.get("miller_index") is not None and is_high_index(doc["miller_index"])
+            if reasons:
+                excluded.append(
+                    {
+                        "facet": doc["facet"],
+                        "reason": "; ".join(reasons),
+                        "high_index": high_index,
+                        "min_adsorption_energy_eV": doc.get("min_adsorption_energy_eV"),
+                        "effective_barrier_eV": doc.get("effective_barrier_eV"),
+                        "min_barrier_eV": doc.get("min_barrier_eV"),
+                    }
+                )
+                continue
+            point = {key: doc.get(key) for key in _POINT_FIELDS}
+            points.append(point)
+            if high_index:
+                high.append(point)
         return {
             "regression_id": item["model_sha256"],
             "campaign": docs[0]["campaign"],
             "model_sha256": item["model_sha256"],
             **_fit_points(points),
             "points": points,
-            "high_index": _fit_points(high),
+            "excluded": excluded,
+            "min_points": MIN_BEP_POINTS,
+            "min_effective_barrier_eV": MIN_BEP_BARRIER_EV,
+            "high_index": {**_fit_points(high), "excluded": [e for e in excluded if e["high_index"]]},
             LAST_UPDATED: _ceil_ms(_newest_time(docs)),
         }
+
+
+_POINT_FIELDS = (
+    "facet",
+    "min_adsorption_energy_eV",
+    "min_site",
+    "min_adsorption_basis",
+    "effective_barrier_eV",
+    "effective_barrier_by_direction_eV",
+    "effective_path",
+    "effective_mechanism",
+    "min_barrier_eV",
+    "min_hop",
+    "min_mechanism",
+)
 
 
 class WulffShapeBuilder(_PerModelFacetBuilder):

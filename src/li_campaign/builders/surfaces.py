@@ -57,6 +57,15 @@ _MD_FIELDS = (
     "analysed_fs",
     "events",
     "valid",
+    "invalid_reasons",
+    "n_hops",
+    "hop_length_A",
+    "expected_hops",
+    "barrier_eV",
+    "planned_production_steps",
+    "run_length_reason",
+    "thermostat_temperature_K",
+    "adatom_temperature_K",
     "wall_time_s",
 )
 _ARRHENIUS_FIELDS = (
@@ -72,6 +81,7 @@ _ARRHENIUS_FIELDS = (
     "n",
     "neb_min_barrier_eV",
     "neb_min_mechanism",
+    "neb_effective_barrier_eV",
     "activation_minus_neb_eV",
 )
 

@@ -136,6 +136,15 @@ def cmd_status(args) -> int:
         print(f"  lost batch jobs unknown: {status['queue_error']}")
     if status["failed_calculations_error"]:
         print(f"  failed calculations inside packs unknown: {status['failed_calculations_error']}")
+    if status["invalid_bands"]:
+        print("NEB bands that give no barrier (left out of the minima):")
+        for facet in dict.fromkeys(band["facet"] for band in status["invalid_bands"]):
+            print(f"  {facet}:")
+            for band in (b for b in status["invalid_bands"] if b["facet"] == facet):
+                what = "INVALID" if band["kind"] == "invalid band" else "REJECTED"
+                print(f"    {what} {band['path'] + ': ' if band['path'] else ''}{band['reason']}")
+    if status["invalid_bands_error"]:
+        print(f"  invalid NEB bands unknown: {status['invalid_bands_error']}")
     return 0
 
 
@@ -254,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(one worker per GPU of the node) instead of one batch job per job; --max-queued counts nodes")
     p.set_defaults(func=cmd_launch)
 
-    p = sub.add_parser("status", help="job counts by state, why jobs failed, lost jobs")
+    p = sub.add_parser("status", help="job counts by state, why jobs failed, lost jobs, NEB bands without a barrier")
     p.add_argument("--json", action="store_true")
     p.add_argument("--queue", choices=["slurm", "pbs"], help="batch system (default: detected)")
     p.set_defaults(func=cmd_status)

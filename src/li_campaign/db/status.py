@@ -45,8 +45,77 @@ def failed_pack_members(campaign: Campaign) -> list[dict]:
         store.close()
 
 
+_BAND_DOC_TYPES = ("diffusion", "step_edge_diffusion")
+_HOP_KEYS = ("start", "end", "distance_A", "mechanism", "valid", "invalid_reason")
+_BAND_KEYS = ("doc_type", "facet", "terrace", "step", "rejected_hops")
+
+
+def _band_projection(prefix: str) -> list[str]:
+    return [f"{prefix}.{key}" for key in _BAND_KEYS] + [
+        f"{prefix}.{hops}.{key}" for hops in ("hops", "terrace_hop") for key in _HOP_KEYS
+    ]
+
+
+def _bands_of(doc: dict) -> list[dict]:
+    """The invalid bands and rejected paths of one diffusion / step-edge document, one entry each."""
+    if doc.get("doc_type") == "step_edge_diffusion":
+        where = " ".join(filter(None, [f"{doc.get('terrace')} step", doc.get("step")]))
+    else:
+        where = str(doc.get("facet"))
+    hops = [hop for hop in [*(doc.get("hops") or []), doc.get("terrace_hop")] if isinstance(hop, dict)]
+    out, named = [], set()
+    for hop in hops:
+        if hop.get("valid", True) is False:
+            path = f"{hop.get('mechanism', 'hop')} {hop.get('start')}->{hop.get('end')}"
+            path += f" ({hop.get('distance_A', 0.0):.2f} Å)"
+            reason = hop.get("invalid_reason") or "no reason recorded"
+            named.add(f"{path}: {reason}")
+            out.append({"facet": where, "path": path, "reason": reason, "kind": "invalid band"})
+    for text in doc.get("rejected_hops") or []:
+        if not any(text.endswith(entry) for entry in named):  # an invalid band named again among the rejected
+            path, _, reason = text.partition(": ")
+            out.append({"facet": where, "path": path if reason else None, "reason": reason or text, "kind": "rejected"})
+    return out
+
+
+def invalid_bands(campaign: Campaign) -> list[dict]:
+    """Per facet (or step), every NEB band that gives no barrier, with its reason, from the stored results.
+
+    Two kinds: ``invalid band`` (a band that ran, kept with ``valid=False``: unconverged or no
+    interior maximum) and ``rejected`` (a path whose relaxed endpoints were not two distinct
+    minima at their sites, e.g. degenerate, or a site that is no minimum: no band ran; from
+    ``rejected_hops``). Neither is used as a barrier. Results of unpacked jobs and of packs are
+    read; the same entry of a result stored twice is listed once.
+    """
+    store = campaign.job_store()
+    store.connect()
+    try:
+        docs = [
+            (doc.get("output") or {})
+            for doc in store.query(
+                {"output.doc_type": {"$in": list(_BAND_DOC_TYPES)}}, properties=_band_projection("output"), load=False
+            )
+        ]
+        for pack in store.query(
+            {"output.doc_type": "pack", "output.result_doc_types": {"$in": list(_BAND_DOC_TYPES)}},
+            properties=_band_projection("output.results"),
+            load=False,
+        ):
+            docs += [r for r in (pack.get("output") or {}).get("results") or [] if isinstance(r, dict)]
+    finally:
+        store.close()
+    out: list[dict] = []
+    for doc in docs:
+        if doc.get("doc_type") in _BAND_DOC_TYPES:
+            out += [entry for entry in _bands_of(doc) if entry not in out]
+    return sorted(out, key=lambda entry: (entry["facet"], entry["kind"], entry["path"] or "", entry["reason"]))
+
+
 def campaign_status(campaign: Campaign, queue: str | None = None) -> dict:
-    """Return firework counts by state, the reason of every failed firework and lost jobs.
+    """Return firework counts by state, the reason of every failed firework, lost jobs and invalid NEB bands.
+
+    ``invalid_bands`` lists per facet each NEB band that gives no barrier and its reason
+    (:func:`invalid_bands`; ``invalid_bands_error`` if the JobStore cannot be read).
 
     A part that cannot be read from here is left empty with the reason in ``queue_error``
     (the batch queue) or ``failed_calculations_error`` (the JobStore, e.g. of a read-only
@@ -84,7 +153,13 @@ def campaign_status(campaign: Campaign, queue: str | None = None) -> dict:
         failed_calculations, failed_calculations_error = failed_pack_members(campaign), None
     except DatabaseError as exc:  # the JobStore cannot be read (a read-only folder): say so, report the rest
         failed_calculations, failed_calculations_error = [], str(exc)
+    try:
+        bands, bands_error = invalid_bands(campaign), None
+    except DatabaseError as exc:  # the JobStore cannot be read: say so, report the rest
+        bands, bands_error = [], str(exc)
     return {
+        "invalid_bands": bands,
+        "invalid_bands_error": bands_error,
         "failed_calculations": failed_calculations,
         "failed_calculations_error": failed_calculations_error,
         "n_workflows": workflows,

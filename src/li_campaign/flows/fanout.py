@@ -6,11 +6,14 @@ independent calculations; on GPU workers each pack's model calls run batched
 
 1. per facet its surface energy (thickness- and vacuum-converged with
    ``fanout.facet_enumeration``) and its adsorption sites; per step terrace the step energy
-   and the step (and kink) sites; the adatom MD runs;
+   and the step (and kink) sites;
 2. per facet the CI-NEBs between its stable sites (and exchange paths);
 3. per step terrace the across-step paths (with the flat terrace's barrier for the
-   Ehrlich–Schwoebel barrier), and per facet and adatom count the Arrhenius fit of the MD
-   diffusivities, compared with the facet's NEB barrier.
+   Ehrlich–Schwoebel barrier); the adatom MD runs, each given its facet's NEB result, whose
+   barrier sets the run length (a facet without NEBs in the fan-out runs
+   ``md_diffusion.production_steps``);
+4. per facet and adatom count the Arrhenius fit of the MD diffusivities, compared with the
+   facet's NEB barrier.
 """
 
 from __future__ import annotations
@@ -124,15 +127,6 @@ class FanOutMaker(Maker):
                 first.append(_named(step_sites.make(model, bulk, terrace), f"step sites {label}"))
                 if fan.steps.kinks:
                     first.append(_named(step_sites.make(model, bulk, terrace, kinked=True), f"kink sites {label}"))
-        md_at: dict[tuple[str, int], list[int]] = {}
-        if fan.md_diffusion is not None:
-            md = AdatomDiffusionMDMaker(md=fan.md_diffusion, **ctx)
-            for hkl in fan.md_diffusion.facets:
-                for n_adatoms in fan.md_diffusion.n_adatoms:
-                    for temperature in fan.md_diffusion.temperatures_K:
-                        md_at.setdefault((facet_label(hkl), n_adatoms), []).append(len(first))
-                        name = f"adatom MD {facet_label(hkl)} {n_adatoms} Li {temperature:g} K"
-                        first.append(_named(md.make(model, bulk, hkl, temperature, n_adatoms), name))
         stage1, out1 = pack_jobs(first, fan.pack_size, "fan-out pack", batched=True)
 
         neb_maker = SurfaceNebMaker(fanout=fan, neb_convergence=fan.neb_convergence, mechanisms=fan.mechanisms, **ctx)
@@ -152,9 +146,23 @@ class FanOutMaker(Maker):
             across = AcrossStepNebMaker(edge=edge)
             for label, i in steps_at.items():
                 third.append(_named(across.make(model, out1[i], neb_of.get(label)), f"across-step NEB {label}"))
+        md_at: dict[tuple[str, int], list[int]] = {}
+        if fan.md_diffusion is not None:
+            md = AdatomDiffusionMDMaker(md=fan.md_diffusion, **ctx)
+            for hkl in fan.md_diffusion.facets:
+                label = facet_label(hkl)
+                for n_adatoms in fan.md_diffusion.n_adatoms:
+                    for temperature in fan.md_diffusion.temperatures_K:
+                        md_at.setdefault((label, n_adatoms), []).append(len(third))
+                        name = f"adatom MD {label} {n_adatoms} Li {temperature:g} K"
+                        run = md.make(model, bulk, hkl, temperature, n_adatoms, neb_of.get(label))
+                        third.append(_named(run, name))
+        stage3, out3 = pack_jobs(third, fan.pack_size, "fan-out step and MD pack", batched=True)
+
         arrhenius = AdatomArrheniusMaker(**ctx)
-        for (label, n_adatoms), indices in md_at.items():
-            runs = [out1[i] for i in indices]
-            third.append(_named(arrhenius.make(runs, neb_of.get(label)), f"adatom Arrhenius {label} {n_adatoms} Li"))
-        stage3, _ = pack_jobs(third, fan.pack_size, "fan-out step and Arrhenius pack", batched=True)
-        return Flow([*stage1, *stage2, *stage3], name=self.name)
+        fourth = [
+            _named(arrhenius.make([out3[i] for i in indices], neb_of.get(label)), f"adatom Arrhenius {label} {n_adatoms} Li")
+            for (label, n_adatoms), indices in md_at.items()
+        ]
+        stage4, _ = pack_jobs(fourth, fan.pack_size, "fan-out Arrhenius pack", batched=True)
+        return Flow([*stage1, *stage2, *stage3, *stage4], name=self.name)

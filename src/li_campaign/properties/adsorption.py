@@ -1,9 +1,11 @@
 """Li self-adsorption energies at every symmetry-distinct site of the top surface of a slab.
 
 For each site found by pymatgen's ``AdsorbateSiteFinder`` the adatom is relaxed along the
-surface normal only (ASE ``FixedLine``), which gives the site's adsorption energy even if the
-site is a saddle or maximum; a second, laterally free relaxation from a kicked start tells
-whether the site is a minimum.
+surface normal only (ASE ``FixedLine``), which gives the site's *pinned* adsorption energy even
+if the site is a saddle or maximum; a second, laterally free relaxation from a kicked start
+gives the *free* adsorption energy and tells whether the site is a minimum. The facet minimum
+is taken from the free energies of the stable sites, the same relaxed minima the NEBs start
+from (:func:`facet_minimum`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ COPY_TOL_A = 0.05
 STABILITY_FMAX_FACTOR = 0.1
 """The free relaxation of the stability test uses this fraction of ``relax.fmax_eV_A``."""
 SITE_TYPES = ("ontop", "bridge", "hollow")
+FREE_BASIS = "free_relaxed_stable_minimum"
+"""``min_adsorption_basis``: the lowest free (laterally relaxed) energy over the stable sites."""
+PINNED_BASIS = "pinned_all_sites"
+"""``min_adsorption_basis`` when no site is stable: the lowest pinned energy over all sites."""
 
 
 def fixed_bottom_indices(atoms: Atoms, fix_bottom_A: float) -> list[int]:
@@ -115,10 +121,11 @@ def adsorption_sites(
     bottom (``FixAtoms``) and relax the clean slab; find the distinct sites on its top
     surface (:func:`~li_campaign.structures.slabs.top_surface_sites`), labelled
     ``<type>-<i>``; place a Li above each at one bulk nearest-neighbour distance from its
-    nearest slab atom and relax it along z only (``FixedLine``):
+    nearest slab atom and relax it along z only (``FixedLine``): the pinned
     E_ads = E(slab+Li) − E(slab) − ε_bulk. Then relax the adatom freely from that geometry
-    kicked by ``spec.site_perturbation_A`` in a random in-plane direction (seeded) and find
-    the nearest site copy (in-plane, over all copies of all sites) of where it ends.
+    kicked by ``spec.site_perturbation_A`` in a random in-plane direction (seeded), which gives
+    the free E_ads, and find the nearest site copy (in-plane, over all copies of all sites) of
+    where it ends.
 
     A site is *stable* if the free relaxation ends in its in-plane Voronoi cell: nearer to a
     copy of the same site than to any copy of any other site. No fixed distance cut-off is
@@ -146,9 +153,10 @@ def adsorption_sites(
     -------
     dict
         ``supercell`` (nx, ny), ``n_slab_atoms``, ``slab_energy_eV``,
-        ``bulk_energy_per_atom_eV``, ``sites`` (list of :class:`AdsorptionSite`),
-        ``min_adsorption_energy_eV`` and ``min_site`` (over stable sites, or all sites if
-        none is stable), ``slab_structure`` (relaxed clean slab dict, fixed atoms flagged by
+        ``bulk_energy_per_atom_eV``, ``sites`` (list of :class:`AdsorptionSite`), the
+        fields of :func:`facet_minimum` (``min_adsorption_energy_eV``, ``min_site``,
+        ``min_adsorption_basis``, ``min_pinned_adsorption_energy_eV``, ``min_pinned_site``),
+        ``slab_structure`` (relaxed clean slab dict, fixed atoms flagged by
         ``selective_dynamics``), ``site_copies`` (label -> Cartesian positions of every
         symmetry-equivalent copy in the supercell at the relaxed adatom height, the
         representative first) and ``site_heights_A`` (label -> relaxed adatom z, Å).
@@ -204,17 +212,61 @@ def adsorption_sites(
     for result in results:
         relaxed_to = _nearest_site(cell, site_copies, result.pop("final_xy"))
         sites.append(AdsorptionSite(**result, stable=relaxed_to == result["label"], relaxed_to=relaxed_to))
-    candidates = [s for s in sites if s.stable] or sites
-    best = min(candidates, key=lambda s: s.adsorption_energy_eV)
     return {
         "supercell": repeats,
         "n_slab_atoms": len(clean),
         "slab_energy_eV": slab_energy,
         "bulk_energy_per_atom_eV": bulk_energy_per_atom_eV,
         "sites": sites,
-        "min_adsorption_energy_eV": best.adsorption_energy_eV,
-        "min_site": best.label,
+        **facet_minimum(sites),
         "slab_structure": clean_structure.as_dict(),
         "site_copies": {label: [p.tolist() for p in copies] for label, copies in site_copies.items()},
         "site_heights_A": heights,
+    }
+
+
+def facet_minimum(sites: list[AdsorptionSite]) -> dict:
+    """The facet's minimum self-adsorption energy, and which reference it is.
+
+    The minimum is the lowest *free* adsorption energy (laterally relaxed from a kicked start)
+    over the *stable* sites: the relaxed minima that the NEBs start from, so adsorption
+    energies and barriers share one reference (``min_adsorption_basis`` =
+    :data:`FREE_BASIS`). On stepped facets a stable site's free minimum lies up to 0.6 Å
+    from the ideal site and below its pinned energy. If no site is stable, no relaxed minimum
+    is known and the lowest *pinned* energy over all sites is used (:data:`PINNED_BASIS`).
+    The pinned minimum (over the stable sites, or all sites if none is stable: the facet
+    minimum of documents stored before the free one was used) is kept beside it.
+
+    Parameters
+    ----------
+    sites
+        The facet's sites, with both energies and their stability.
+
+    Returns
+    -------
+    dict
+        ``min_adsorption_energy_eV``, ``min_site``, ``min_adsorption_basis``,
+        ``min_pinned_adsorption_energy_eV`` and ``min_pinned_site``.
+
+    Raises
+    ------
+    ValueError
+        If ``sites`` is empty.
+    """
+    if not sites:
+        raise ValueError("no adsorption sites: the facet minimum needs at least one site")
+    stable = [s for s in sites if s.stable]
+    if stable:
+        best = min(stable, key=lambda s: s.free_adsorption_energy_eV)
+        energy, basis = best.free_adsorption_energy_eV, FREE_BASIS
+    else:
+        best = min(sites, key=lambda s: s.adsorption_energy_eV)
+        energy, basis = best.adsorption_energy_eV, PINNED_BASIS
+    pinned = min(stable or sites, key=lambda s: s.adsorption_energy_eV)
+    return {
+        "min_adsorption_energy_eV": energy,
+        "min_site": best.label,
+        "min_adsorption_basis": basis,
+        "min_pinned_adsorption_energy_eV": pinned.adsorption_energy_eV,
+        "min_pinned_site": pinned.label,
     }

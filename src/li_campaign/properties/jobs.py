@@ -13,9 +13,9 @@ from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
 from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.mlip.calculator import load_model
-from li_campaign.properties.adsorption import adsorption_sites
+from li_campaign.properties.adsorption import FREE_BASIS, adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
-from li_campaign.properties.diffusion import diffusion_barriers, minimum_barrier
+from li_campaign.properties.diffusion import diffusion_barriers, surface_barriers
 from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
 from li_campaign.properties.finite_temperature import finite_temperature_properties
 from li_campaign.properties.md_guard import MdInstabilityError
@@ -134,6 +134,8 @@ class AdsorptionSiteMaker(Maker):
         settings = {
             **spec.model_dump(mode="json", include={"slab", "relax", "site_perturbation_A"}),
             "bulk_energy_per_atom_eV": bulk.energy_per_atom_eV,
+            # results stored before the facet minimum was the free one (pinned minimum) are not reused
+            "min_adsorption_basis": FREE_BASIS,
         }
         provenance = _provenance(self, model, slab, "adsorption_sites", settings)
 
@@ -176,6 +178,7 @@ class SurfaceNebMaker(Maker):
         }
         settings = {
             **self.fanout.model_dump(mode="json", include={"relax", "neb"}),
+            "hops": self.fanout.hops.model_dump(mode="json"),  # the site graph's cutoff decides which hops exist
             # the sites' own key; documents from before keys existed: their sites (the slab is the structure hash)
             "sites": adsorption.provenance.calc_key or adsorption.model_dump_json(exclude={"provenance", "slab_structure"}),
         }
@@ -189,15 +192,21 @@ class SurfaceNebMaker(Maker):
             result = adsorption.model_dump(exclude={"slab_structure", "provenance"})
             result["slab_structure"] = adsorption.slab_structure.as_dict()
             result = diffusion_barriers(load_model(model), result, self.fanout, self.neb_convergence, exchange)
-            barrier, hop, mechanism = minimum_barrier(result.hops, adsorption.min_site)
+            summary = surface_barriers(result, adsorption.min_site)
             return DiffusionDoc(
                 facet=adsorption.facet,
                 miller_index=adsorption.miller_index,
                 hops=result.hops,
-                rejected_hops=result.rejected,
-                min_barrier_eV=barrier,
-                min_hop=hop,
-                min_mechanism=mechanism,
+                rejected_hops=[*result.rejected, *summary.notes],
+                min_barrier_eV=summary.min_barrier_eV,
+                min_hop=summary.min_hop,
+                min_mechanism=summary.min_mechanism,
+                effective_barrier_eV=summary.effective_barrier_eV,
+                effective_barrier_by_direction_eV=summary.effective_barrier_by_direction_eV,
+                effective_path=summary.effective_path,
+                effective_mechanism=summary.effective_mechanism,
+                percolates=summary.percolates,
+                hop_cutoff_A=summary.hop_cutoff_A,
                 provenance=provenance,
             )
 

@@ -29,14 +29,27 @@ from li_campaign.schemas.spec import (
 from li_campaign.structures.slabs import make_symmetric_slab
 
 
+def facet_barrier_eV(diffusion: DiffusionDoc | None) -> float | None:
+    """The barrier of long-range transport of a facet: its ``effective_barrier_eV`` (minimax over the hop
+    network) where the document has one, else its lowest single-hop ``min_barrier_eV``; None without a document."""
+    if diffusion is None:
+        return None
+    effective = getattr(diffusion, "effective_barrier_eV", None)
+    return float(effective) if effective is not None else float(diffusion.min_barrier_eV)
+
+
 @dataclass
 class AdatomDiffusionMDMaker(Maker):
     """Adatom self-diffusion coefficient on one facet at one temperature, for one adatom count (NVT MD).
 
     One job per (facet, temperature, adatom count): each run is an independent calculation
     with its own reuse key and a flat, queryable document, and the runs spread over workers.
-    The strided frames (``trajectory``) go to the large-data store. A run stopped by its
-    stability guard (``md.guard``) returns a :class:`~li_campaign.schemas.flags.FlaggedResultDoc`.
+    Given the facet's :class:`~li_campaign.schemas.properties.DiffusionDoc`, the production
+    length follows from its barrier (:func:`facet_barrier_eV`,
+    :func:`~li_campaign.properties.md_diffusion.planned_production_steps`); the barrier is part
+    of the reuse key. The strided frames (``trajectory``) go to the large-data store. A run
+    stopped by its stability guard (``md.guard``) returns a
+    :class:`~li_campaign.schemas.flags.FlaggedResultDoc`.
     """
 
     name: str = "adatom diffusion md"
@@ -46,22 +59,33 @@ class AdatomDiffusionMDMaker(Maker):
 
     @job(data="trajectory")
     def make(
-        self, model: ModelDoc, bulk: BulkDoc, miller: MillerIndex, temperature_K: float, n_adatoms: int
+        self,
+        model: ModelDoc,
+        bulk: BulkDoc,
+        miller: MillerIndex,
+        temperature_K: float,
+        n_adatoms: int,
+        diffusion: DiffusionDoc | None = None,
     ) -> AdatomDiffusionDoc:
-        """Run the MD at ``temperature_K`` with ``n_adatoms`` adatoms; return D with its error and flags."""
+        """Run the MD at ``temperature_K`` with ``n_adatoms`` adatoms; return D, hops, validity and flags.
+
+        ``diffusion``: the facet's NEB result, whose barrier sets the run length (None: ``md.production_steps``).
+        """
         md = self.md
+        barrier = facet_barrier_eV(diffusion)
         slab = make_symmetric_slab(bulk.lattice_constant_A, tuple(miller), md.min_slab_size_A, md.min_vacuum_A)
         settings = {
             "md": md.model_dump(mode="json", exclude={"facets", "temperatures_K", "n_adatoms"}),
             "temperature_K": float(temperature_K),
             "n_adatoms": int(n_adatoms),
+            "barrier_eV": barrier,
         }
         provenance = _provenance(self, model, slab, "adatom_diffusion_md", settings)
 
         def compute() -> AdatomDiffusionDoc | FlaggedResultDoc:
             try:
                 result = adatom_diffusion_md(
-                    load_model(model), bulk.lattice_constant_A, tuple(miller), temperature_K, n_adatoms, md
+                    load_model(model), bulk.lattice_constant_A, tuple(miller), temperature_K, n_adatoms, md, barrier
                 )
             except MdInstabilityError as exc:  # flagged with the reason and last good frame, not a D
                 return FlaggedResultDoc.from_instability(
@@ -90,7 +114,10 @@ class AdatomArrheniusMaker(Maker):
         """Fit the valid runs with a positive D; return Ea, D0, r², n and Ea − NEB barrier.
 
         A None entry is a failed job, a :class:`FlaggedResultDoc` a run stopped by its guard;
-        both are listed in ``excluded``, as are runs with adatom events or D ≤ 0 (no hop seen).
+        both are listed in ``excluded``, as are invalid runs (adatom events, too few hops, an MSD
+        within a few hop lengths², the slab temperature off: ``invalid_reasons``) and runs with
+        D ≤ 0. The NEB barrier compared with is the facet's effective barrier where the
+        document has one (:func:`facet_barrier_eV`).
 
         Raises
         ------
@@ -125,7 +152,8 @@ class AdatomArrheniusMaker(Maker):
             valid = []
             for run in sorted(done, key=lambda r: r.temperature_K):
                 if not run.valid:
-                    excluded.append(f"{run.temperature_K:g} K: {'; '.join(run.events) or 'too short to analyse'}")
+                    why = run.invalid_reasons or run.events or ["too short to analyse"]
+                    excluded.append(f"{run.temperature_K:g} K: {'; '.join(why)}")
                 elif run.diffusivity_cm2_s <= 0:
                     excluded.append(f"{run.temperature_K:g} K: D = {run.diffusivity_cm2_s:.2e} cm²/s, no hop resolved")
                 else:
@@ -135,7 +163,7 @@ class AdatomArrheniusMaker(Maker):
             fit = {"n": len(valid)}
             if len(set(temperatures)) >= 2:
                 fit = arrhenius_fit(temperatures, diffusivities)
-            barrier = neb.min_barrier_eV if neb is not None else None
+            barrier = facet_barrier_eV(neb)
             ea = fit.get("activation_energy_eV")
             return AdatomArrheniusDoc(
                 facet=facet,
@@ -145,8 +173,9 @@ class AdatomArrheniusMaker(Maker):
                 diffusivities_cm2_s=diffusivities,
                 excluded=excluded,
                 **fit,
-                neb_min_barrier_eV=barrier,
+                neb_min_barrier_eV=neb.min_barrier_eV if neb is not None else None,
                 neb_min_mechanism=neb.min_mechanism if neb is not None else None,
+                neb_effective_barrier_eV=getattr(neb, "effective_barrier_eV", None),
                 activation_minus_neb_eV=ea - barrier if ea is not None and barrier is not None else None,
                 provenance=provenance,
             )

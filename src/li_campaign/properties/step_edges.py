@@ -127,15 +127,17 @@ def across_step_barriers(
     Returns
     -------
     StepEdgeResult
-        Hops with ``mechanism`` ``across_step_hop`` / ``across_step_exchange``, rejected paths
-        with the reason, the terrace hop (if computed) and the barriers.
+        Hops with ``mechanism`` ``across_step_hop`` / ``across_step_exchange`` (an invalid band,
+        ``valid=False``, is kept but is no barrier and is named in ``rejected`` too), rejected
+        paths with the reason, the terrace hop (if computed; an invalid one gives no terrace
+        barrier) and the barriers from the valid bands.
 
     Raises
     ------
     InputError
         If no atom is fixed, or ``edge_atom`` is not a slab atom.
     ValueError
-        If every across-step path was rejected.
+        If every across-step path was rejected or gave an invalid band.
     """
     slab = structure_to_atoms(stepped)
     fixed = set(fixed_indices(slab))
@@ -212,8 +214,10 @@ def across_step_barriers(
             )
         except ValueError as exc:
             rejected.append(str(exc))
-    if not hops:
-        raise ValueError(f"no across-step path kept its endpoints in place: {'; '.join(rejected)}")
+    valid = [hop for hop in hops if hop.valid]  # an invalid band is kept and listed, never a barrier
+    rejected += [f"{hop.path_label}: {hop.invalid_reason}" for hop in hops if not hop.valid]
+    if not valid:
+        raise ValueError(f"no across-step path gave a valid band: {'; '.join(rejected)}")
 
     terrace_hop = None
     if terrace_sites is not None:
@@ -229,8 +233,12 @@ def across_step_barriers(
             end="terrace",
             distance_A=round(float(np.linalg.norm(b[:2] - a[:2])), 2),
         )
-        terrace_barrier_eV = min(terrace_hop.barrier_forward_eV, terrace_hop.barrier_reverse_eV)
-    best = min(hops, key=lambda hop: hop.barrier_forward_eV)
+        if terrace_hop.valid:
+            terrace_barrier_eV = min(terrace_hop.barrier_forward_eV, terrace_hop.barrier_reverse_eV)
+        else:
+            terrace_barrier_eV = None
+            rejected.append(f"terrace {terrace_hop.path_label}: {terrace_hop.invalid_reason}")
+    best = min(valid, key=lambda hop: hop.barrier_forward_eV)
     return StepEdgeResult(
         hops=hops,
         rejected=rejected,

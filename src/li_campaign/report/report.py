@@ -19,7 +19,13 @@ from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.report.active import active_learning_markdown, active_learning_rows, committee_members, plot_active_learning
 from li_campaign.report.bulk import bulk_markdown, plot_elastic, plot_phonons
 from li_campaign.report.counts import count_calculations
-from li_campaign.report.surfaces import plot_arrhenius, surface_markdown, surface_sections
+from li_campaign.report.surfaces import (
+    facet_row,
+    invalid_bands_markdown,
+    plot_arrhenius,
+    surface_markdown,
+    surface_sections,
+)
 
 if TYPE_CHECKING:
     from maggma.core import Store
@@ -51,9 +57,18 @@ _FACET_FIELDS = (
     "surface_energy_J_m2",
     "min_adsorption_energy_eV",
     "min_site",
+    "min_adsorption_basis",
+    "min_pinned_adsorption_energy_eV",
+    "effective_barrier_eV",
+    "effective_barrier_by_direction_eV",
+    "effective_path",
+    "effective_mechanism",
+    "percolates",
+    "hop_cutoff_A",
     "min_barrier_eV",
     "min_hop",
     "min_mechanism",
+    "invalid_hops",
     "step_energy_eV_per_A",
     "diffusivity_cm2_s",
 )
@@ -79,16 +94,36 @@ _WULFF_FIELDS = (
     "anisotropy",
     "reason",
 )
-_BEP_FIELDS = ("slope", "intercept", "r2", "spearman", "ci95", "n", "facets", "points", "reason")
+_BEP_FIELDS = (
+    "slope",
+    "slope_stderr",
+    "intercept",
+    "intercept_stderr",
+    "r2",
+    "ci95",
+    "p_value",
+    "spearman",
+    "n",
+    "facets",
+    "mechanisms",
+    "points",
+    "excluded",
+    "reason",
+)
 _NO_BEP = {
     "slope": None,
+    "slope_stderr": None,
     "intercept": None,
+    "intercept_stderr": None,
     "r2": None,
-    "spearman": None,
     "ci95": None,
+    "p_value": None,
+    "spearman": None,
     "n": 0,
     "facets": [],
+    "mechanisms": {},
     "points": [],
+    "excluded": [],
     "reason": "no facet results for this model",
 }
 
@@ -141,10 +176,15 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         fields, ``a0_A``, ``B0_GPa``, ``dft_reference`` and, once the bulk stage is built, the
         ``bulk_properties`` fields: vacancies, phonons, ``elastic_GPa`` and
         ``thermal_expansion`` per temperature), ``dft_bulk``, ``facets`` (one
-        row per facet), ``surface_energy_J_m2``, ``min_adsorption_energy_eV`` and
-        ``min_barrier_eV`` (facet -> value, facets without the value left out), ``bep``
-        (``slope``, ``intercept``, ``r2``, ``spearman``, ``ci95``, ``n``, ``facets``, ``points``,
-        ``reason``), ``bep_high_index`` (the same over the high-index facets only),
+        row per facet: γ, the adsorption minimum and its basis, the effective barrier with its
+        per-direction values, path, mechanism and ``percolates``, the lowest single hop, the
+        ``invalid_hops`` with their reasons), ``surface_energy_J_m2``,
+        ``min_adsorption_energy_eV``, ``effective_barrier_eV`` and ``min_barrier_eV`` (facet ->
+        value, facets without the value left out), ``bep`` (``slope``, ``slope_stderr``,
+        ``intercept``, ``intercept_stderr``, ``r2``, ``ci95`` (t-based), ``p_value``,
+        ``spearman``, ``n``, ``facets``, ``mechanisms``, ``points``, ``excluded`` (facet and
+        reason), ``reason`` (why no fit)), ``bep_high_index`` (the same over the high-index
+        facets only),
         the surface sections of :func:`~li_campaign.report.surfaces.surface_sections`
         (``step_energy_eV_per_A``, ``steps``, ``step_edges``, ``diffusivity``, ``arrhenius``),
         ``n_calculations`` (result documents this campaign computed, packed or not) and
@@ -216,6 +256,7 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         "facets": rows,
         "surface_energy_J_m2": by_facet("surface_energy_J_m2"),
         "min_adsorption_energy_eV": by_facet("min_adsorption_energy_eV"),
+        "effective_barrier_eV": by_facet("effective_barrier_eV"),
         "min_barrier_eV": by_facet("min_barrier_eV"),
         "bep": {field: bep_docs[0].get(field) for field in _BEP_FIELDS} if bep_docs else _NO_BEP,
         "bep_high_index": _high_index_bep(bep_docs[0] if bep_docs else None),
@@ -233,7 +274,7 @@ def _high_index_bep(doc: dict | None) -> dict:
     if not high:
         return {**_NO_BEP, "reason": "no high-index facet results for this model"}
     facets = set(high["facets"])
-    return {**high, "points": [p for p in doc["points"] if p["facet"] in facets]}
+    return {**_NO_BEP, **high, "points": [p for p in doc["points"] if p["facet"] in facets]}
 
 
 def _bulk_section(bulk: dict | None, teacher: dict | None, stage: dict | None) -> dict | None:
@@ -264,13 +305,30 @@ def _bep_line(bep: dict, digits: int = 3) -> str:
 
 
 def _bep_summary(bep: dict) -> str:
-    """One line: the fit, r², Spearman ρ, the slope's 95 % bootstrap interval, n and the facets."""
-    rho = "–" if bep["spearman"] is None else f"{bep['spearman']:.2f}"
-    ci = "–" if bep["ci95"] is None else f"[{bep['ci95'][0]:.3f}, {bep['ci95'][1]:.3f}]"
+    """One line: the fit, slope ± standard error, its t-based 95 % interval, p, r², Spearman ρ, n and the facets."""
+    rho = "–" if bep.get("spearman") is None else f"{bep['spearman']:.2f}"
+    ci = "–" if bep.get("ci95") is None else f"[{bep['ci95'][0]:.3f}, {bep['ci95'][1]:.3f}]"
+    stderr = "–" if bep.get("slope_stderr") is None else f"{bep['slope_stderr']:.3f}"
+    p_value = "–" if bep.get("p_value") is None else f"{bep['p_value']:.3g}"
+    mechanisms = ", ".join(f"{name} {count}" for name, count in (bep.get("mechanisms") or {}).items())
     return (
-        f"E_b = {_bep_line(bep)} eV, r² = {bep['r2']:.3f}, Spearman ρ = {rho}, slope 95 % CI {ci}, "
-        f"n = {bep['n']} ({', '.join(bep['facets'])})"
+        f"E_b,eff = {_bep_line(bep)} eV; n = {bep['n']}, slope {bep['slope']:.3f} ± {stderr} (standard error), "
+        f"95 % CI {ci} (t, {bep['n'] - 2} degrees of freedom), p = {p_value}, r² = {bep['r2']:.3f}, "
+        f"Spearman ρ = {rho}; facets {', '.join(bep['facets'])}" + (f"; mechanisms: {mechanisms}" if mechanisms else "")
     )
+
+
+def _bep_lines(bep: dict, title: str) -> list[str]:
+    """The fit (or why there is none) and the excluded facets with their reasons."""
+    if bep["slope"] is None:
+        lines = [f"{title}no fit (n = {bep['n']}): {bep['reason']}."]
+    else:
+        lines = [f"{title}{_bep_summary(bep)}."]
+    excluded = bep.get("excluded") or []
+    if excluded:
+        lines += ["", "Excluded facets:", ""]
+        lines += [f"- ({e['facet']}): {e['reason']}" for e in excluded]
+    return lines
 
 
 def render_markdown(report: dict) -> str:
@@ -308,15 +366,16 @@ def render_markdown(report: dict) -> str:
         "",
         f"Experimental (isotropic) surface energy: {ref['expt_surface_energy_J_m2']} J/m².",
         "",
-        "| facet | γ (J/m²) | Wulff area fraction | min E_ads (eV) | site | min barrier (eV) | hop |",
-        "|---|---|---|---|---|---|---|",
+        "min E_ads: the lowest freely relaxed stable minimum (marked *pinned* where no site is stable). "
+        "Effective barrier: the minimax barrier of long-range transport over the hop network, the lower of the "
+        "two surface directions a and b; – where the network does not percolate. Lowest hop: the lowest single barrier.",
+        "",
+        "| facet | γ (J/m²) | Wulff area fraction | min E_ads (eV) | site | effective barrier (eV) | a / b (eV) | "
+        "percolates a / b | path | mechanism | lowest hop (eV) | hop |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [
-        f"| ({row['facet']}) | {_fmt(row['surface_energy_J_m2'])} | {_fmt(row['wulff_fraction'])} | "
-        f"{_fmt(row['min_adsorption_energy_eV'])} | {_fmt(row['min_site'])} | {_fmt(row['min_barrier_eV'])} | "
-        f"{_fmt(row['min_hop'])} |"
-        for row in report["facets"]
-    ]
+    lines += [facet_row(row, _fmt) for row in report["facets"]]
+    lines += invalid_bands_markdown(report["facets"])
     wulff = report.get("wulff") or {}
     if wulff.get("weighted_surface_energy_J_m2") is not None:
         lines += [
@@ -326,13 +385,9 @@ def render_markdown(report: dict) -> str:
             "",
             "![Wulff shape](wulff.png)",
         ]
-    lines += ["", "## BEP relation (min barrier vs min adsorption energy)", ""]
-    if bep["slope"] is None:
-        lines.append(f"No fit: {bep['reason']}.")
-    else:
-        lines.append(_bep_summary(bep))
-    high = report["bep_high_index"]
-    lines += ["", "High-index facets only: " + (_bep_summary(high) if high["slope"] is not None else f"no fit: {high['reason']}.")]
+    lines += ["", "## BEP relation (effective barrier vs min adsorption energy, ordinary least squares)", ""]
+    lines += _bep_lines(bep, "All facets: ")
+    lines += [""] + _bep_lines(report["bep_high_index"], "High-index facets only: ")
     lines += ["", "![BEP](bep.png)", "", "![parity](parity.png)", ""]
     lines += surface_markdown(report)
     lines += bulk_markdown(report["bulk"] if report["bulk"] and "elastic_GPa" in report["bulk"] else None)
@@ -341,18 +396,28 @@ def render_markdown(report: dict) -> str:
 
 
 def plot_bep(bep: dict, path: Path) -> None:
-    """Scatter of min barrier vs min adsorption energy, with facet labels and the fit line (or a note)."""
+    """Effective barrier vs min adsorption energy: the fitted points with facet labels, excluded facets
+    that have both numbers as grey crosses, and the fit line (or a note why there is none)."""
     fig = Figure(figsize=(4.5, 3.6), layout="constrained")
     ax = fig.add_subplot()
     x = [p["min_adsorption_energy_eV"] for p in bep["points"]]
-    y = [p["min_barrier_eV"] for p in bep["points"]]
+    y = [p["effective_barrier_eV"] for p in bep["points"]]
     ax.scatter(x, y, color="C0", zorder=3)
     for point in bep["points"]:
         ax.annotate(
             f"({point['facet']})",
-            (point["min_adsorption_energy_eV"], point["min_barrier_eV"]),
+            (point["min_adsorption_energy_eV"], point["effective_barrier_eV"]),
             textcoords="offset points",
             xytext=(5, 4),
+        )
+    shown = [
+        e for e in bep.get("excluded") or []
+        if e.get("min_adsorption_energy_eV") is not None and e.get("effective_barrier_eV") is not None
+    ]
+    if shown:
+        ax.scatter(
+            [e["min_adsorption_energy_eV"] for e in shown], [e["effective_barrier_eV"] for e in shown],
+            marker="x", color="0.6", label="excluded", zorder=2,
         )
     if bep["slope"] is None:
         ax.set_title(f"no fit: {bep['reason']}", fontsize="small", wrap=True)
@@ -362,9 +427,10 @@ def plot_bep(bep: dict, path: Path) -> None:
         xs = [lo - pad, hi + pad]
         label = f"E_b = {_bep_line(bep, 2)}, r² = {bep['r2']:.2f}"
         ax.plot(xs, [bep["slope"] * v + bep["intercept"] for v in xs], color="C1", label=label)
+    if shown or bep["slope"] is not None:
         ax.legend(fontsize="small")
     ax.set_xlabel("min adsorption energy (eV)")
-    ax.set_ylabel("min diffusion barrier (eV)")
+    ax.set_ylabel("effective diffusion barrier (eV)")
     FigureCanvasAgg(fig).print_png(path)
 
 

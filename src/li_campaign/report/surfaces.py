@@ -40,7 +40,7 @@ def surface_sections(read: Callable[[str, dict], list[dict]], criteria: dict, fa
         the lowest E_ads per site class of the stepped and the kinked slab), ``step_edges``
         (terrace -> step-edge and terrace barriers, Ehrlich–Schwoebel barrier, mechanism),
         ``diffusivity`` (facet -> {T in K: D in cm²/s}, single-adatom MD) and ``arrhenius``
-        (facet -> {adatom count: Ea, D0, r², n, NEB barrier, Ea − NEB barrier}).
+        (facet -> {adatom count: Ea, D0, r², n, NEB effective and lowest-hop barrier, Ea − NEB barrier}).
     """
     step_docs = _newest(read("step_energies", criteria), "terrace")
     sites: dict[str, dict] = {}
@@ -78,6 +78,7 @@ def surface_sections(read: Callable[[str, dict], list[dict]], criteria: dict, fa
                 "temperatures_K",
                 "diffusivities_cm2_s",
                 "neb_min_barrier_eV",
+                "neb_effective_barrier_eV",
                 "activation_minus_neb_eV",
                 "excluded",
             )
@@ -95,6 +96,48 @@ def _fmt(value: object, digits: int = 3) -> str:
     if value is None:
         return "–"
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def _yes_no(value: object) -> str:
+    return "–" if value is None else ("yes" if value else "no")
+
+
+def facet_row(row: dict, fmt: Callable[..., str]) -> str:
+    """One Markdown row of the facet table (columns as in ``render_markdown``'s header).
+
+    The adsorption minimum is marked *pinned* when no site is stable; the effective barrier
+    is followed by its per-direction values, whether the hop network percolates along a and
+    b, its path and mechanism; the lowest single hop comes last.
+    """
+    ads = fmt(row.get("min_adsorption_energy_eV"))
+    if row.get("min_adsorption_basis") == "pinned_all_sites":
+        ads += " (pinned)"
+    by_direction = row.get("effective_barrier_by_direction_eV") or {}
+    percolates = row.get("percolates") or {}
+    directions = " / ".join(fmt(by_direction.get(d)) for d in ("a", "b")) if by_direction else "–"
+    perc = " / ".join(_yes_no(percolates.get(d)) for d in ("a", "b")) if percolates else "–"
+    path = " → ".join(row.get("effective_path") or []) or "–"
+    return (
+        f"| ({row['facet']}) | {fmt(row.get('surface_energy_J_m2'))} | {fmt(row.get('wulff_fraction'))} | "
+        f"{ads} | {fmt(row.get('min_site'))} | {fmt(row.get('effective_barrier_eV'))} | {directions} | {perc} | "
+        f"{path} | {row.get('effective_mechanism') or '–'} | {fmt(row.get('min_barrier_eV'))} | {fmt(row.get('min_hop'))} |"
+    )
+
+
+def invalid_bands_markdown(facets: list[dict]) -> list[str]:
+    """The NEB bands marked invalid (``Hop.valid`` false) per facet, with their reasons (nothing if none)."""
+    rows = [(row["facet"], hop) for row in facets for hop in row.get("invalid_hops") or []]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Invalid NEB bands (left out of the barriers):",
+        "",
+        "| facet | hop | mechanism | reason |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| ({facet}) | {hop['hop']} | {hop.get('mechanism') or '–'} | {hop['reason']} |" for facet, hop in rows]
+    return lines
 
 
 def surface_markdown(report: dict) -> list[str]:
@@ -129,15 +172,17 @@ def surface_markdown(report: dict) -> list[str]:
         lines += [
             "## Adatom diffusion (NVT MD, 2D mean-square displacement)",
             "",
-            "| facet | adatoms | T (K): D (cm²/s) | Ea (eV) | D0 (cm²/s) | NEB min barrier (eV) | Ea − NEB (eV) |",
-            "|---|---|---|---|---|---|---|",
+            "| facet | adatoms | T (K): D (cm²/s) | Ea (eV) | D0 (cm²/s) | NEB effective barrier (eV) | "
+            "NEB lowest hop (eV) | Ea − NEB (eV) |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for facet, by_count in report["arrhenius"].items():
             for count, fit in by_count.items():
                 points = ", ".join(f"{t:g}: {d:.2e}" for t, d in zip(fit["temperatures_K"], fit["diffusivities_cm2_s"]))
                 lines.append(
                     f"| ({facet}) | {count} | {points or '–'} | {_fmt(fit['activation_energy_eV'])} | "
-                    f"{_fmt(fit['prefactor_cm2_s'])} | {_fmt(fit['neb_min_barrier_eV'])} | {_fmt(fit['activation_minus_neb_eV'])} |"
+                    f"{_fmt(fit['prefactor_cm2_s'])} | {_fmt(fit.get('neb_effective_barrier_eV'))} | "
+                    f"{_fmt(fit['neb_min_barrier_eV'])} | {_fmt(fit['activation_minus_neb_eV'])} |"
                 )
         lines += ["", "![Arrhenius](arrhenius.png)", ""]
     return lines

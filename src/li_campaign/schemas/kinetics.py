@@ -26,10 +26,38 @@ class AdatomDiffusionDoc(BaseModel):
     supercell: tuple[int, int] = Field(..., description="In-plane repeats of the facet's slab.")
     n_fixed: int = Field(..., description="Bottom atoms held fixed.")
     timestep_fs: float
-    friction_per_fs: float = Field(..., description="Langevin friction (1/fs).")
+    friction_per_fs: float = Field(..., description="Langevin friction of the mobile slab atoms (1/fs).")
+    adatom_friction_per_fs: float | None = Field(
+        None, description="Langevin friction of the adatoms (1/fs): 0, the slab is the heat bath; None in older documents."
+    )
     equilibration_steps: int
-    production_steps: int
-    mean_temperature_K: float = Field(..., description="⟨T_kin⟩ over the production samples (thermostat check).")
+    production_steps: int = Field(..., description="Production steps run.")
+    planned_production_steps: int | None = Field(
+        None, description="Steps the barrier-based estimate asked for, before the spec's floor and cap; None without a barrier."
+    )
+    barrier_eV: float | None = Field(None, description="Facet barrier of the run-length estimate (effective NEB barrier, eV).")
+    hop_rate_per_fs: float | None = Field(
+        None, description="Estimated hop rate of one adatom, Γ = z ν0 exp(−E_b / k_B T) (1/fs)."
+    )
+    hop_coordination: int | None = Field(None, description="z of the estimate.")
+    expected_hops: float | None = Field(None, description="Γ × n_adatoms × production time: hops the estimate expects.")
+    run_length_reason: str | None = Field(None, description="How the production length was chosen.")
+    mean_temperature_K: float = Field(..., description="⟨T_kin⟩ of all atoms over the production samples.")
+    thermostat_temperature_K: float | None = Field(
+        None, description="⟨T_kin⟩ of the thermostatted (mobile slab) atoms over the production; checked against the target."
+    )
+    adatom_temperature_K: float | None = Field(None, description="⟨T_kin⟩ of the adatoms over the production (no friction).")
+    n_hops: int | None = Field(
+        None, description="Site-to-site hops of all adatoms in the analysed production (capture-radius hysteresis)."
+    )
+    hops_per_adatom: list[int] | None = None
+    hop_length_A: float | None = Field(None, description="Median hop length (Å); None without hops.")
+    site_spacing_A: float | None = Field(None, description="Shortest distance between two stable sites (Å).")
+    capture_radius_A: float | None = Field(None, description="A hop counts within this distance of a new site (Å).")
+    sites_A: list[list[float]] | None = Field(
+        None, description="Stable sites of one surface cell (in-plane Å): maxima of the adatoms' residence density."
+    )
+    surface_cell_A: list[list[float]] | None = Field(None, description="In-plane primitive surface cell (Å) of sites_A.")
     diffusivity_cm2_s: float | None = Field(
         None, description="Tracer D of the adatoms (cm²/s): mean of the segment fits; None if too short to analyse."
     )
@@ -42,8 +70,17 @@ class AdatomDiffusionDoc(BaseModel):
     msd_A2: list[float] | None = Field(
         None, description="2D MSD per lag (Å²), averaged over adatoms, time origins and segments."
     )
-    events: list[str] = Field(default_factory=list, description="Adatoms that sank into the surface or desorbed.")
-    valid: bool = Field(..., description="D was measured without adatom events (an unstable run is a FlaggedResultDoc).")
+    events: list[str] = Field(default_factory=list, description="Adatoms that sank below the top plane or desorbed.")
+    invalid_reasons: list[str] = Field(
+        default_factory=list,
+        description="Why the run is not valid: events, too few hops, an MSD within a few hop lengths², the "
+        "thermostatted temperature out of tolerance, too short to analyse.",
+    )
+    valid: bool = Field(
+        ...,
+        description="No adatom events, at least min_hops_valid hops, MSD beyond msd_hop_factor hop lengths² and the slab "
+        "temperature within tolerance (an unstable run is a FlaggedResultDoc).",
+    )
     wall_time_s: float
     trajectory: dict | None = Field(
         None, description="Strided frames (step, positions_A, cell_A, adatom_indices); routed to the large-data store."
@@ -68,7 +105,12 @@ class AdatomArrheniusDoc(BaseModel):
     n: int = Field(..., description="Points in the fit.")
     neb_min_barrier_eV: float | None = Field(None, description="The facet's minimum CI-NEB barrier, if given.")
     neb_min_mechanism: str | None = None
-    activation_minus_neb_eV: float | None = Field(None, description="Ea − neb_min_barrier_eV.")
+    neb_effective_barrier_eV: float | None = Field(
+        None, description="The facet's effective (long-range transport) barrier, if the NEB document has one."
+    )
+    activation_minus_neb_eV: float | None = Field(
+        None, description="Ea − the NEB barrier: the effective barrier where given, else neb_min_barrier_eV."
+    )
     provenance: Provenance
 
 

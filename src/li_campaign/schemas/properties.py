@@ -53,10 +53,15 @@ class AdsorptionSite(BaseModel):
     label: str = Field(..., description="Unique within the facet, e.g. 'hollow-0'.")
     site_type: str = Field(..., description="pymatgen AdsorbateSiteFinder type: ontop, bridge, hollow.")
     position_A: list[float] = Field(..., description="Cartesian adatom position in the slab cell (Å).")
-    adsorption_energy_eV: float = Field(..., description="E(slab+Li) − E(slab) − ε_bulk, adatom fixed laterally.")
+    adsorption_energy_eV: float = Field(
+        ..., description="Pinned E_ads = E(slab+Li) − E(slab) − ε_bulk, adatom fixed laterally at the ideal site (eV)."
+    )
     stable: bool = Field(..., description="True if a laterally free relaxation from a kicked start stays here.")
     relaxed_to: str = Field(..., description="Label of the site the free relaxation ended at.")
-    free_adsorption_energy_eV: float = Field(..., description="E_ads after the free relaxation.")
+    free_adsorption_energy_eV: float = Field(
+        ..., description="Free E_ads: the same after a laterally free relaxation from a kicked start (eV); for a "
+        "stable site, the energy of the relaxed minimum the NEBs start from."
+    )
 
 
 class AdsorptionDoc(BaseModel):
@@ -70,8 +75,19 @@ class AdsorptionDoc(BaseModel):
     slab_energy_eV: float
     bulk_energy_per_atom_eV: float
     sites: list[AdsorptionSite]
-    min_adsorption_energy_eV: float
-    min_site: str
+    min_adsorption_energy_eV: float = Field(
+        ..., description="Facet minimum (eV): the lowest free_adsorption_energy_eV over the stable sites (the NEBs' "
+        "minima), or the lowest pinned adsorption_energy_eV over all sites if none is stable; see min_adsorption_basis."
+    )
+    min_site: str = Field(..., description="Label of the site of min_adsorption_energy_eV.")
+    min_adsorption_basis: Literal["free_relaxed_stable_minimum", "pinned_all_sites"] | None = Field(
+        None, description="Which energy min_adsorption_energy_eV is; None in documents stored before the field, whose "
+        "minimum is the pinned one (min_pinned_adsorption_energy_eV)."
+    )
+    min_pinned_adsorption_energy_eV: float | None = Field(
+        None, description="Lowest pinned adsorption_energy_eV over the stable sites (all sites if none is stable), eV."
+    )
+    min_pinned_site: str | None = Field(None, description="Label of the site of min_pinned_adsorption_energy_eV.")
     slab_structure: Structure = Field(..., description="Relaxed clean slab (with fixed-atom flags in site_properties).")
     site_copies: dict[str, list[list[float]]] = Field(
         ..., description="Every symmetry-equivalent copy of each site in the cell (Cartesian Å), for hop enumeration."
@@ -108,6 +124,28 @@ class Hop(BaseModel):
         None, description="Indices (in the images) of the atoms that change site: the adatom, then a replaced atom."
     )
     replaced_atom: int | None = Field(None, description="Exchange: index of the surface atom pushed out.")
+    valid: bool = Field(
+        True,
+        description="The band gives a barrier: distinct relaxed endpoints at their sites, optimiser converged, "
+        "highest energy at an interior image (properties.diffusion.neb_path). An invalid band is kept to be "
+        "listed but never used as a barrier.",
+    )
+    invalid_reason: str | None = Field(None, description="Why the band is invalid (None when valid).")
+    endpoint_separation_A: float | None = Field(
+        None, description="Smallest in-plane distance of a moving atom between the two relaxed endpoints (Å)."
+    )
+    start_energy_eV: float | None = Field(
+        None, description="Absolute energy of the relaxed start endpoint (first image), eV; the saddle is this + forward."
+    )
+    end_energy_eV: float | None = Field(None, description="Absolute energy of the relaxed end endpoint (last image), eV.")
+    offset: tuple[int, int] | None = Field(
+        None, description="Cell offset (i, j) of the end copy relative to the start's copy in the slab cell."
+    )
+
+    @property
+    def path_label(self) -> str:
+        """``"<mechanism> <start>-><end> (<distance> Å)"``, as rejected paths are named."""
+        return f"{self.mechanism} {self.start}->{self.end} ({self.distance_A:.2f} Å)"
 
 
 class DiffusionDoc(BaseModel):
@@ -121,6 +159,25 @@ class DiffusionDoc(BaseModel):
     min_barrier_eV: float
     min_hop: str
     min_mechanism: str = Field("hop", description="Mechanism of min_hop: hop or exchange.")
+    effective_barrier_eV: float | None = Field(
+        None,
+        description="Minimax (bottleneck) barrier of long-range transport on the periodic site graph, the lower of "
+        "the two surface directions (eV); None if the valid hop network percolates in neither.",
+    )
+    effective_barrier_by_direction_eV: dict[str, float | None] = Field(
+        default_factory=lambda: {"a": None, "b": None},
+        description="Effective barrier along surface vector a and b of the slab cell (keys 'a', 'b'); None: no "
+        "percolation along that direction.",
+    )
+    effective_path: list[str] = Field(
+        default_factory=list, description="Steps 'start->end (mechanism)' of the effective path, ground site to its image."
+    )
+    effective_mechanism: str | None = Field(None, description="hop, exchange or mixed: the steps of effective_path.")
+    percolates: dict[str, bool] = Field(
+        default_factory=lambda: {"a": False, "b": False},
+        description="Whether the valid hops connect the ground site to its own periodic image along a and along b.",
+    )
+    hop_cutoff_A: float | None = Field(None, description="Largest in-plane hop length of the site graph (Å).")
     provenance: Provenance
 
 

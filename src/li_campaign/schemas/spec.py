@@ -420,13 +420,61 @@ class RelaxSpec(_Spec):
 
 
 class NebSpec(_Spec):
-    """Climbing-image NEB settings (ASE)."""
+    """Climbing-image NEB settings (ASE), and when a band counts as a barrier (properties.neb, properties.diffusion)."""
 
     n_images: int = Field(5, ge=1, le=31, description="Intermediate images.")
-    fmax_eV_A: float = Field(0.05, gt=0, le=1.0)
-    max_steps: int = Field(400, ge=1)
+    fmax_eV_A: float = Field(
+        0.01,
+        gt=0,
+        le=1.0,
+        description=(
+            "Force convergence of the climbing phase (eV/Å). A residual force f on the climbing image along a path "
+            "of negative curvature κ misplaces the saddle energy by about f²/(2|κ|); a 0.01 eV barrier over a 0.8 Å "
+            "hop has |κ| ≈ 8 E_b/d² ≈ 0.13 eV/Å², so f = 0.05 (the former default) can err by 0.01 eV, the whole "
+            "barrier, while 0.01 errs by < 0.5 meV (< 5 %) and resolves barriers of 0.01–0.1 eV."
+        ),
+    )
+    preconverge_fmax_eV_A: float = Field(
+        0.05,
+        gt=0,
+        le=1.0,
+        description=(
+            "With climb: the band first runs as a plain NEB (climb off) to max(this, fmax_eV_A), then the "
+            "climbing image is switched on and the band runs to fmax_eV_A, so climbing starts near the path."
+        ),
+    )
+    max_steps: int = Field(
+        1000, ge=1, description="FIRE steps of one band, both phases together; a band that runs out is invalid."
+    )
     climb: bool = True
     spring_constant: float = Field(0.1, gt=0)
+    min_barrier_eV: float = Field(
+        0.001,
+        ge=0,
+        description=(
+            "A band whose highest interior image is less than this above the higher endpoint has no resolvable "
+            "interior maximum and is invalid (no silent zero barrier)."
+        ),
+    )
+    max_endpoint_drift_fraction: float = Field(
+        0.3,
+        gt=0,
+        lt=0.5,
+        description=(
+            "A relaxed endpoint whose moving atom ends further in-plane from its site than this fraction of that "
+            "atom's hop length has left its site (below 0.5: it stays nearer its own site than the other one); "
+            "the band is invalid."
+        ),
+    )
+    min_endpoint_separation_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1.0,
+        description=(
+            "The relaxed endpoints must place each moving atom at least this fraction of its initial hop length "
+            "apart in-plane; closer, both endpoints relaxed into one minimum and the band is invalid (degenerate)."
+        ),
+    )
 
 
 class VacancySpec(_Spec):
@@ -654,11 +702,24 @@ class SurfaceMechanismSpec(_Spec):
     _check_facets = field_validator("exchange_facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
 
 
+LI_MELTING_POINT_K = 453.7
+"""Melting point of bcc Li at ambient pressure (K, experiment: 180.5 °C, CRC Handbook of Chemistry and Physics)."""
+MD_MAX_MELTING_FRACTION = 0.9
+"""Adatom MD refuses temperatures at or above this fraction of :data:`LI_MELTING_POINT_K` (408.3 K): closer to
+melting the surface itself disorders (premelting, vacancy–adatom pairs), so the tagged adatom's MSD no longer
+measures adatom hopping on an ordered facet."""
+
+
 class MdDiffusionSpec(_Spec):
     """NVT (Langevin) MD of Li adatoms on slabs: 2D MSD → D(T) and an Arrhenius fit.
 
-    One job per facet, temperature and adatom count. Default cost per job: 3500 steps of
-    37–75 atoms (slab + adatoms, at a = 3.44 Å).
+    One job per facet, temperature and adatom count. The production length follows from the
+    facet's effective NEB barrier when the fan-out has it (see
+    :func:`li_campaign.properties.md_diffusion.planned_production_steps`): at least
+    ``production_steps``, at most ``max_production_steps``. A run is valid only with
+    ``min_hops_valid`` site-to-site hops and an MSD of ``msd_hop_factor`` squared hop lengths
+    at the end of the fit window. Cost per job: ``equilibration_steps`` + the planned
+    production of 37–75 atoms (slab + adatoms, at a = 3.44 Å).
     """
 
     facets: Annotated[list[MillerIndex], Field(min_length=1)] = Field(
@@ -666,16 +727,41 @@ class MdDiffusionSpec(_Spec):
     )
     temperatures_K: Annotated[list[float], Field(min_length=1)] = Field(
         default_factory=lambda: [200.0, 300.0, 400.0],
-        description="Temperatures (K); bcc Li melts at 453.7 K (expt.). Two or more give an Arrhenius fit.",
+        description="Temperatures (K), each below 0.9 × 453.7 K (bcc Li melts at 453.7 K, expt.) = 408.3 K. "
+        "Two or more give an Arrhenius fit.",
     )
     n_adatoms: Annotated[list[int], Field(min_length=1)] = Field(
         default_factory=lambda: [1, 3], description="Adatoms on the slab, one run each."
     )
     equilibration_steps: int = Field(500, ge=0, description="Steps discarded before the MSD is recorded.")
-    production_steps: int = Field(3000, ge=100, description="Steps of the MSD analysis.")
+    production_steps: int = Field(
+        3000, ge=100, description="Fewest production steps; the whole production when no facet barrier is given."
+    )
+    max_production_steps: int = Field(
+        100_000, ge=100, description="Most production steps a barrier-based run-length estimate may ask for."
+    )
+    min_hops: int = Field(
+        20, ge=1, description="Expected site-to-site hops (all adatoms) the run length is planned for."
+    )
+    min_hops_valid: int = Field(10, ge=1, description="A run with fewer counted hops (all adatoms) is not valid.")
+    msd_hop_factor: float = Field(
+        3.0, gt=0, description="A run is valid only if the MSD at the end of the fit window exceeds this × hop length²."
+    )
+    attempt_frequency_THz: float = Field(
+        2.0, gt=0, description="Attempt frequency ν0 of the hop-rate estimate Γ = z ν0 exp(−E_b / k_B T) (THz)."
+    )
+    hop_coordination: int | None = Field(
+        None, ge=1, description="z of the hop-rate estimate; None: nearest neighbours of the surface lattice."
+    )
+    capture_fraction: float = Field(
+        0.3, gt=0, lt=0.5, description="A hop counts when the adatom comes within this × the site spacing of a new site."
+    )
+    temperature_tolerance: float = Field(
+        0.1, gt=0, lt=1.0, description="Largest relative deviation of the thermostatted slab's mean temperature."
+    )
     timestep_fs: float = Field(2.0, gt=0, le=5.0)
     friction_per_fs: float = Field(
-        0.01, gt=0, le=1.0, description="Langevin friction γ (1/fs); weak, so it barely slows the diffusion."
+        0.01, gt=0, le=1.0, description="Langevin friction γ (1/fs) on the mobile slab atoms; the adatoms have none."
     )
     min_slab_size_A: float = Field(6.0, gt=2.0, description="Minimum slab thickness (Å).")
     min_vacuum_A: float = Field(10.0, ge=5.0, description="Minimum vacuum thickness (Å).")
@@ -696,10 +782,28 @@ class MdDiffusionSpec(_Spec):
 
     _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
 
+    @field_validator("temperatures_K")
+    @classmethod
+    def _below_melting(cls, value: list[float]) -> list[float]:
+        limit = MD_MAX_MELTING_FRACTION * LI_MELTING_POINT_K
+        hot = [t for t in value if t >= limit]
+        if hot:
+            raise ValueError(
+                f"temperatures_K {hot}: adatom MD must stay below {MD_MAX_MELTING_FRACTION:g} × the melting point of "
+                f"bcc Li ({LI_MELTING_POINT_K} K, expt.) = {limit:.1f} K"
+            )
+        return value
+
     @model_validator(mode="after")
     def _checks(self) -> MdDiffusionSpec:
         if min(self.temperatures_K) <= 0:
             raise ValueError(f"temperatures_K {self.temperatures_K}: temperatures must be > 0 K")
+        if self.max_production_steps < self.production_steps:
+            raise ValueError(
+                f"max_production_steps {self.max_production_steps} < production_steps {self.production_steps}"
+            )
+        if self.min_hops < self.min_hops_valid:
+            raise ValueError(f"min_hops {self.min_hops} < min_hops_valid {self.min_hops_valid}: plan for at least as many")
         if min(self.n_adatoms) < 1:
             raise ValueError(f"n_adatoms {self.n_adatoms}: each run needs at least one adatom")
         lo, hi = self.fit_window
@@ -798,6 +902,22 @@ class StepSpec(_Spec):
         return value
 
 
+class HopSpec(_Spec):
+    """Which pairs of stable-site copies are joined by a hop (an edge of the site graph, one CI-NEB per class)."""
+
+    max_hop_nn: float = Field(
+        1.25,
+        gt=0.3,
+        le=3.0,
+        description=(
+            "Largest in-plane hop length, in units of the bulk nearest-neighbour distance d_nn: every pair of "
+            "stable-site copies (periodic images included) closer than this is a hop. 1.25 d_nn (3.7 Å for Li) "
+            "keeps the (100) hollow-hollow hop (1.15 d_nn), the (110) short-bridge crossing and the (211) "
+            "trough hop (1.0 d_nn)."
+        ),
+    )
+
+
 class FanOutSpec(_Spec):
     """Calculations run with the deployed model."""
 
@@ -808,6 +928,7 @@ class FanOutSpec(_Spec):
     slab: FanOutSlabSpec = FanOutSlabSpec()
     relax: RelaxSpec = RelaxSpec()
     neb: NebSpec = NebSpec()
+    hops: HopSpec = Field(default_factory=lambda: HopSpec(), description="Hops between stable sites (site graph).")
     site_perturbation_A: float = Field(
         0.1, ge=0, le=1.0, description="Lateral kick used to test whether an adsorption site is a minimum."
     )

@@ -145,3 +145,29 @@ def test_effective_barrier_matches_the_pes_minimax(bulk, hkl):
         assert summary.percolates == {"a": True, "b": False}
         assert summary.effective_barrier_by_direction_eV["b"] is None
         assert any("does not percolate along b" in note for note in summary.notes)
+
+
+@pytest.mark.slow
+def test_site_curvature_is_that_of_the_pes_and_only_minima_are_stable(bulk):
+    """(100), rigid slab: each site's in-plane Hessian against finite differences of E(x, y, z) at its height.
+
+    The ontop site is a maximum and the bridge a saddle of the adatom's energy (curvatures of
+    the independent pair sum); only the hollow, a minimum, may be stable, so no NEB starts
+    from a saddle.
+    """
+    slab = make_symmetric_slab(bulk["lattice_constant_A"], (1, 0, 0), SPEC.slab.min_slab_size_A, SPEC.slab.min_vacuum_A)
+    ads = adsorption_sites(morse(), slab, bulk["energy_per_atom_eV"], SPEC)
+    pes = AdatomPes(slab.cart_coords, slab.lattice.matrix)
+    h = 0.01
+    signs = {}
+    for site in ads["sites"]:
+        x, y, z = site.position_A
+        e = lambda dx, dy: pes.at_height(np.array([x + dx, y + dy]), z)  # noqa: E731
+        hxx = (e(h, 0) - 2 * e(0, 0) + e(-h, 0)) / h**2
+        hyy = (e(0, h) - 2 * e(0, 0) + e(0, -h)) / h**2
+        hxy = (e(h, h) - e(h, -h) - e(-h, h) + e(-h, -h)) / (4 * h**2)
+        expected = np.linalg.eigvalsh([[hxx, hxy], [hxy, hyy]])
+        assert site.lateral_curvature_eV_A2 == pytest.approx(expected, rel=0.02, abs=2e-3), site.label
+        signs[site.site_type] = int(np.sum(expected < 0))
+        assert site.stable == bool(expected.min() > 0), site.label
+    assert signs == {"ontop": 2, "bridge": 1, "hollow": 0}

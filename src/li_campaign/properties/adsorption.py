@@ -42,6 +42,33 @@ COPY_TOL_A = 0.05
 STABILITY_FMAX_FACTOR = 0.1
 """The free relaxation of the stability test uses this fraction of ``relax.fmax_eV_A``."""
 SITE_TYPES = ("ontop", "bridge", "hollow")
+CURVATURE_DELTA_A = 0.02
+"""Lateral displacement (Å) of the central finite differences of :func:`lateral_curvature`."""
+CURVATURE_TOL_EV_A2 = 0.005
+"""A lateral curvature below minus this (eV/Å²) makes a site a saddle or maximum, not a minimum."""
+
+
+def lateral_curvature(atoms: Atoms, calc: Calculator, index: int, delta: float = CURVATURE_DELTA_A):
+    """Eigenvalues (ascending, eV/Å²) and eigenvectors (columns) of the in-plane Hessian of atom ``index``.
+
+    Central finite differences of the atom's raw in-plane force (constraints not applied)
+    with every other atom held where it is: H_ij = −(F_i(x + δ e_j) − F_i(x − δ e_j)) / 2δ,
+    symmetrised. Written here (4 force calls; ASE's ``Vibrations`` would do all 3N
+    directions). With the slab held, this curvature is an upper bound of that of the
+    relaxed-slab energy surface (relaxing can only lower the energy away from the site), so a
+    negative eigenvalue proves the site is a saddle or maximum.
+    """
+    hessian = np.zeros((2, 2))
+    for j in range(2):
+        forces = []
+        for sign in (1.0, -1.0):
+            probe = atoms.copy()
+            probe.set_constraint()
+            probe.positions[index, j] += sign * delta
+            probe.calc = calc
+            forces.append(probe.get_forces()[index, :2])
+        hessian[:, j] = -(forces[0] - forces[1]) / (2.0 * delta)
+    return np.linalg.eigh(0.5 * (hessian + hessian.T))
 FREE_BASIS = "free_relaxed_stable_minimum"
 """``min_adsorption_basis``: the lowest free (laterally relaxed) energy over the stable sites."""
 PINNED_BASIS = "pinned_all_sites"
@@ -133,8 +160,11 @@ def adsorption_sites(
     from the idealised AdsorbateSiteFinder positions. Li surfaces are so flat that the
     lateral force a small kick creates at a saddle is often below ``spec.relax.fmax_eV_A``,
     which would stop the optimizer at once and pass a saddle as stable; the free relaxation
-    therefore uses ``STABILITY_FMAX_FACTOR`` (0.1) times that threshold. A saddle kicked
-    exactly along its stable direction still passes.
+    therefore uses ``STABILITY_FMAX_FACTOR`` (0.1) times that threshold. Before the kick, the
+    adatom's in-plane curvature at the pinned geometry (:func:`lateral_curvature`) is computed:
+    a negative eigenvalue marks the site as a saddle or maximum (not stable), and the kick then
+    follows its eigenvector, so the free relaxation finds where the adatom goes (a random kick
+    exactly along a saddle's stable direction would pass it as a minimum).
 
     Parameters
     ----------
@@ -192,10 +222,14 @@ def adsorption_sites(
             site_copies[label] = symmetry_copies(clean_structure, position, operations)
             heights[label] = float(position[2])
 
-            angle = rng.uniform(0.0, 2.0 * np.pi)
+            angle = rng.uniform(0.0, 2.0 * np.pi)  # drawn for every site: the seeded sequence stays the same
+            curvatures, directions = lateral_curvature(pinned, calc, adatom)
+            kick = np.array([np.cos(angle), np.sin(angle)])
+            if curvatures[0] < -CURVATURE_TOL_EV_A2:  # a saddle or maximum: go down its steepest way out
+                kick = directions[:, 0]
             kicked = pinned.copy()
             kicked.set_constraint(bottom)
-            kicked.positions[adatom, :2] += spec.site_perturbation_A * np.array([np.cos(angle), np.sin(angle)])
+            kicked.positions[adatom, :2] += spec.site_perturbation_A * kick
             free, free_energy, _, _ = relax_atoms(kicked, calc, free_relax)
             results.append(
                 {
@@ -204,6 +238,7 @@ def adsorption_sites(
                     "position_A": position.tolist(),
                     "adsorption_energy_eV": pinned_energy - slab_energy - bulk_energy_per_atom_eV,
                     "free_adsorption_energy_eV": free_energy - slab_energy - bulk_energy_per_atom_eV,
+                    "lateral_curvature_eV_A2": [float(c) for c in curvatures],
                     "final_xy": free.positions[adatom, :2].copy(),
                 }
             )
@@ -211,7 +246,8 @@ def adsorption_sites(
     sites = []
     for result in results:
         relaxed_to = _nearest_site(cell, site_copies, result.pop("final_xy"))
-        sites.append(AdsorptionSite(**result, stable=relaxed_to == result["label"], relaxed_to=relaxed_to))
+        minimum = min(result["lateral_curvature_eV_A2"]) >= -CURVATURE_TOL_EV_A2
+        sites.append(AdsorptionSite(**result, stable=minimum and relaxed_to == result["label"], relaxed_to=relaxed_to))
     return {
         "supercell": repeats,
         "n_slab_atoms": len(clean),

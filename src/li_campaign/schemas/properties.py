@@ -62,6 +62,11 @@ class AdsorptionSite(BaseModel):
         ..., description="Free E_ads: the same after a laterally free relaxation from a kicked start (eV); for a "
         "stable site, the energy of the relaxed minimum the NEBs start from."
     )
+    lateral_curvature_eV_A2: list[float] | None = Field(
+        None,
+        description="Eigenvalues (ascending) of the adatom's in-plane Hessian at the pinned geometry, slab held "
+        "(eV/Å²); a negative one makes the site a saddle or maximum. None in results stored before it.",
+    )
 
 
 class AdsorptionDoc(BaseModel):

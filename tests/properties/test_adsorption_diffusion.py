@@ -228,3 +228,18 @@ def test_no_stable_site_raises(ads100):
     broken = dict(ads100, sites=[s.model_copy(update={"stable": False}) for s in ads100["sites"]])
     with pytest.raises(ValueError, match="no stable adsorption site"):
         diffusion_barriers(morse(), broken, SPEC)
+
+
+def test_a_cutoff_below_the_hollow_spacing_leaves_no_hop_network(ads100, bulk):
+    """(100): the hollows are a apart; a cutoff of 0.8 nearest-neighbour distances (0.69 a) joins none of them."""
+    from li_campaign.properties.diffusion import NoHopNetworkError, diffusion_barriers
+
+    spec = SPEC.model_copy(update={"hops": SPEC.hops.model_copy(update={"max_hop_nn": 0.8})})
+    with pytest.raises(NoHopNetworkError, match=r"no hop found between the stable sites \['hollow-0'\].*does not percolate") as info:
+        diffusion_barriers(morse(), ads100, spec)
+    from li_campaign.properties.diffusion import bulk_neighbour_distance
+    from li_campaign.properties.relax import structure_to_atoms
+
+    slab = structure_to_atoms(as_structure(ads100["slab_structure"]))
+    assert info.value.cutoff_A == pytest.approx(0.8 * bulk_neighbour_distance(slab), rel=1e-12)
+    assert info.value.cutoff_A < bulk["lattice_constant_A"]  # below the hollow-hollow distance

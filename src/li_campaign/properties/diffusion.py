@@ -150,6 +150,14 @@ def _lateral_offset(atoms: Atoms, target: Sequence[float], index: int = -1) -> n
     return inplane_minimum_image(atoms.cell.array, delta[None, :])[0][:2]
 
 
+class NoHopNetworkError(ValueError):
+    """No two stable-site copies lie within the hop cutoff: the facet has no hop network (it does not percolate)."""
+
+    def __init__(self, message: str, cutoff_A: float):
+        super().__init__(message)
+        self.cutoff_A = cutoff_A
+
+
 class EndpointMovedError(ValueError):
     """The relaxed NEB endpoints are not two distinct minima at their sites: no band is run.
 
@@ -387,9 +395,10 @@ def diffusion_barriers(
     graph = build_site_graph(copies, minima, slab.cell.array, cutoff, operations)
     paths = enumerate_hops(graph)
     if not paths:
-        raise ValueError(
+        raise NoHopNetworkError(
             f"no hop found between the stable sites {minima} within {cutoff:.2f} Å (hops.max_hop_nn = "
-            f"{spec.hops.max_hop_nn:g} nearest-neighbour distances; {'; '.join(rejected) or 'none rejected'})"
+            f"{spec.hops.max_hop_nn:g} nearest-neighbour distances; {'; '.join(rejected) or 'none rejected'}): the hop network does not percolate",
+            cutoff,
         )
     hops: list[Hop] = []
     edges: dict[int, list[tuple[int, int, tuple[int, int]]]] = {}

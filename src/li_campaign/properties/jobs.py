@@ -15,7 +15,7 @@ from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.mlip.calculator import load_model
 from li_campaign.properties.adsorption import FREE_BASIS, adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
-from li_campaign.properties.diffusion import diffusion_barriers, surface_barriers
+from li_campaign.properties.diffusion import NoHopNetworkError, diffusion_barriers, surface_barriers
 from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
 from li_campaign.properties.finite_temperature import finite_temperature_properties
 from li_campaign.properties.md_guard import MdInstabilityError
@@ -191,7 +191,22 @@ class SurfaceNebMaker(Maker):
         def compute() -> DiffusionDoc:
             result = adsorption.model_dump(exclude={"slab_structure", "provenance"})
             result["slab_structure"] = adsorption.slab_structure.as_dict()
-            result = diffusion_barriers(load_model(model), result, self.fanout, self.neb_convergence, exchange)
+            try:
+                result = diffusion_barriers(load_model(model), result, self.fanout, self.neb_convergence, exchange)
+            except NoHopNetworkError as exc:  # a facet without a hop network: said so, not a failed job
+                return DiffusionDoc(
+                    facet=adsorption.facet,
+                    miller_index=adsorption.miller_index,
+                    hops=[],
+                    rejected_hops=[str(exc)],
+                    min_barrier_eV=None,
+                    min_hop=None,
+                    min_mechanism=None,
+                    percolates={"a": False, "b": False},
+                    effective_barrier_by_direction_eV={"a": None, "b": None},
+                    hop_cutoff_A=exc.cutoff_A,
+                    provenance=provenance,
+                )
             summary = surface_barriers(result, adsorption.min_site)
             return DiffusionDoc(
                 facet=adsorption.facet,

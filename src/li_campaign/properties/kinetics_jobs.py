@@ -35,7 +35,9 @@ def facet_barrier_eV(diffusion: DiffusionDoc | None) -> float | None:
     if diffusion is None:
         return None
     effective = getattr(diffusion, "effective_barrier_eV", None)
-    return float(effective) if effective is not None else float(diffusion.min_barrier_eV)
+    if effective is not None:
+        return float(effective)
+    return float(diffusion.min_barrier_eV) if diffusion.min_barrier_eV is not None else None
 
 
 @dataclass

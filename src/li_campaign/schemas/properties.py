@@ -161,9 +161,11 @@ class DiffusionDoc(BaseModel):
     miller_index: tuple[int, int, int]
     hops: list[Hop]
     rejected_hops: list[str] = Field(default_factory=list, description="Hops left out, with the reason.")
-    min_barrier_eV: float
-    min_hop: str
-    min_mechanism: str = Field("hop", description="Mechanism of min_hop: hop or exchange.")
+    min_barrier_eV: float | None = Field(
+        ..., description="Lowest single valid hop out of the ground site (eV); None when the facet has no hop network."
+    )
+    min_hop: str | None
+    min_mechanism: str | None = Field("hop", description="Mechanism of min_hop: hop or exchange.")
     effective_barrier_eV: float | None = Field(
         None,
         description="Minimax (bottleneck) barrier of long-range transport on the periodic site graph, the lower of "

@@ -6,6 +6,9 @@ CAMPAIGN ?= campaign
 SPEC     ?= workflows/demo.yaml
 WORKERS  ?= 2
 TEST_WORKERS ?= 2
+# one BLAS/OpenMP/torch thread per test process: with 2 xdist workers on 2 cores more threads only
+# oversubscribe (spinning OpenBLAS threads made a GPAW test 6x slower, benchmarks/results/ci_run_2026-12-03_*)
+TEST_ENV  = OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 LI        = $(VENV)/bin/li-campaign --campaign-dir $(CAMPAIGN)
 
 .PHONY: venv demo test test-all test-fast clean-demo
@@ -22,10 +25,10 @@ demo: venv
 	$(LI) report --json
 
 test: venv
-	$(VENV)/bin/python -m pytest -q -m "not long" --durations=25 -n $(TEST_WORKERS)
+	$(TEST_ENV) $(VENV)/bin/python -m pytest -q -m "not long" --durations=25 -n $(TEST_WORKERS)
 
 test-all: venv
-	$(VENV)/bin/python -m pytest -q --durations=25 -n $(TEST_WORKERS)
+	$(TEST_ENV) $(VENV)/bin/python -m pytest -q --durations=25 -n $(TEST_WORKERS)
 
 test-fast: venv
 	$(VENV)/bin/python -m pytest -q -m "not slow"

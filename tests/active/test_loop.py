@@ -24,7 +24,8 @@ SPEC = {
     "seed": 2,
     "training_set": {"bulk": {"n_strained": 4, "n_rattled": 4}, "vacancy": None, "slabs": None},
     "dft": {"engine": "morse", "morse": {"epsilon_eV": 0.1, "r0_A": 3.4, "rho0": 4.0, "cutoff_A": 6.0}},
-    "mlip": {"num_layers": 1, "num_features": 4, "radial_mlp_width": 8, "max_epochs": 2, "deploy": "eager"},
+    "mlip": {"num_layers": 1, "num_features": 4, "radial_mlp_width": 8, "max_epochs": 2, "deploy": "eager",
+             "max_train_energy_mae_meV_atom": None},
     "active_learning": {
         "committee_size": 2,
         "max_iterations": 3,

@@ -21,7 +21,7 @@ from tests.morse_reference import Morse
 TRAINING_SET = {
     "bulk": {"n_strained": 2, "n_rattled": 1},
     "vacancy": None,
-    "slabs": {"facets": ["110"], "n_perturbed": 1, "max_adatom_sites": 1, "min_slab_size_A": 4.0, "min_vacuum_A": 6.0,
+    "slabs": {"facets": ["110"], "n_perturbed": 1, "adatom_n_heights": 1, "min_slab_size_A": 4.0, "min_vacuum_A": 6.0,
               "adatom_min_lateral_A": 4.0},
     "eos": {"n_points": 3},
     "relax": {"max_steps": 6, "stride": 2},
@@ -50,7 +50,7 @@ def test_vasp_campaign_builds_vasp_label_jobs():
     assert "fit nequip" in names and "dft bulk eos" not in names  # the ASE-engine teacher is not run with VASP
     jobs = _label_jobs(spec)
     makers = Counter(type(j.function.__self__).__name__ for j in jobs)
-    assert makers == {"VaspStaticLabelMaker": 7, "VaspRelaxLabelMaker": 2, "VaspMdLabelMaker": 2}
+    assert makers == {"VaspStaticLabelMaker": 7, "VaspRelaxLabelMaker": 5, "VaspMdLabelMaker": 2}  # relaxed: slab, 4 adatom sites
     for job in jobs:
         maker = job.function.__self__
         incar = maker.input_set_generator.get_input_set(job.function_args[0], potcar_spec=True).incar
@@ -69,7 +69,7 @@ def test_same_spec_with_gpaw_builds_ase_label_jobs():
     spec = _spec("gpaw")
     assert CampaignMaker(spec=spec).make().jobs
     makers = Counter(type(j.function.__self__).__name__ for j in _label_jobs(spec))
-    assert makers == {"LabelFrameMaker": 7, "AseTrajectoryLabelMaker": 4}
+    assert makers == {"LabelFrameMaker": 7, "AseTrajectoryLabelMaker": 7}  # 5 relaxations (slab, 4 adatom sites), 2 MD
 
 
 def test_morse_training_set_runs_and_second_run_reuses_every_frame():
@@ -88,14 +88,15 @@ def test_morse_training_set_runs_and_second_run_reuses_every_frame():
             labelled = sum(1 for runs in responses.values() for r in runs.values() if getattr(r.output, "doc_type", "") in ("training_frame", "training_frames"))
     first, second = results
     # 2 strained + 1 rattled + 3 EOS + 1 perturbed slab single points, relaxation frames (steps 0, 2, 4 and the last)
-    # of the slab and the adatom cell, MD frames (steps 2, 5) at 300 K (aimd) and 600 K (liquid)
+    # of the slab and the adatom cells (every distinct (110) site: ontop, short and long bridge, hollow), MD frames
+    # (steps 2, 5) at 300 K (aimd) and 600 K (liquid)
     assert first.counts_by_origin["bulk_eos"] == 3 and first.counts_by_origin["aimd"] == 2 and first.counts_by_origin["liquid"] == 2
-    # slab: 1 perturbed + the relaxation's steps 0, 2 and its last; adatom: steps 0, 2, 4 and 6 (max_steps)
-    assert first.counts_by_origin["slab"] == 1 + 3 and first.counts_by_origin["adatom"] == 4
-    assert labelled == 11
+    # slab: 1 perturbed + the relaxation's steps 0, 2 and its last; adatom: steps 0, 2, 4 and 6 (max_steps) per site
+    assert first.counts_by_origin["slab"] == 1 + 3 and first.counts_by_origin["adatom"] == 4 * 4
+    assert labelled == 14
     assert second.frame_ids == first.frame_ids
     frames = read_frames(store, second.frame_ids)
-    assert len(frames) == first.n_frames == 18
+    assert len(frames) == first.n_frames == 30
     # every stored label is the Morse energy and forces of its own structure, summed independently
     morse = Morse(epsilon=0.2, r0=3.0, rho0=3.5, rcut1=0.8 * 6.0 / 3.0, rcut2=6.0 / 3.0)  # taper 4.8–6 Å
     assert spec.dft.morse.model_dump() == {"epsilon_eV": 0.2, "r0_A": 3.0, "rho0": 3.5, "cutoff_A": 6.0}

@@ -56,7 +56,7 @@ class Broken(Calculator):
     ],
 )
 def test_engine_failures_are_label_errors_with_the_reason(mode, reason, monkeypatch):
-    monkeypatch.setattr(engines, "make_calculator", lambda atoms, dft, slab, workdir: (Broken(mode), {"engine": "morse"}))
+    monkeypatch.setattr(engines, "make_calculator", lambda atoms, dft, slab, workdir, kpts=None: (Broken(mode), {"engine": "morse"}))
     with pytest.raises(LabelError, match=re.escape(reason)):
         label_atoms(bulk("Li", "bcc", a=3.44, cubic=True), MORSE)
 

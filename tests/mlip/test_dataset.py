@@ -29,7 +29,8 @@ def test_split_needs_three_frames():
 def test_config_uses_spec_and_explicit_files():
     spec = MlipSpec(num_layers=3, max_epochs=7, r_max_A=4.5)
     files = {k: Path(f"/abs/{k}.extxyz") for k in ("train", "val", "test")}
-    cfg = nequip_config(spec, files)
+    scales = {k: {"total_energy": 0.05, "forces": 0.2, "stress": 0.003} for k in files}
+    cfg = nequip_config(spec, files, scales=scales)
     assert cfg["training_module"]["model"]["num_layers"] == 3
     assert cfg["trainer"]["max_epochs"] == 7
     assert cfg["cutoff_radius"] == 4.5

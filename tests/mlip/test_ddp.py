@@ -21,17 +21,19 @@ from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import MlipSpec, spec_from_dict
 
 FILES = {k: f"/abs/{k}.extxyz" for k in ("train", "val", "test")}
+# label spreads of the (absent) files, so that nequip_config does not read them
+SCALES = {k: {"total_energy": 0.05, "forces": 0.2, "stress": 0.003} for k in FILES}
 H100 = ["NVIDIA H100 80GB HBM3"] * 2
 
 
 def test_one_gpu_keeps_lightnings_single_device_default():
-    trainer = nequip_config(MlipSpec(), FILES)["trainer"]
+    trainer = nequip_config(MlipSpec(), FILES, scales=SCALES)["trainer"]
     assert (trainer["devices"], trainer["num_nodes"]) == (1, 1)
     assert "strategy" not in trainer
 
 
 def test_two_gpus_train_with_nequips_ddp_strategy_on_one_node():
-    config = nequip_config(MlipSpec(n_gpus=2, batch_size=3), FILES)
+    config = nequip_config(MlipSpec(n_gpus=2, batch_size=3), FILES, scales=SCALES)
     trainer = config["trainer"]
     assert (trainer["devices"], trainer["num_nodes"]) == (2, 1)
     assert trainer["strategy"] == {"_target_": "nequip.train.SimpleDDPStrategy"} == DDP_STRATEGY

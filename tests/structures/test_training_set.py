@@ -21,13 +21,14 @@ def test_demo_training_set_covers_every_origin():
     assert counts["bulk_strain"] + counts["bulk_rattle"] >= 20
     assert counts["vacancy"] == 1
     assert counts["slab"] == 12  # clean + three perturbed copies per facet
-    assert counts["adatom"] == 9  # hollow, bridge and ontop on each facet
+    # every distinct site ((100): 3, (110): 4, (111): 4), each at the default 4 heights
+    assert counts["adatom"] == (3 + 4 + 4) * 4
     vacancy = next(i for i in items if i.origin == "vacancy")
     assert len(vacancy.structure) == 15
     for facet in ("100", "110", "111"):
         clean = next(i for i in items if i.label == f"slab {facet}")
         adatoms = [i for i in items if i.label.startswith(f"slab {facet} + adatom")]
-        assert {a.label.rsplit(" ", 1)[1].split("-")[0] for a in adatoms} == {"hollow", "bridge", "ontop"}
+        assert {a.label.split(" + adatom ")[1].split("-")[0] for a in adatoms} == {"hollow", "bridge", "ontop"}
         for ad in adatoms:
             assert len(ad.structure) % len(clean.structure) == 1  # n x slab + one adatom
             assert ad.is_slab

@@ -55,6 +55,7 @@ class AseTrajectoryLabelMaker(Maker):
     friction_per_fs: float = 0.01
     seed: int = 0
     slab: bool = False
+    kpts: list[int] | None = None
     settings: dict = field(default_factory=dict)
     campaign: str = ""
     spec_hash: str = ""
@@ -63,7 +64,7 @@ class AseTrajectoryLabelMaker(Maker):
     def make(self, structure: Structure, frame_id: str, origin: str, label: str) -> TrainingFrameBatchDoc:
         """Run the trajectory of ``structure`` and return its kept frames."""
         atoms = AseAtomsAdaptor.get_atoms(structure)
-        calc, engine_settings = make_calculator(atoms, self.dft, self.slab)
+        calc, engine_settings = make_calculator(atoms, self.dft, self.slab, kpts=self.kpts)
         atoms.calc = calc
         recorded: list[IonicFrame] = []
 

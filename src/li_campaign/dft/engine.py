@@ -49,17 +49,24 @@ class DftEngine(Protocol):
 
     name: str
 
-    def settings(self, slab: bool) -> dict:
-        """Everything that changes a single-point label (recorded on frames, part of the reuse key)."""
+    def settings(self, slab: bool, kpts=None) -> dict:
+        """Everything that changes a single-point label (recorded on frames, part of the reuse key).
 
-    def calc_settings(self, calculation: str, slab: bool, relax=None, aimd=None, temperature_K=None, seed=None) -> dict:
+        ``kpts``: an explicit k-mesh in place of the k-spacing rule (commensurate slab and
+        supercell meshes, :func:`li_campaign.dft.kpoints.commensurate_kmesh`), recorded as ``kpts``.
+        """
+
+    def calc_settings(
+        self, calculation: str, slab: bool, relax=None, aimd=None, temperature_K=None, seed=None, kpts=None
+    ) -> dict:
         """Settings (and reuse-key input) of a ``static``, ``relax`` or ``md`` calculation."""
 
-    def static(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool) -> Job:
+    def static(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, kpts=None) -> Job:
         """A single-point job returning one TrainingFrameDoc."""
 
     def relax(
-        self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, relax: RelaxTrajectorySpec
+        self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, relax: RelaxTrajectorySpec,
+        kpts=None,
     ) -> Job:
         """A fixed-cell relaxation returning a TrainingFrameBatchDoc of every ``relax.stride``-th step."""
 
@@ -82,31 +89,34 @@ class AseEngine:
         """``gpaw`` or ``morse``."""
         return self.dft.engine
 
-    def settings(self, slab: bool) -> dict:
-        """The engine's spec section and whether the cell is a slab (k-mesh)."""
-        return ase_engine_settings(self.dft, slab)
+    def settings(self, slab: bool, kpts=None) -> dict:
+        """The engine's spec section, whether the cell is a slab (k-mesh) and an explicit mesh if given."""
+        return ase_engine_settings(self.dft, slab, kpts)
 
-    def calc_settings(self, calculation: str, slab: bool, relax=None, aimd=None, temperature_K=None, seed=None) -> dict:
+    def calc_settings(
+        self, calculation: str, slab: bool, relax=None, aimd=None, temperature_K=None, seed=None, kpts=None
+    ) -> dict:
         """:meth:`settings` plus those of the relaxation or MD run (the Langevin seed included)."""
         if calculation == "relax":
-            return relax_settings(self.settings(slab), relax)
+            return relax_settings(self.settings(slab, kpts), relax)
         if calculation == "md":
-            return md_settings(self.settings(slab), aimd, temperature_K, seed)
-        return self.settings(slab)
+            return md_settings(self.settings(slab, kpts), aimd, temperature_K, seed)
+        return self.settings(slab, kpts)
 
-    def static(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool) -> Job:
+    def static(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, kpts=None) -> Job:
         """:class:`LabelFrameMaker` job."""
         maker = LabelFrameMaker(dft=self.dft, campaign=self.campaign, spec_hash=self.spec_hash)
-        return maker.make(structure, frame_id=frame_id, origin=origin, label=label, slab=slab)
+        return maker.make(structure, frame_id=frame_id, origin=origin, label=label, slab=slab, kpts=kpts)
 
     def relax(
-        self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, relax: RelaxTrajectorySpec
+        self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, relax: RelaxTrajectorySpec,
+        kpts=None,
     ) -> Job:
         """ASE BFGS with the engine."""
         maker = AseTrajectoryLabelMaker(
             dft=self.dft, mode="relax", n_steps=relax.max_steps, stride=relax.stride, fmax_eV_A=relax.fmax_eV_A,
-            slab=slab, settings=self.calc_settings("relax", slab, relax=relax), campaign=self.campaign,
-            spec_hash=self.spec_hash,
+            slab=slab, kpts=kpts, settings=self.calc_settings("relax", slab, relax=relax, kpts=kpts),
+            campaign=self.campaign, spec_hash=self.spec_hash,
         )  # fmt: skip
         return maker.make(structure, frame_id, origin, label)
 
@@ -132,18 +142,23 @@ class VaspEngine:
     spec_hash: str = ""
     name: str = "vasp"
 
-    def settings(self, slab: bool) -> dict:
-        """The ``vasp`` spec section (less how VASP is launched) and whether the cell is a slab."""
+    def settings(self, slab: bool, kpts=None) -> dict:
+        """The ``vasp`` spec section (less how VASP is launched), whether the cell is a slab and an explicit mesh."""
         vasp = self.dft.vasp.model_dump(mode="json", exclude={"vasp_cmd", "custodian_max_errors", "potcar_spec"})
-        return {"engine": "vasp", **vasp, "slab": slab}
+        settings = {"engine": "vasp", **vasp, "slab": slab}
+        if kpts is not None:
+            settings["kpts"] = [int(k) for k in kpts]
+        return settings
 
-    def calc_settings(self, calculation: str, slab: bool, relax=None, aimd=None, temperature_K=None, seed=None) -> dict:
+    def calc_settings(
+        self, calculation: str, slab: bool, relax=None, aimd=None, temperature_K=None, seed=None, kpts=None
+    ) -> dict:
         """:meth:`settings` plus those of the relaxation or MD run (VASP draws its own velocities: no seed)."""
         if calculation == "relax":
-            return relax_settings(self.settings(slab), relax)
+            return relax_settings(self.settings(slab, kpts), relax)
         if calculation == "md":
-            return md_settings(self.settings(slab), aimd, temperature_K, None)
-        return self.settings(slab)
+            return md_settings(self.settings(slab, kpts), aimd, temperature_K, None)
+        return self.settings(slab, kpts)
 
     def _kwargs(self, slab: bool, settings: dict) -> dict:
         vasp = self.dft.vasp
@@ -158,18 +173,19 @@ class VaspEngine:
             "spec_hash": self.spec_hash,
         }
 
-    def static(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool) -> Job:
+    def static(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, kpts=None) -> Job:
         """atomate2 StaticMaker job (atomate2's default custodian handlers)."""
-        kwargs = self._kwargs(slab, self.calc_settings("static", slab))
-        maker = VaspStaticLabelMaker(input_set_generator=static_set_generator(self.dft.vasp, slab), **kwargs)
+        kwargs = self._kwargs(slab, self.calc_settings("static", slab, kpts=kpts))
+        maker = VaspStaticLabelMaker(input_set_generator=static_set_generator(self.dft.vasp, slab, kpts), **kwargs)
         return maker.make(structure, frame_id, origin, label)
 
     def relax(
-        self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, relax: RelaxTrajectorySpec
+        self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, relax: RelaxTrajectorySpec,
+        kpts=None,
     ) -> Job:
         """atomate2 RelaxMaker job: NSW = ``relax.max_steps``, EDIFFG = -``relax.fmax_eV_A``."""
-        generator = relax_set_generator(self.dft.vasp, slab, relax.max_steps, relax.fmax_eV_A)
-        kwargs = self._kwargs(slab, self.calc_settings("relax", slab, relax=relax))
+        generator = relax_set_generator(self.dft.vasp, slab, relax.max_steps, relax.fmax_eV_A, kpts)
+        kwargs = self._kwargs(slab, self.calc_settings("relax", slab, relax=relax, kpts=kpts))
         maker = VaspRelaxLabelMaker(input_set_generator=generator, stride=relax.stride, **kwargs)
         return maker.make(structure, frame_id, origin, label)
 

@@ -45,11 +45,13 @@ class Label:
     wall_time_s: float
 
 
-def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path):
+def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path, kpts=None):
     from gpaw import GPAW, PW, FermiDirac, MethfesselPaxton
 
     g = dft.gpaw
-    kpts = kmesh_from_spacing(atoms.cell.array, g.kspacing_inv_A, (True, True, not slab))
+    if kpts is None:
+        kpts = kmesh_from_spacing(atoms.cell.array, g.kspacing_inv_A, (True, True, not slab))
+    kpts = [int(k) for k in kpts]
     if g.smearing == "fermi-dirac":
         occupations = FermiDirac(g.smearing_width_eV)
     else:
@@ -95,10 +97,14 @@ def _morse_calculator(dft: DftSpec):
     return calc, settings
 
 
-def make_calculator(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | Path = "."):
-    """Return ``(calculator, settings)`` of the engine in ``dft``, with the k-mesh of ``atoms``."""
+def make_calculator(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | Path = ".", kpts=None):
+    """Return ``(calculator, settings)`` of the engine in ``dft``, with the k-mesh of ``atoms``.
+
+    ``kpts``: an explicit Γ-centred mesh in place of the k-spacing rule (the commensurate
+    meshes of :func:`li_campaign.dft.kpoints.commensurate_kmesh`); engines without k-points ignore it.
+    """
     if dft.engine == "gpaw":
-        return _gpaw_calculator(atoms, dft, slab, Path(workdir) / "gpaw.txt")
+        return _gpaw_calculator(atoms, dft, slab, Path(workdir) / "gpaw.txt", kpts)
     if dft.engine == "morse":
         return _morse_calculator(dft)
     raise InputError(
@@ -107,7 +113,7 @@ def make_calculator(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str
     )
 
 
-def label_atoms(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | Path = ".") -> Label:
+def label_atoms(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | Path = ".", kpts=None) -> Label:
     """Compute energy, forces and stress of ``atoms`` with the engine chosen in ``dft``.
 
     Parameters
@@ -120,6 +126,8 @@ def label_atoms(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | P
         True for slabs (vacuum along z): one k-point along z.
     workdir
         Where the engine writes its text output.
+    kpts
+        Explicit k-mesh (None: the k-spacing rule); see :func:`make_calculator`.
 
     Raises
     ------
@@ -127,7 +135,7 @@ def label_atoms(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | P
         If the SCF did not converge or a result is not finite.
     """
     atoms = atoms.copy()
-    calc, settings = make_calculator(atoms, dft, slab, workdir)
+    calc, settings = make_calculator(atoms, dft, slab, workdir, kpts)
     atoms.calc = calc
     start = time.perf_counter()
     try:

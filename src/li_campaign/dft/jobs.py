@@ -21,9 +21,16 @@ from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import DftSpec, ElasticSpec, EosSpec
 
 
-def ase_engine_settings(dft: DftSpec, slab: bool) -> dict:
-    """Settings that identify a GPAW/Morse label: the engine's spec section and the slab flag (k-mesh)."""
-    return {"engine": dft.engine, **getattr(dft, dft.engine).model_dump(mode="json"), "slab": slab}
+def ase_engine_settings(dft: DftSpec, slab: bool, kpts=None) -> dict:
+    """Settings that identify a GPAW/Morse label: the engine's spec section and the slab flag (k-mesh).
+
+    An explicit k-mesh (``kpts``, e.g. a commensurate slab/supercell mesh) is added as ``kpts``;
+    without one the mesh follows from the cell and the k-spacing, and the settings are unchanged.
+    """
+    settings = {"engine": dft.engine, **getattr(dft, dft.engine).model_dump(mode="json"), "slab": slab}
+    if kpts is not None:
+        settings["kpts"] = [int(k) for k in kpts]
+    return settings
 
 
 @dataclass
@@ -46,7 +53,9 @@ class LabelFrameMaker(Maker):
     spec_hash: str = ""
 
     @job
-    def make(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool = False) -> TrainingFrameDoc:
+    def make(
+        self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool = False, kpts: list[int] | None = None
+    ) -> TrainingFrameDoc:
         """Return the :class:`TrainingFrameDoc` of ``structure``; fails (no frame) if the engine fails.
 
         A frame of the same structure and engine settings already in the store is reused
@@ -54,14 +63,20 @@ class LabelFrameMaker(Maker):
         ``frame_id``/``origin``/``label``.
         """
         check_lithium_structure(structure, label)
-        key = calculation_key("dft_frame", structure_hash(structure), None, ase_engine_settings(self.dft, slab))
+        key = calculation_key("dft_frame", structure_hash(structure), None, ase_engine_settings(self.dft, slab, kpts))
         provenance = Provenance(campaign=self.campaign, spec_hash=self.spec_hash, calc_key=key)
         update = {"frame_id": frame_id, "origin": origin, "label": label}
-        return reuse_or_compute(provenance, lambda: self._label(structure, frame_id, origin, label, slab, key), update=update)
 
-    def _label(self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, key: str) -> TrainingFrameDoc:
+        def compute() -> TrainingFrameDoc:
+            return self._label(structure, frame_id, origin, label, slab, key, kpts)
+
+        return reuse_or_compute(provenance, compute, update=update)
+
+    def _label(
+        self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, key: str, kpts=None
+    ) -> TrainingFrameDoc:
         atoms = AseAtomsAdaptor.get_atoms(structure)
-        result = label_atoms(atoms, self.dft, slab=slab)
+        result = label_atoms(atoms, self.dft, slab=slab, kpts=kpts)
         return TrainingFrameDoc(
             frame_id=frame_id,
             origin=origin,

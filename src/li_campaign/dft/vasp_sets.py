@@ -35,10 +35,10 @@ if TYPE_CHECKING:
     from li_campaign.schemas.spec import VaspSpec
 
 
-def li_kpoints(structure: Structure, kspacing_inv_A: float, slab: bool) -> Kpoints:
-    """Return the Γ-centred mesh n_i = ceil(2π|b_i|/k) (1 along z for a slab)."""
-    mesh = kmesh_from_spacing(structure.lattice.matrix, kspacing_inv_A, (True, True, not slab))
-    return Kpoints.gamma_automatic(tuple(mesh))
+def li_kpoints(structure: Structure, kspacing_inv_A: float, slab: bool, kpts=None) -> Kpoints:
+    """Return the Γ-centred mesh n_i = ceil(2π|b_i|/k) (1 along z for a slab), or the explicit mesh ``kpts``."""
+    mesh = kpts if kpts is not None else kmesh_from_spacing(structure.lattice.matrix, kspacing_inv_A, (True, True, not slab))
+    return Kpoints.gamma_automatic(tuple(int(k) for k in mesh))
 
 
 @dataclass
@@ -47,11 +47,12 @@ class _LiKpoints:
 
     kspacing_inv_A: float = 0.15
     slab: bool = False
+    kpts: tuple[int, int, int] | None = None
 
     @property
     def kpoints_updates(self) -> Kpoints:
-        """The Γ-centred mesh of :func:`li_kpoints`."""
-        return li_kpoints(self.structure, self.kspacing_inv_A, self.slab)
+        """The Γ-centred mesh of :func:`li_kpoints` (``kpts`` if set: a commensurate slab/supercell mesh)."""
+        return li_kpoints(self.structure, self.kspacing_inv_A, self.slab, self.kpts)
 
 
 @dataclass
@@ -96,7 +97,7 @@ def li_incar(vasp: VaspSpec, slab: bool) -> dict:
     return incar
 
 
-def _common(vasp: VaspSpec, slab: bool) -> dict:
+def _common(vasp: VaspSpec, slab: bool, kpts=None) -> dict:
     config = StaticSetGenerator().config_dict  # atomate2's base configuration, with the POTCAR of the spec
     return {
         "config_dict": {**config, "POTCAR": {**config["POTCAR"], "Li": vasp.potcar}},
@@ -104,17 +105,20 @@ def _common(vasp: VaspSpec, slab: bool) -> dict:
         "user_potcar_functional": vasp.potcar_functional,
         "kspacing_inv_A": vasp.kspacing_inv_A,
         "slab": slab,
+        "kpts": None if kpts is None else tuple(int(k) for k in kpts),
     }
 
 
-def static_set_generator(vasp: VaspSpec, slab: bool) -> LiStaticSetGenerator:
-    """Single point (NSW = 0)."""
-    return LiStaticSetGenerator(**_common(vasp, slab))
+def static_set_generator(vasp: VaspSpec, slab: bool, kpts=None) -> LiStaticSetGenerator:
+    """Single point (NSW = 0); ``kpts``: an explicit mesh in place of the k-spacing rule."""
+    return LiStaticSetGenerator(**_common(vasp, slab, kpts))
 
 
-def relax_set_generator(vasp: VaspSpec, slab: bool, max_steps: int, fmax_eV_A: float) -> LiRelaxSetGenerator:
+def relax_set_generator(
+    vasp: VaspSpec, slab: bool, max_steps: int, fmax_eV_A: float, kpts=None
+) -> LiRelaxSetGenerator:
     """Relaxation by conjugate gradients (IBRION = 2); fixed cell for slabs (``slab_isif``)."""
-    kwargs = _common(vasp, slab)
+    kwargs = _common(vasp, slab, kpts)
     kwargs["user_incar_settings"].update(
         ISIF=vasp.slab_isif if slab else vasp.bulk_isif, IBRION=2, NSW=max_steps, EDIFFG=-fmax_eV_A
     )

@@ -42,7 +42,9 @@ class CampaignMaker(Maker):
         """Return the campaign flow."""
         spec = self.spec
         ctx = spec.provenance_context()
-        training = TrainingSetMaker(training_set=spec.training_set, dft=spec.dft, seed=spec.seed, **ctx).make()
+        training = TrainingSetMaker(
+            training_set=spec.training_set, dft=spec.dft, seed=spec.seed, r_max_A=spec.mlip.r_max_A, **ctx
+        ).make()
         teacher = None
         if spec.dft.engine != "vasp":
             teacher = DftBulkEosMaker(dft=spec.dft, eos=spec.fanout.eos, a_guess_A=spec.training_set.lattice_constant_A, **ctx).make()

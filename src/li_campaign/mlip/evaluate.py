@@ -5,15 +5,21 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
+from li_campaign.core.errors import LiCampaignError
 from li_campaign.schemas.models import HoldoutErrors, OriginErrors, ParityData
+
+
+class FitQualityError(LiCampaignError):
+    """A trained model does not reproduce its own training frames within the spec's thresholds."""
 
 
 def evaluate_holdout(calc, frames: list[Atoms], max_force_points: int = 3000, seed: int = 0) -> tuple[HoldoutErrors, ParityData]:
     """Compare the calculator with the DFT labels of ``frames`` (labelled Atoms).
 
     Energies are compared per atom (meV/atom), forces per Cartesian component (meV/Å),
-    stresses per Voigt component (meV/Å^3). ``by_origin`` repeats the energy and force
-    errors for each frame origin (``atoms.info["origin"]``).
+    stresses per Voigt component (meV/Å^3) over the frames whose stress is trained on (not
+    ``atoms.info["stress_masked"]``: cells with vacuum). ``by_origin`` repeats the energy and
+    force errors for each frame origin (``atoms.info["origin"]``).
     """
     e_dft, e_ml, f_dft, f_ml, s_err, origins = [], [], [], [], [], []
     for ref in frames:
@@ -25,7 +31,8 @@ def evaluate_holdout(calc, frames: list[Atoms], max_force_points: int = 3000, se
         e_ml.append(atoms.get_potential_energy() / n)
         f_dft.append(ref.get_forces().ravel())
         f_ml.append(atoms.get_forces().ravel())
-        s_err.append(np.abs(atoms.get_stress(voigt=True) - ref.get_stress(voigt=True)))
+        if not ref.info.get("stress_masked"):
+            s_err.append(np.abs(atoms.get_stress(voigt=True) - ref.get_stress(voigt=True)))
     by_origin = errors_by_origin(origins, e_dft, e_ml, f_dft, f_ml)
     e_dft, e_ml = np.array(e_dft), np.array(e_ml)
     f_dft, f_ml = np.concatenate(f_dft), np.concatenate(f_ml)
@@ -36,7 +43,7 @@ def evaluate_holdout(calc, frames: list[Atoms], max_force_points: int = 3000, se
         energy_rmse_meV_atom=float(np.sqrt(np.mean(de**2))),
         force_mae_meV_A=float(np.mean(np.abs(df))),
         force_rmse_meV_A=float(np.sqrt(np.mean(df**2))),
-        stress_mae_meV_A3=float(np.mean(np.concatenate(s_err)) * 1000.0),
+        stress_mae_meV_A3=float(np.mean(np.concatenate(s_err)) * 1000.0) if s_err else None,
         by_origin=by_origin,
     )
     keep = np.sort(np.random.default_rng(seed).permutation(len(f_dft))[:max_force_points])
@@ -76,3 +83,41 @@ def errors_by_origin(
             force_rmse_meV_A=float(np.sqrt(np.mean(df**2))),
         )
     return table
+
+
+def check_training_errors(
+    errors: HoldoutErrors, max_energy_mae_meV_atom: float | None, max_force_mae_meV_A: float | None
+) -> None:
+    """Raise :class:`FitQualityError` if the training-set errors of any origin exceed the thresholds.
+
+    Parameters
+    ----------
+    errors
+        Errors of the trained model on its own training frames (with ``by_origin``).
+    max_energy_mae_meV_atom, max_force_mae_meV_A
+        ``mlip.max_train_energy_mae_meV_atom`` and ``mlip.max_train_force_mae_meV_A`` (None: not checked).
+
+    Raises
+    ------
+    FitQualityError
+        Naming every failing origin with its frame count and energy and force MAE, and the thresholds.
+    """
+    failing = []
+    for origin, e in sorted(errors.by_origin.items()):
+        too_high = []
+        if max_energy_mae_meV_atom is not None and e.energy_mae_meV_atom > max_energy_mae_meV_atom:
+            too_high.append(f"energy MAE {e.energy_mae_meV_atom:.1f} meV/atom > {max_energy_mae_meV_atom:g}")
+        if max_force_mae_meV_A is not None and e.force_mae_meV_A > max_force_mae_meV_A:
+            too_high.append(f"force MAE {e.force_mae_meV_A:.1f} meV/Å > {max_force_mae_meV_A:g}")
+        if too_high:
+            failing.append(
+                f"{origin} ({e.n_frames} frames: {', '.join(too_high)}; energy MAE {e.energy_mae_meV_atom:.1f} "
+                f"meV/atom, force MAE {e.force_mae_meV_A:.1f} meV/Å)"
+            )
+    if failing:
+        raise FitQualityError(
+            "the fit does not reproduce its own training frames: "
+            + "; ".join(failing)
+            + " (thresholds mlip.max_train_energy_mae_meV_atom, mlip.max_train_force_mae_meV_A; train longer "
+            "(max_epochs, early_stopping_patience), a larger model or more frames of that origin); nothing was deployed"
+        )

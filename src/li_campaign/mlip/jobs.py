@@ -21,10 +21,10 @@ from li_campaign.mlip.calculator import load_calculator
 from li_campaign.mlip.device import compile_target, resolve_device
 from li_campaign.mlip.dataset import frame_content_key, frame_to_atoms, split_frames, write_extxyz
 from li_campaign.mlip.ddp import check_training_devices, training_devices, visible_cuda_devices
-from li_campaign.mlip.evaluate import evaluate_holdout
-from li_campaign.mlip.nequip_config import nequip_config
+from li_campaign.mlip.evaluate import check_training_errors, evaluate_holdout
+from li_campaign.mlip.nequip_config import loss_coefficients, nequip_config, read_scales
 from li_campaign.schemas.frames import TrainingSetDoc
-from li_campaign.schemas.models import ModelDoc
+from li_campaign.schemas.models import EpochLoss, ModelDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import MlipSpec
 
@@ -142,22 +142,40 @@ class FitNequipMaker(Maker):
         gpu_names = visible_cuda_devices()
         check_training_devices(self.mlip, gpu_names)
         content = {f["frame_id"]: frame_content_key(f) for f in frames}
-        split = split_frames(list(content), self.mlip.split.model_dump(), self.mlip.seed, sort_key=content.__getitem__)
+        origin = {f["frame_id"]: f["origin"] for f in frames}
+        split_spec = self.mlip.split
+        split = split_frames(
+            list(content),
+            split_spec.model_dump(include={"train", "val", "test"}),
+            self.mlip.seed,
+            sort_key=content.__getitem__,
+            stratum=origin.__getitem__,
+            min_stratum_frames=split_spec.stratify_min_frames,
+        )
         by_id = {f["frame_id"]: frame_to_atoms(f) for f in frames}
         work = Path.cwd()
         files = {part: write_extxyz([by_id[i] for i in ids], work / f"{part}.extxyz") for part, ids in split.items()}
         config_path = work / "nequip.yaml"
-        config = nequip_config(self.mlip, files)
+        scales = read_scales(files)
+        config = nequip_config(self.mlip, files, scales=scales)
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
         start = time.perf_counter()
         checkpoint = nequip_cli.train(config_path, work / "train")
         train_time = time.perf_counter() - start
+        curve = [EpochLoss(**row) for row in nequip_cli.learning_curve(work / "train")]
 
         start = time.perf_counter()
         device = resolve_device(self.mlip.device)  # compile for the device type this worker has
         target = compile_target(device)
         package = nequip_cli.package(checkpoint, work / "model.nequip.zip")
+        # the model's errors on its own frames, per part and origin; a fit that does not reproduce
+        # its training frames stops here, before the (slow) compile and before anything is stored
+        eager = load_calculator(package, file_sha256(package), "eager", device)
+        split_errors = {part: evaluate_holdout(eager, [by_id[i] for i in ids])[0] for part, ids in split.items()}
+        check_training_errors(
+            split_errors["train"], self.mlip.max_train_energy_mae_meV_atom, self.mlip.max_train_force_mae_meV_A
+        )
         mode, deployed = self.mlip.deploy, package
         if mode == "aotinductor":
             try:
@@ -196,6 +214,11 @@ class FitNequipMaker(Maker):
             split=split,
             hyperparameters=self.mlip.model_dump(mode="json"),
             holdout=holdout,
+            split_errors=split_errors,
+            learning_curve=curve,
+            epochs_trained=len(curve),
+            loss_coeffs=loss_coefficients(self.mlip, scales["train"]),
+            stress_masked=sorted(i for i, atoms in by_id.items() if atoms.info["stress_masked"]),
             parity=parity,
             training_wall_time_s=train_time,
             deploy_wall_time_s=deploy_time,

@@ -116,6 +116,39 @@ def check_finite_loss(run_dir: Path, log_path: Path) -> None:
                     )
 
 
+def metrics_csv(run_dir: Path) -> Path | None:
+    """The newest Lightning ``metrics.csv`` of a nequip-train run (None if there is none)."""
+    logs = sorted(run_dir.glob("lightning_logs/version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[-1]))
+    return logs[-1] if logs else None
+
+
+def learning_curve(run_dir: Path) -> list[dict]:
+    """Per-epoch training loss, validation loss and learning rate of a nequip-train run.
+
+    Read from the newest ``metrics.csv``: ``train_loss_epoch/weighted_sum``,
+    ``val0_epoch/weighted_sum`` and ``lr-*`` (LearningRateMonitor, logged on a row of its own
+    before the epoch it applies to). Returns ``[{"epoch", "train_loss", "val_loss",
+    "learning_rate"}, …]`` in epoch order; an empty list if the run logged nothing.
+    """
+    path = metrics_csv(run_dir)
+    if path is None:
+        return []
+    curve: dict[int, dict] = {}
+    lr = None
+    with open(path, newline="") as metrics:
+        for row in csv.DictReader(metrics):
+            lr_value = next((v for k, v in row.items() if k.startswith("lr-") and v), None)
+            if lr_value is not None:
+                lr = float(lr_value)
+            if not row.get("epoch"):
+                continue
+            entry = curve.setdefault(int(row["epoch"]), {"epoch": int(row["epoch"]), "train_loss": None, "val_loss": None, "learning_rate": lr})
+            for column, key in (("train_loss_epoch/weighted_sum", "train_loss"), ("val0_epoch/weighted_sum", "val_loss")):
+                if row.get(column):
+                    entry[key] = float(row[column])
+    return [curve[e] for e in sorted(curve) if curve[e]["train_loss"] is not None or curve[e]["val_loss"] is not None]
+
+
 def train(config_path: Path, run_dir: Path) -> Path:
     """``nequip-train`` with the config at ``config_path``; return the best checkpoint.
 

@@ -2,15 +2,104 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+from ase.io import read
+
+from li_campaign.mlip.dataset import label_scales
 from li_campaign.mlip.ddp import trainer_devices
 from li_campaign.mlip.device import resolve_device
 from li_campaign.schemas.spec import MlipSpec
 
 
-def nequip_config(mlip: MlipSpec, files: dict[str, Path], threads_per_loader: int = 0) -> dict:
+MONITOR = "val0_epoch/weighted_sum"
+"""The validation loss: checkpointing, the learning-rate schedule and early stopping watch it."""
+
+_METRICS = "li_campaign.mlip.nequip_metrics"
+
+
+def read_scales(files: dict[str, Path]) -> dict[str, dict[str, float | None]]:
+    """:func:`~li_campaign.mlip.dataset.label_scales` of each extxyz file (NaN stress = masked)."""
+    scales = {}
+    for part, path in files.items():
+        frames = read(path, index=":", format="extxyz")
+        for atoms in frames:
+            atoms.info["stress_masked"] = bool(not math.isfinite(float(atoms.get_stress(voigt=True)[0])))
+        scales[part] = label_scales(frames)
+    return scales
+
+
+def loss_coefficients(mlip: MlipSpec, scales: dict[str, float | None]) -> dict[str, float]:
+    """Coefficients of the energy, force and stress MSE terms.
+
+    ``mlip.loss_coeffs`` if set, else ``loss_balance[term] / scale[term]**2`` (a term whose label
+    is absent from the training set, i.e. no stress, gets 0).
+    """
+    if mlip.loss_coeffs is not None:
+        return dict(mlip.loss_coeffs)
+    return {
+        term: (mlip.loss_balance[term] / scales[term] ** 2 if scales[term] else 0.0)
+        for term in ("total_energy", "forces", "stress")
+    }
+
+
+def _loss(coeffs: dict[str, float]) -> dict:
+    """nequip MetricsManager of the training loss: MSEs, stress NaN-masked (cells with vacuum)."""
+    return {
+        "_target_": "nequip.train.MetricsManager",
+        "metrics": [
+            {
+                "name": "per_atom_energy_mse",
+                "field": {"_target_": "nequip.data.PerAtomModifier", "field": "total_energy"},
+                "coeff": coeffs["total_energy"],
+                "metric": {"_target_": "nequip.train.MeanSquaredError"},
+            },
+            {"name": "forces_mse", "field": "forces", "coeff": coeffs["forces"], "metric": {"_target_": "nequip.train.MeanSquaredError"}},
+            {
+                "name": "stress_mse",
+                "field": "stress",
+                "coeff": coeffs["stress"],
+                "metric": {"_target_": f"{_METRICS}.MaskedMeanSquaredError"},
+                "ignore_nan": True,
+            },
+        ],
+    }
+
+
+def _metrics(scales: dict[str, float | None], balance: dict[str, float], with_stress: bool) -> dict:
+    """Validation/test metrics: MAEs and RMSEs; the weighted sum (the monitored validation loss) is
+    the MAEs in units of each label's spread, weighted like the loss, so no term dominates it."""
+    terms = [("per_atom_energy", {"_target_": "nequip.data.PerAtomModifier", "field": "total_energy"}, "total_energy"),
+             ("forces", "forces", "forces")]
+    if with_stress:
+        terms.append(("stress", "stress", "stress"))
+    metrics = []
+    for name, field, term in terms:
+        masked = term == "stress"
+        coeff = balance[term] / scales[term] if scales.get(term) else None
+        for kind, coeff_of_kind in (("mae", coeff), ("rmse", None)):
+            target = (f"{_METRICS}.MaskedMeanAbsoluteError" if kind == "mae" else "nequip.train.RootMeanSquaredError") \
+                if masked else f"nequip.train.{'MeanAbsoluteError' if kind == 'mae' else 'RootMeanSquaredError'}"
+            entry = {"name": f"{name}_{kind}", "field": field, "coeff": coeff_of_kind, "metric": {"_target_": target}}
+            if masked:
+                entry["ignore_nan"] = True
+            metrics.append(entry)
+    return {"_target_": "nequip.train.MetricsManager", "metrics": metrics}
+
+
+def nequip_config(
+    mlip: MlipSpec,
+    files: dict[str, Path],
+    threads_per_loader: int = 0,
+    scales: dict[str, dict[str, float | None]] | None = None,
+) -> dict:
     """Return a nequip 0.19 training config (NequIPGNNModel, EMA, CSV logger, CPU or GPU).
+
+    The loss is balanced by the training labels' spread (:func:`loss_coefficients`), the stress
+    of frames written with a NaN stress (cells with vacuum) is masked, the learning rate is cut on
+    validation-loss plateaus (ReduceLROnPlateau) and training stops early when the validation loss
+    no longer improves (Lightning EarlyStopping); the learning rate is logged each epoch.
 
     Parameters
     ----------
@@ -20,14 +109,41 @@ def nequip_config(mlip: MlipSpec, files: dict[str, Path], threads_per_loader: in
         Absolute paths of the ``train``, ``val`` and ``test`` extxyz files.
     threads_per_loader
         DataLoader workers (0 = load in the main process).
+    scales
+        :func:`read_scales` of ``files`` (default: read them).
     """
+    scales = scales if scales is not None else read_scales(files)
+    train_scales = scales["train"]
+    # a stress metric on a val/test set without any stress label would be 0/0: leave it out
+    with_stress = all(scales[part]["stress"] is not None for part in ("val", "test")) and train_scales["stress"] is not None
+    metrics = _metrics(train_scales, mlip.loss_balance, with_stress)
     loader = {"_target_": "torch.utils.data.DataLoader", "num_workers": threads_per_loader}
+    callbacks = [
+        {
+            "_target_": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "monitor": "${monitored_metric}",
+            "dirpath": "${hydra:runtime.output_dir}",
+            "filename": "best",
+            "save_last": True,
+        },
+        {"_target_": "lightning.pytorch.callbacks.LearningRateMonitor", "logging_interval": "epoch"},
+    ]
+    if mlip.early_stopping_patience is not None:
+        callbacks.append(
+            {
+                "_target_": "lightning.pytorch.callbacks.EarlyStopping",
+                "monitor": "${monitored_metric}",
+                "mode": "min",
+                "patience": mlip.early_stopping_patience,
+                "check_finite": False,  # a NaN loss is reported by li_campaign.mlip.nequip_cli with its epoch
+            }
+        )
     return {
         "run": ["train", "test"],
         "cutoff_radius": mlip.r_max_A,
         "model_type_names": ["Li"],
         "chemical_species": "${model_type_names}",
-        "monitored_metric": "val0_epoch/weighted_sum",
+        "monitored_metric": MONITOR,
         "data": {
             "_target_": "nequip.data.datamodule.ASEDataModule",
             "seed": mlip.seed,
@@ -58,31 +174,28 @@ def nequip_config(mlip: MlipSpec, files: dict[str, Path], threads_per_loader: in
             "log_every_n_steps": 5,
             "enable_progress_bar": False,
             "logger": {"_target_": "lightning.pytorch.loggers.CSVLogger", "save_dir": "${hydra:runtime.output_dir}"},
-            "callbacks": [
-                {
-                    "_target_": "lightning.pytorch.callbacks.ModelCheckpoint",
-                    "monitor": "${monitored_metric}",
-                    "dirpath": "${hydra:runtime.output_dir}",
-                    "filename": "best",
-                    "save_last": True,
-                }
-            ],
+            "callbacks": callbacks,
         },
         "training_module": {
             "_target_": "nequip.train.EMALightningModule",
             "ema_decay": 0.99,
-            "loss": {
-                "_target_": "nequip.train.EnergyForceStressLoss",
-                "per_atom_energy": True,
-                "coeffs": dict(mlip.loss_coeffs),
-            },
-            "val_metrics": {
-                "_target_": "nequip.train.EnergyForceStressMetrics",
-                "coeffs": {"per_atom_energy_mae": 1.0, "forces_mae": 1.0, "stress_mae": 1.0},
-            },
+            "loss": _loss(loss_coefficients(mlip, train_scales)),
+            "val_metrics": metrics,
             "train_metrics": "${training_module.val_metrics}",
             "test_metrics": "${training_module.val_metrics}",
             "optimizer": {"_target_": "torch.optim.Adam", "lr": mlip.learning_rate},
+            "lr_scheduler": {
+                "scheduler": {
+                    "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+                    "mode": "min",
+                    "factor": mlip.lr_plateau_factor,
+                    "patience": mlip.lr_plateau_patience,
+                    "min_lr": mlip.min_learning_rate,
+                },
+                "monitor": "${monitored_metric}",
+                "interval": "epoch",
+                "frequency": 1,
+            },
             "model": {
                 "_target_": "nequip.model.NequIPGNNModel",
                 "seed": mlip.seed,

@@ -33,6 +33,15 @@ class HoldoutErrors(BaseModel):
     )
 
 
+class EpochLoss(BaseModel):
+    """One epoch of the learning curve, from nequip-train's Lightning metrics.csv."""
+
+    epoch: int
+    train_loss: float | None = Field(None, description="train_loss_epoch/weighted_sum (the balanced training loss).")
+    val_loss: float | None = Field(None, description="val0_epoch/weighted_sum (the monitored validation loss).")
+    learning_rate: float | None = Field(None, description="Adam learning rate during the epoch.")
+
+
 class ParityData(BaseModel):
     """DFT vs MLIP values for the parity plot (holdout frames; forces subsampled)."""
 
@@ -73,6 +82,21 @@ class ModelDoc(BaseModel):
     split: dict[str, list[str]] = Field(..., description="frame_ids of the train, val and test sets.")
     hyperparameters: dict
     holdout: HoldoutErrors
+    split_errors: dict[str, HoldoutErrors] = Field(
+        default_factory=dict,
+        description=(
+            "Errors of the trained model (eager package) on its train, val and test frames, each with by_origin; "
+            "the train errors per origin are checked against mlip.max_train_energy_mae_meV_atom."
+        ),
+    )
+    learning_curve: list[EpochLoss] = Field(default_factory=list, description="Per-epoch train/val loss and learning rate.")
+    epochs_trained: int | None = Field(None, description="Epochs run (early stopping may end before mlip.max_epochs).")
+    loss_coeffs: dict[str, float] = Field(
+        default_factory=dict, description="Coefficients of the energy, force and stress MSE terms used (before nequip's normalisation)."
+    )
+    stress_masked: list[str] = Field(
+        default_factory=list, description="frame_ids whose stress was not trained on (cells with vacuum)."
+    )
     parity: ParityData
     training_wall_time_s: float
     deploy_wall_time_s: float

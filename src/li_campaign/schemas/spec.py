@@ -126,12 +126,45 @@ class SlabTrainingSpec(_Spec):
     )
     min_slab_size_A: float = Field(6.0, gt=2.0, description="Minimum slab thickness (Å).")
     min_vacuum_A: float = Field(8.0, ge=5.0, description="Minimum vacuum thickness (Å).")
-    adatom: bool = Field(True, description="Also label each slab with one Li adatom.")
-    adatom_min_lateral_A: float = Field(6.0, gt=0, description="Minimum in-plane size of adatom cells (Å).")
-    max_adatom_sites: int = Field(
-        3, ge=1, description="Adatom cells per facet: one per distinct site (hollow, bridge, ontop), at most this many."
+    adatom: bool = Field(
+        True,
+        description=(
+            "Also label each slab with one Li adatom at every symmetry-distinct top-surface site "
+            "(structures.slabs.top_surface_sites, the fan-out's site finder), each at adatom_n_heights heights."
+        ),
     )
-    adatom_height_jitter_A: float = Field(0.2, ge=0, le=1.0, description="Random vertical offset of the adatom (Å).")
+    adatom_min_lateral_A: float = Field(
+        6.0, gt=0, description="Floor on the in-plane size of adatom cells (Å); see adatom_min_image_distance_A."
+    )
+    adatom_min_image_distance_A: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Adatom cells repeat the slab in-plane until the adatom's periodic images are at least this far apart "
+            "(Å; and at least adatom_min_lateral_A). None: the campaign's mlip.r_max_A, so the model never sees an "
+            "adatom's own image (the fan-out's dilute coverage, not a monolayer)."
+        ),
+    )
+    max_adatom_sites: None = Field(
+        None,
+        description=(
+            "Removed: it kept only the first sites of each facet and dropped the bulk-continuation sites. Every "
+            "symmetry-distinct site now gets adatom cells; leave this out."
+        ),
+    )
+    adatom_n_heights: int = Field(
+        4, ge=1, le=12, description="Adatom heights per site (the height scan); 1: the start height only."
+    )
+    adatom_height_range_A: tuple[float, float] = Field(
+        (-0.3, 0.6),
+        description=(
+            "Offsets (Å) of the lowest and highest scan height from the start height, where the adatom's nearest "
+            "slab atom is one bulk nearest-neighbour distance away; the heights are evenly spaced between them."
+        ),
+    )
+    adatom_height_jitter_A: float = Field(
+        0.05, ge=0, le=1.0, description="Random vertical offset (Å) added to each adatom height (uniform in ±this)."
+    )
     n_perturbed: int = Field(
         3, ge=0, description="Perturbed copies of each clean slab: strained along z, outer layers shifted, rattled."
     )
@@ -146,6 +179,27 @@ class SlabTrainingSpec(_Spec):
     )
 
     _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
+
+    @field_validator("max_adatom_sites", mode="before")
+    @classmethod
+    def _removed_max_adatom_sites(cls, value: object) -> None:
+        if value is not None:
+            raise ValueError(
+                f"max_adatom_sites ({value!r}) was removed: it truncated the site list and dropped the "
+                "bulk-continuation sites ((110) long bridge, (111) deep hollow). Every symmetry-distinct site now gets "
+                "adatom cells; remove the field (fewer adatom frames: adatom_n_heights, facets or adatom: false)"
+            )
+        return None
+
+    @field_validator("adatom_height_range_A")
+    @classmethod
+    def _height_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not (-1.0 <= low <= high <= 2.0):
+            raise ValueError(
+                f"adatom_height_range_A {tuple(value)}: need -1.0 <= low <= high <= 2.0 Å (offsets from the start height)"
+            )
+        return value
 
 
 class EosTrainingSpec(_Spec):
@@ -353,6 +407,16 @@ class SplitSpec(_Spec):
     train: float = Field(0.8, gt=0, lt=1)
     val: float = Field(0.1, gt=0, lt=1)
     test: float = Field(0.1, gt=0, lt=1)
+    stratify_min_frames: int = Field(
+        5,
+        ge=3,
+        description=(
+            "The split is stratified by frame origin: each origin with at least this many frames is split on its "
+            "own in the proportions above (at least one frame in val and in test), so every such origin is in "
+            "train, val and test; smaller origins are pooled and the pool split the same way (all in train if "
+            "it has fewer than 3 frames)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitSpec:
@@ -365,24 +429,102 @@ class MlipSpec(_Spec):
     """NequIP model, training and deployment settings."""
 
     architecture: Literal["nequip"] = "nequip"
-    r_max_A: float = Field(5.0, gt=2.0, le=10.0)
-    num_layers: int = Field(2, ge=1, le=6)
+    r_max_A: float = Field(
+        6.0,
+        gt=2.0,
+        le=10.0,
+        description=(
+            "Cutoff radius (Å). NequIP multiplies every edge by a polynomial envelope (p = 6) that is already "
+            "~0 near r_max: with 5.0 Å bcc Li's third shell (4.86 Å, 12 neighbours) had weight 0.001, i.e. the "
+            "model saw only the first two shells; 6.0 Å gives it weight 0.18 (fourth and fifth shells 0.006 "
+            "and 0.000) at 58 instead of 26 neighbours per atom (benchmarks/rmax_shells.py, "
+            "benchmarks/results/rmax_shells_2026-12-03.txt). Adatom images should be at least r_max apart."
+        ),
+    )
+    num_layers: int = Field(
+        2,
+        ge=1,
+        le=6,
+        description=(
+            "Interaction layers. 2 layers x 6 Å see 12 Å, several layers of a slab; with l_max 1, 16 features and "
+            "parity off the model has about 9k parameters and trains at 1.5-2.3 s per epoch of 120 frames on 2 CPU "
+            "cores (shared/notes/stack_science.md), small enough for a 44-frame demo set not to be over-fitted "
+            "by size alone; the tutorial size (4 layers, 32 features, parity on, 417k parameters) is 4x slower."
+        ),
+    )
     l_max: int = Field(1, ge=0, le=3)
     num_features: int = Field(16, ge=4, le=256)
     parity: bool = False
     radial_mlp_depth: int = Field(1, ge=1, le=4)
     radial_mlp_width: int = Field(32, ge=8, le=256)
-    max_epochs: int = Field(200, ge=1)
-    batch_size: int = Field(4, ge=1)
-    learning_rate: float = Field(0.01, gt=0)
-    loss_coeffs: dict[Literal["total_energy", "forces", "stress"], float] = Field(
-        default_factory=lambda: {"total_energy": 10.0, "forces": 1.0, "stress": 1000.0},
+    max_epochs: int = Field(
+        1000,
+        ge=1,
         description=(
-            "Weights of the per-atom energy, force and stress MSE terms. Stresses (eV/Å^3) are about "
-            "100x smaller than forces (eV/Å), so without a large weight the equation of state is not "
-            "learned: on the demo data, stress weight 1 gave a0 = 3.335 Å, weights 10/1/1000 gave 3.431 Å "
-            "(GPAW: 3.433 Å)."
+            "Upper limit of epochs; training normally ends earlier by early stopping (early_stopping_patience). "
+            "The former fixed 200 epochs of batch 4 (1.8 k steps at a constant learning rate) stopped while the "
+            "validation loss was still falling."
         ),
+    )
+    batch_size: int = Field(4, ge=1)
+    learning_rate: float = Field(0.005, gt=0, description="Initial Adam learning rate (reduced on plateaus).")
+    lr_plateau_factor: float = Field(
+        0.5, gt=0, lt=1, description="ReduceLROnPlateau: multiply the learning rate by this when the validation loss stalls."
+    )
+    lr_plateau_patience: int = Field(
+        20, ge=1, description="ReduceLROnPlateau: epochs without a better validation loss before the learning rate is cut."
+    )
+    min_learning_rate: float = Field(1e-5, gt=0, description="ReduceLROnPlateau: the learning rate is not cut below this.")
+    early_stopping_patience: int | None = Field(
+        60,
+        ge=1,
+        description=(
+            "Stop when the validation loss (val0_epoch/weighted_sum) has not improved for this many epochs, i.e. "
+            "after about three learning-rate cuts without progress (None: always run max_epochs). The best "
+            "checkpoint by that loss is the one deployed."
+        ),
+    )
+    loss_coeffs: dict[Literal["total_energy", "forces", "stress"], float] | None = Field(
+        None,
+        description=(
+            "Explicit weights of the per-atom energy, force and stress MSE terms (nequip normalises them to sum "
+            "1). None (default): balanced from the training labels, coefficient = loss_balance / scale^2 with "
+            "scale the spread of the label (std of the energy per atom, RMS force and RMS stress component, "
+            "li_campaign.mlip.dataset.label_scales): at the start of training each term's MSE is about its "
+            "scale^2, so each contributes its loss_balance share and none dominates. The former fixed 10/1/1000 "
+            "gave stress 98.9 % of the weight (on the demo data stress weight 1 had given a0 = 3.335 Å: the "
+            "stress term must not be negligible either, which the balance also ensures)."
+        ),
+    )
+    loss_balance: dict[Literal["total_energy", "forces", "stress"], float] = Field(
+        default_factory=lambda: {"total_energy": 1.0, "forces": 1.0, "stress": 1.0},
+        description="Relative share of each loss term at the start of training (used when loss_coeffs is None).",
+    )
+
+    @model_validator(mode="after")
+    def _loss_terms(self) -> MlipSpec:
+        for name in ("loss_coeffs", "loss_balance"):
+            value = getattr(self, name)
+            missing = sorted({"total_energy", "forces", "stress"} - set(value or {"total_energy", "forces", "stress"}))
+            if missing:
+                raise ValueError(f"{name} needs a weight for each of total_energy, forces, stress; missing {missing}")
+            if value and any(v < 0 for v in value.values()):
+                raise ValueError(f"{name}: weights must not be negative, got {value}")
+        return self
+    max_train_energy_mae_meV_atom: float | None = Field(
+        20.0,
+        gt=0,
+        description=(
+            "A fit whose training-set energy MAE on any frame origin is above this (meV/atom) fails, naming the "
+            "origin and its errors (None: no check). 20 meV/atom is about the spread of adsorption energies "
+            "between sites that the fan-out must resolve; the 2026-12 demo fit had 26 meV/atom on its adatom "
+            "frames (issue 17) while bulk frames were at 2-4."
+        ),
+    )
+    max_train_force_mae_meV_A: float | None = Field(
+        None,
+        gt=0,
+        description="The same check on the training-set force MAE per origin (meV/Å); None: no check.",
     )
     seed: int = 456
     split: SplitSpec = SplitSpec()

@@ -11,6 +11,7 @@ from li_campaign.db.reuse import expose_store, find_result, reuse_or_compute
 from li_campaign.dft.engine import get_engine
 from li_campaign.dft.engines import LabelError
 from li_campaign.dft.frames import frame_key
+from li_campaign.dft.kpoints import engine_kspacing
 from li_campaign.schemas.frames import TrainingFrameBatchDoc, TrainingFrameDoc, TrainingSetDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import DftSpec, TrainingSetSpec
@@ -85,42 +86,52 @@ class TrainingSetMaker(Maker):
     frames instead. The output of the job (after replacement) is the
     :class:`TrainingSetDoc` of the collect job, so a fit job that takes it runs after every
     frame is labelled.
+
+    ``r_max_A`` is the campaign's ``mlip.r_max_A``: adatom images are at least that far apart
+    unless ``training_set.slabs.adatom_min_image_distance_A`` says otherwise. Slabs and their
+    adatom supercells get commensurate k-meshes (:meth:`TrainingStructure.kpoint_mesh`), passed
+    to the engine as explicit meshes and part of the reuse keys.
     """
 
     name: str = "training set"
     training_set: TrainingSetSpec = field(default_factory=TrainingSetSpec)
     dft: DftSpec = field(default_factory=DftSpec)
     seed: int = 7
+    r_max_A: float | None = None
     campaign: str = ""
     spec_hash: str = ""
 
     @job
     def make(self) -> Response:
         """Build the label jobs and the collect job."""
-        structures = generate_training_structures(self.training_set, self.seed)
+        structures = generate_training_structures(self.training_set, self.seed, self.r_max_A)
         engine = get_engine(self.dft, self.campaign, self.spec_hash)
+        kspacing = engine_kspacing(self.dft)
         ctx = {"campaign": self.campaign, "spec_hash": self.spec_hash}
         jobs, frame_ids, origins = [], [], []
         reused = 0
         for i, item in enumerate(structures):
             frame_id = f"{self.campaign}:{item.origin}:{i:04d}"
             seed = self.seed * 1000 + i
+            kpts = item.kpoint_mesh(kspacing)
             settings = engine.calc_settings(
                 item.calculation, item.is_slab, relax=self.training_set.relax, aimd=self.training_set.aimd,
-                temperature_K=item.temperature_K, seed=seed,
+                temperature_K=item.temperature_K, seed=seed, kpts=kpts,
             )  # fmt: skip
             key = frame_key(item.calculation, item.structure, settings)
             if find_result(key) is not None:
                 label_job = reuse_frames(key, frame_id, item.origin, item.label, **ctx)
                 reused += 1
             elif item.calculation == "relax":
-                label_job = engine.relax(item.structure, frame_id, item.origin, item.label, item.is_slab, self.training_set.relax)
+                label_job = engine.relax(
+                    item.structure, frame_id, item.origin, item.label, item.is_slab, self.training_set.relax, kpts=kpts
+                )
             elif item.calculation == "md":
                 label_job = engine.md(
                     item.structure, frame_id, item.origin, item.label, item.temperature_K, self.training_set.aimd, seed
                 )
             else:
-                label_job = engine.static(item.structure, frame_id, item.origin, item.label, item.is_slab)
+                label_job = engine.static(item.structure, frame_id, item.origin, item.label, item.is_slab, kpts=kpts)
             label_job.name = f"dft label {item.label}"
             jobs.append(expose_store(label_job))
             frame_ids.append(label_job.output.frame_ids if item.calculation != "static" else label_job.output.frame_id)

@@ -14,8 +14,16 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 from li_campaign.core.lithium import bcc_li_conventional, check_lithium_structure
-from li_campaign.schemas.spec import AimdTrainingSpec, MorseSpec, TrainingSetSpec, facet_label
-from li_campaign.structures.slabs import adatom_slabs, make_symmetric_slab
+from li_campaign.dft.kpoints import commensurate_kmesh
+from li_campaign.schemas.spec import AimdTrainingSpec, MlipSpec, MorseSpec, SlabTrainingSpec, TrainingSetSpec, facet_label
+from li_campaign.structures.slabs import (
+    adatom_start_position,
+    add_adatom,
+    lateral_repeats,
+    make_symmetric_slab,
+    nearest_neighbour_distance,
+    top_surface_sites,
+)
 
 LI_MELTING_POINT_K = 453.7
 """Melting point of Li at ambient pressure (K, experiment); MD frames above it are tagged ``liquid``."""
@@ -32,6 +40,12 @@ class TrainingStructure:
 
     ``calculation`` is ``static`` (one frame), ``relax`` (frames along a fixed-cell
     relaxation) or ``md`` (frames of an MD run by the engine at ``temperature_K``).
+
+    ``kpoint_repeats`` and ``kpoint_multiple`` make the k-meshes of a facet's slabs and adatom
+    supercells commensurate (:meth:`kpoint_mesh`): the cell is ``kpoint_repeats`` times the
+    facet's slab in-plane, and the slab's in-plane mesh is rounded up to a multiple of
+    ``kpoint_multiple`` (the adatom supercell's repeats). ``(1, 1)`` and ``(1, 1)``: the plain
+    k-spacing rule.
     """
 
     origin: str
@@ -39,6 +53,21 @@ class TrainingStructure:
     structure: Structure
     calculation: Literal["static", "relax", "md"] = "static"
     temperature_K: float | None = None
+    kpoint_repeats: tuple[int, int] = (1, 1)
+    kpoint_multiple: tuple[int, int] = (1, 1)
+
+    def kpoint_mesh(self, kspacing_inv_A: float | None) -> list[int] | None:
+        """The explicit k-mesh of this cell for an engine with ``kspacing_inv_A``, or None for the engine's own rule.
+
+        None where the engine has no k-points (``kspacing_inv_A`` None) or the cell needs no
+        commensurate mesh (both repeats (1, 1)): its label settings, and so its reuse key, stay
+        those of the plain k-spacing rule. Otherwise
+        :func:`~li_campaign.dft.kpoints.commensurate_kmesh`, a function of the cell and the
+        spec only (deterministic, so it can enter reuse keys).
+        """
+        if kspacing_inv_A is None or not self.is_slab or (self.kpoint_repeats, self.kpoint_multiple) == ((1, 1), (1, 1)):
+            return None
+        return commensurate_kmesh(self.structure.lattice.matrix, kspacing_inv_A, self.kpoint_repeats, self.kpoint_multiple)
 
     @property
     def is_slab(self) -> bool:
@@ -87,18 +116,69 @@ def _perturbed_slab(slab: Structure, rng: np.random.Generator, max_z_strain: flo
     return new
 
 
-def generate_training_structures(spec: TrainingSetSpec, seed: int) -> list[TrainingStructure]:
+def adatom_image_distance(slabs: SlabTrainingSpec, r_max_A: float | None = None) -> float:
+    """Smallest distance (Å) between an adatom and its periodic images in the training set's adatom cells.
+
+    The larger of ``adatom_min_lateral_A`` and ``adatom_min_image_distance_A``; the latter
+    unset, the campaign's ``r_max_A`` (``mlip.r_max_A``, passed by the caller), or the
+    default of :class:`~li_campaign.schemas.spec.MlipSpec` if that is not given either.
+    """
+    distance = slabs.adatom_min_image_distance_A
+    if distance is None:
+        distance = r_max_A if r_max_A is not None else MlipSpec.model_fields["r_max_A"].default
+    return max(float(slabs.adatom_min_lateral_A), float(distance))
+
+
+def adatom_height_offsets(slabs: SlabTrainingSpec) -> list[float]:
+    """Offsets (Å) of the adatom height scan from the start height: ``adatom_n_heights`` evenly spaced over
+    ``adatom_height_range_A`` (0 alone when one height is asked for)."""
+    if slabs.adatom_n_heights == 1:
+        return [0.0]
+    low, high = slabs.adatom_height_range_A
+    return [float(x) for x in np.linspace(low, high, slabs.adatom_n_heights)]
+
+
+def adatom_height_scan(
+    slab: Structure, repeats: tuple[int, int], offsets: list[float]
+) -> list[tuple[str, float, Structure]]:
+    """Adatom cells at every symmetry-distinct top-surface site and each height: ``[(site, offset, cell), ...]``.
+
+    The slab is repeated ``repeats`` in-plane; the sites are those of
+    :func:`~li_campaign.structures.slabs.top_surface_sites` (the fan-out's site finder, so every
+    site type the fan-out computes, the bulk-continuation sites included), labelled
+    ``<type>-<i>`` as the fan-out labels them. Per site, the adatom sits above the site at the
+    start height of :func:`~li_campaign.structures.slabs.adatom_start_position` (nearest slab atom
+    one bulk nearest-neighbour distance away) plus each offset.
+    """
+    supercell = slab.copy()
+    supercell.make_supercell([repeats[0], repeats[1], 1])
+    bond = nearest_neighbour_distance(supercell)
+    out: list[tuple[str, float, Structure]] = []
+    for kind, positions in top_surface_sites(supercell).items():
+        for i, site in enumerate(positions):
+            start = adatom_start_position(supercell, site, bond)
+            for offset in offsets:
+                out.append((f"{kind}-{i}", offset, add_adatom(supercell, start + np.array([0.0, 0.0, offset]))))
+    return out
+
+
+def generate_training_structures(spec: TrainingSetSpec, seed: int, r_max_A: float | None = None) -> list[TrainingStructure]:
     """Return every structure of the training set, deterministically for a given seed.
 
     The set holds: conventional cells under random strain (``bulk_strain``); strained
     and rattled supercells (``bulk_rattle``); vacancy supercells (``vacancy``); symmetric
     slabs of each facet and perturbed copies (``slab``), and the slabs with one Li adatom at
-    each distinct site, slightly rattled and with a random height offset (``adatom``).
+    every symmetry-distinct site, each at ``adatom_n_heights`` heights, slightly rattled
+    (``adatom``; :func:`adatom_height_scan`). The adatom cells repeat the slab in-plane
+    until the adatom's images are :func:`adatom_image_distance` apart (``r_max_A``: the
+    campaign's ``mlip.r_max_A``); the slabs of a facet and its adatom cells carry
+    commensurate k-meshes (:meth:`TrainingStructure.kpoint_mesh`).
     The optional sections add equation-of-state cells (``bulk_eos``), rattled supercells
     at several amplitudes (``bulk_rattle``), divacancies (``divacancy``), stepped and
     kinked slabs (``step``) and MD snapshots (``aimd``, ``liquid`` above the melting
     point); with ``relax`` the
-    unperturbed cells of its origins are relaxed instead of labelled once. They draw
+    unperturbed cells of its origins are relaxed instead of labelled once (for ``adatom``:
+    the cell at the start height of each site). They draw
     from the random stream after the default sections, so enabling them leaves the
     default structures unchanged.
     """
@@ -131,18 +211,32 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int) -> list[Train
             out.append(TrainingStructure("vacancy", f"vacancy {i}", vac, relax("vacancy") if i == 0 else "static"))
     if spec.slabs is not None:
         s = spec.slabs
+        offsets = adatom_height_offsets(s)
+        start_height = int(np.argmin(np.abs(offsets)))  # the scan point relaxed where relax.origins has adatom
         for hkl in _training_facets(s):
             slab = make_symmetric_slab(a, hkl, s.min_slab_size_A, s.min_vacuum_A)
             name = facet_label(hkl)
-            out.append(TrainingStructure("slab", f"slab {name}", slab, relax("slab")))
+            repeats = lateral_repeats(slab, adatom_image_distance(s, r_max_A)) if s.adatom else (1, 1)
+            out.append(TrainingStructure("slab", f"slab {name}", slab, relax("slab"), kpoint_multiple=repeats))
             for i in range(s.n_perturbed):
                 perturbed = _perturbed_slab(slab, rng, s.max_z_strain, s.surface_shift_A)
-                out.append(TrainingStructure("slab", f"slab {name} perturbed {i}", _rattled(perturbed, rng, s.rattle_std_A)))
+                out.append(
+                    TrainingStructure(
+                        "slab", f"slab {name} perturbed {i}", _rattled(perturbed, rng, s.rattle_std_A),
+                        kpoint_multiple=repeats,
+                    )
+                )  # fmt: skip
             if s.adatom:
-                for site, cell in adatom_slabs(slab, s.adatom_min_lateral_A)[: s.max_adatom_sites]:
+                for site, offset, cell in adatom_height_scan(slab, repeats, offsets):
                     cell = _rattled(cell, rng, 0.5 * s.rattle_std_A)
-                    cell.translate_sites([len(cell) - 1], [0, 0, rng.uniform(-1, 1) * s.adatom_height_jitter_A], frac_coords=False)
-                    out.append(TrainingStructure("adatom", f"slab {name} + adatom {site}", cell, relax("adatom")))
+                    if s.adatom_height_jitter_A > 0:
+                        jitter = rng.uniform(-1, 1) * s.adatom_height_jitter_A
+                        cell.translate_sites([len(cell) - 1], [0, 0, jitter], frac_coords=False)
+                    calculation = relax("adatom") if offsets[start_height] == offset else "static"
+                    label = f"slab {name} + adatom {site}" + (f" dz {offset:+.2f} Å" if len(offsets) > 1 else "")
+                    out.append(
+                        TrainingStructure("adatom", label, cell, calculation, kpoint_repeats=repeats, kpoint_multiple=repeats)
+                    )
     out += _extra_structures(spec, unit, rng, relax)
     for item in out:
         check_lithium_structure(item.structure, item.label)

@@ -36,8 +36,11 @@ def test_report_has_every_stage(finished):
     assert set(report["min_adsorption_energy_eV"]) == set(FACETS)
     assert set(report["min_barrier_eV"]) == set(FACETS)
     assert all(v >= 0 for v in report["min_barrier_eV"].values())
-    assert report["bep"]["n"] == 3 and set(report["bep"]["facets"]) == set(FACETS)
-    assert {"slope", "intercept", "r2", "spearman", "ci95", "n"} <= set(report["bep"])
+    # three facets: no BEP fit (it needs 4 valid facets), and the report says why; every facet is a point or excluded
+    bep = report["bep"]
+    points, excluded = {p["facet"] for p in bep["points"]}, {e["facet"] for e in bep["excluded"]}
+    assert points | excluded == set(FACETS) and not points & excluded and bep["n"] == len(points)
+    assert bep["slope"] is None and bep["ci95"] is None and "need at least 4 valid facets" in bep["reason"]
     assert report["bep_high_index"]["n"] == 0  # (100), (110), (111) only
     assert sum(row["wulff_fraction"] for row in report["facets"]) == pytest.approx(1.0)
     assert all(len(row["hkl"]) == 3 for row in report["facets"])

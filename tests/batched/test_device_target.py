@@ -40,7 +40,8 @@ def test_other_torch_build_is_refused_and_matching_build_passes():
 
 def test_training_device_batch_size_and_dtype_in_config(tmp_path):
     files = {k: tmp_path / f"{k}.extxyz" for k in ("train", "val", "test")}
-    cpu = nequip_config(MlipSpec(device="cpu", batch_size=4, gpu_batch_size=32, precision="float64"), files)
+    scales = {k: {"total_energy": 0.05, "forces": 0.2, "stress": 0.003} for k in files}  # the files are not read
+    cpu = nequip_config(MlipSpec(device="cpu", batch_size=4, gpu_batch_size=32, precision="float64"), files, scales=scales)
     assert cpu["trainer"]["accelerator"] == "cpu"
     assert cpu["data"]["train_dataloader"]["batch_size"] == 4  # gpu_batch_size only on a GPU
     assert cpu["training_module"]["model"]["model_dtype"] == "float64"

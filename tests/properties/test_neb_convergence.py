@@ -108,3 +108,14 @@ def test_spec_bounds():
     with pytest.raises(ValidationError, match="max_images"):
         NebConvergenceSpec(max_images=0)
     assert NebConvergenceSpec.from_dict(NebConvergenceSpec().as_dict()) == NebConvergenceSpec()
+
+
+def test_a_facet_whose_bands_are_all_invalid_has_no_barrier_and_says_why():
+    """No silent zero: every band invalid gives no lowest hop, no effective barrier, and the bands' reasons."""
+    from li_campaign.properties.diffusion import DiffusionResult, surface_barriers
+
+    bad = _hop("h", "b", 0.0, 0.0).model_copy(update={"valid": False, "invalid_reason": "no interior maximum"})
+    summary = surface_barriers(DiffusionResult([bad], []), "h")
+    assert (summary.min_barrier_eV, summary.min_hop, summary.effective_barrier_eV) == (None, None, None)
+    assert summary.percolates == {"a": False, "b": False}
+    assert any("no barrier" in note and "h->b: no interior maximum" in note for note in summary.notes), summary.notes

@@ -519,9 +519,9 @@ class BarrierSummary:
     does not percolate.
     """
 
-    min_barrier_eV: float
-    min_hop: str
-    min_mechanism: str
+    min_barrier_eV: float | None
+    min_hop: str | None
+    min_mechanism: str | None
     ground_site: str
     effective_barrier_eV: float | None
     effective_barrier_by_direction_eV: dict[str, float | None]
@@ -556,22 +556,29 @@ def surface_barriers(result: DiffusionResult, ground_site: str | None = None) ->
     -------
     BarrierSummary
 
+    When no terrace hop is valid, the lowest single hop is None, no edge enters the graph (so
+    it percolates nowhere and there is no effective barrier) and ``notes`` give the reasons.
+
     Raises
     ------
     ValueError
-        If no terrace hop is valid (from :func:`lowest_hop`).
+        If there is no ground site.
     """
     energies = result.site_energies_eV
     ground = min(energies, key=energies.get) if energies else ground_site
     if ground is None:
         raise ValueError("no ground site: give ground_site or a result with site energies")
-    barrier, hop, mechanism = lowest_hop(result.hops, ground)
-    graph = result.graph
     directions = ("a", "b")
+    no_valid_hop: list[str] = []
+    try:
+        barrier, hop, mechanism = lowest_hop(result.hops, ground)
+    except ValueError as exc:  # every band invalid: the document says so and keeps them, with their reasons
+        barrier, hop, mechanism, no_valid_hop = None, None, None, [f"no barrier: {exc}"]
+    graph = result.graph
     if graph is None or ground not in energies:
         return BarrierSummary(
             barrier, hop, mechanism, ground, None, dict.fromkeys(directions), [], None,
-            dict.fromkeys(directions, False), None, ["site graph: not built, no effective barrier"],
+            dict.fromkeys(directions, False), None, [*no_valid_hop, "site graph: not built, no effective barrier"],
         )
     weighted = []
     for k, oriented in result.edges.items():
@@ -586,7 +593,7 @@ def surface_barriers(result: DiffusionResult, ground_site: str | None = None) ->
     by_direction = {name: effective[name].barrier_eV for name in directions}
     finite = [name for name in directions if by_direction[name] is not None]
     best = min(finite, key=lambda name: by_direction[name]) if finite else None
-    notes = [
+    notes = no_valid_hop + [
         f"site graph: the valid hops (up to {graph.cutoff_A:.2f} Å) do not connect {ground} to its own periodic "
         f"image along {name}: the hop network does not percolate along {name}, no effective barrier there"
         for name in directions

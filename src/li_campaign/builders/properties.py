@@ -8,6 +8,7 @@ fields (structures, forces, NEB images) are never read.
 from __future__ import annotations
 
 from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
+from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
 
 _FRAME_FIELDS = ("frame_id", "origin", "label", "n_atoms", "energy_eV", "energy_per_atom_eV", "engine", "wall_time_s")
 _MODEL_FIELDS = (
@@ -92,12 +93,7 @@ _DIFFUSION_FIELDS = (
     "min_barrier_eV",
     "min_hop",
     "min_mechanism",
-    "effective_barrier_eV",
-    "effective_barrier_by_direction_eV",
-    "effective_path",
-    "effective_mechanism",
-    "percolates",
-    "hop_cutoff_A",
+    *EFFECTIVE_BARRIER_FIELDS,
 )
 _HOP_FIELDS = (
     "start",

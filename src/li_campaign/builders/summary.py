@@ -9,6 +9,8 @@ import numpy as np
 from maggma.core import Builder, Store
 from maggma.utils import to_dt
 
+from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
+
 LAST_UPDATED = "last_updated"
 _BUILT = {"state": "successful", "model_sha256": {"$ne": None}}
 
@@ -174,7 +176,7 @@ class FacetSummaryBuilder(Builder):
             "min_barrier_eV": _field(diffusion, "min_barrier_eV"),
             "min_hop": _field(diffusion, "min_hop"),
             "min_mechanism": _field(diffusion, "min_mechanism"),
-            **{name: _field(diffusion, name) for name in _EFFECTIVE_FIELDS},
+            **{name: _field(diffusion, name) for name in EFFECTIVE_BARRIER_FIELDS},
             "invalid_hops": _invalid_hops(diffusion),
             "step_energy_eV_per_A": _field(step, "step_energy_eV_per_A"),
             "diffusivity_cm2_s": _diffusivities(item.get("adatom_diffusion", [])),
@@ -192,15 +194,6 @@ class FacetSummaryBuilder(Builder):
             self.facet_summary.update(items)
 
 
-#: Fields of the effective (long-range transport) barrier copied from ``diffusion_barriers``.
-_EFFECTIVE_FIELDS = (
-    "effective_barrier_eV",
-    "effective_barrier_by_direction_eV",
-    "effective_path",
-    "effective_mechanism",
-    "percolates",
-    "hop_cutoff_A",
-)
 
 
 def _stable_sites(adsorption: dict | None) -> int | None:
@@ -242,6 +235,8 @@ def _diffusivities(runs: list[dict]) -> dict[str, float]:
 #: Fewest valid facets of a BEP fit: with n − 2 = 2 degrees of freedom the t-based interval of the slope is
 #: finite but wide (t = 4.30); at n = 3 it is ±12.7 standard errors and at n = 2 the line has no residual.
 MIN_BEP_POINTS = 4
+#: The numbers of a BEP fit (None when there is no fit).
+BEP_FIT_FIELDS = ("slope", "slope_stderr", "intercept", "intercept_stderr", "r2", "ci95", "p_value", "spearman")
 #: Effective barriers below this (eV) are not a transport barrier but a numerical artefact (or a flat
 #: landscape the NEB cannot resolve); such facets are excluded from the BEP fit.
 MIN_BEP_BARRIER_EV = 0.01
@@ -269,17 +264,7 @@ def bep_fit(x: list[float], y: list[float]) -> dict:
     from scipy import stats
 
     n = len(x)
-    no_fit = {
-        "slope": None,
-        "slope_stderr": None,
-        "intercept": None,
-        "intercept_stderr": None,
-        "r2": None,
-        "ci95": None,
-        "p_value": None,
-        "spearman": None,
-        "n": n,
-    }
+    no_fit = {**dict.fromkeys(BEP_FIT_FIELDS), "n": n}
     if n < MIN_BEP_POINTS:
         return {
             **no_fit,

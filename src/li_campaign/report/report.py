@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from li_campaign.builders.summary import BEP_FIT_FIELDS
 from li_campaign.core.errors import DatabaseError, InputError
+from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
 from li_campaign.report.active import active_learning_markdown, active_learning_rows, committee_members, plot_active_learning
 from li_campaign.report.bulk import bulk_markdown, plot_elastic, plot_phonons
 from li_campaign.report.counts import count_calculations
@@ -59,12 +61,7 @@ _FACET_FIELDS = (
     "min_site",
     "min_adsorption_basis",
     "min_pinned_adsorption_energy_eV",
-    "effective_barrier_eV",
-    "effective_barrier_by_direction_eV",
-    "effective_path",
-    "effective_mechanism",
-    "percolates",
-    "hop_cutoff_A",
+    *EFFECTIVE_BARRIER_FIELDS,
     "min_barrier_eV",
     "min_hop",
     "min_mechanism",
@@ -111,14 +108,7 @@ _BEP_FIELDS = (
     "reason",
 )
 _NO_BEP = {
-    "slope": None,
-    "slope_stderr": None,
-    "intercept": None,
-    "intercept_stderr": None,
-    "r2": None,
-    "ci95": None,
-    "p_value": None,
-    "spearman": None,
+    **dict.fromkeys(BEP_FIT_FIELDS),
     "n": 0,
     "facets": [],
     "mechanisms": {},

@@ -22,6 +22,7 @@ from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
 from li_campaign.schemas.properties import AdsorptionDoc, AdsorptionSite, BulkDoc, DiffusionDoc, Hop, SurfaceEnergyDoc
 from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.validation import SpotCheck, ValidationDoc
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Some jobs are not connected"),
@@ -251,6 +252,7 @@ FIRST_BUILD = {
     "elastic_constants": 0,
     "bulk_properties": 0,
     "active_learning": 0,  # tests/active builds it
+    "validation": 0,  # test_bep_is_validated_by_the_newest_passing_spot_checks adds it
 }
 
 
@@ -353,6 +355,54 @@ def test_incremental_builds(campaign: Campaign):
     assert len(query(campaign, "surface_energies", {"facet": "100"})) == 2
     (row,) = query(campaign, "facet_summary", {"facet": "100"})
     assert row["surface_energy_J_m2"] == 0.470
+    assert run_builders(campaign) == dict.fromkeys(FIRST_BUILD, 0)
+
+
+@job
+def validation_job(sha: str, error: float) -> ValidationDoc:
+    """Spot checks of one model: an E_ads check with ``error`` (tolerance 0.10 eV) and a passing barrier check."""
+    rows = [
+        ("adsorption_energy", -1.32 + error, -1.32, 0.10),
+        ("barrier", 0.013, 0.012, 0.10),
+    ]
+    checks = [
+        SpotCheck(
+            quantity=q, facet="100", item="hollow-0", unit="eV", geometry="relaxed NEB endpoint", model=m, dft=d,
+            error=m - d, threshold=t, status="pass" if abs(m - d) <= t else "fail",
+        )  # fmt: skip
+        for q, m, d, t in rows
+    ]
+    n_pass = sum(c.status == "pass" for c in checks)
+    return ValidationDoc(
+        campaign=NAME, model_sha256=sha, engine="morse", checks=checks, passed=n_pass == len(checks), n_checks=len(checks),
+        n_passed=n_pass, n_failed=len(checks) - n_pass, n_refused=0, n_skipped=0,
+        thresholds={"adsorption_energy": 0.10, "barrier": 0.10}, provenance=_prov(sha),
+    )  # fmt: skip
+
+
+def test_bep_is_validated_by_the_newest_passing_spot_checks(campaign: Campaign):
+    run_builders(campaign)
+    (bep,) = query(campaign, "bep_regression")
+    assert bep["validated"] is False and bep["validation"]["reason"].startswith("no teacher spot checks")
+    assert collect_report(campaign)["validation"]["validated"] is False
+
+    run_jobs(campaign, [validation_job(SHA, 0.30)])  # E_ads off by 0.30 eV: fails
+    counts = run_builders(campaign)
+    assert counts["validation"] == 1 and counts["bep_regression"] == 1  # spot checks alone make the fit stale
+    (bep,) = query(campaign, "bep_regression")
+    assert bep["validated"] is False and bep["n"] == 3
+    assert bep["validation"]["reason"] == "1 failed, 0 refused and 0 skipped of 2 teacher spot checks"
+    report = collect_report(campaign)
+    assert report["bep"]["validated"] is False
+    (row,) = [c for c in report["validation"]["checks"] if c["status"] == "fail"]
+    assert (row["quantity"], row["error"]) == ("adsorption_energy", pytest.approx(0.30))
+
+    run_jobs(campaign, [validation_job(SHA, 0.04)])  # a newer run within the tolerance: validated
+    assert run_builders(campaign)["bep_regression"] == 1
+    (bep,) = query(campaign, "bep_regression")
+    assert bep["validated"] is True and bep["validation"]["reason"] is None and bep["validation"]["n_passed"] == 2
+    report = collect_report(campaign)
+    assert report["bep"]["validated"] is True and report["validation"]["validated"] is True
     assert run_builders(campaign) == dict.fromkeys(FIRST_BUILD, 0)
 
 

@@ -235,3 +235,55 @@ def test_an_untrained_model_fails_these_tolerances(model, tmp_path):
     package = nequip_cli.package(nequip_cli.train(tmp_path / "nequip.yaml", tmp_path / "train"), tmp_path / "m.nequip.zip")
     energy, _ = holdout_errors(load_calculator(package, file_sha256(package), "eager", "cpu"), model["frames"])
     assert energy > 2 * ENERGY_TOL_MEV_ATOM, energy
+
+
+def test_spot_checks_are_the_teacher_and_the_model_at_the_same_geometries(finished, model, teacher):
+    """The validation stage's rows, recomputed here from its stored frames: the teacher's column with the
+    direct pair sums, the model's with the deployed model, the verdicts from the spec's tolerances."""
+    from li_campaign.db.config import Campaign
+    from li_campaign.mlip.dataset import frame_to_atoms
+
+    section = finished["report"]["validation"]
+    rows = section["checks"]
+    by_quantity = {q: [r for r in rows if r["quantity"] == q] for q in {r["quantity"] for r in rows}}
+    facets = {"100", "110", "111"}
+    assert {r["facet"] for r in by_quantity["adsorption_energy"]} == facets
+    assert {r["facet"] for r in by_quantity["barrier"]} <= facets and by_quantity["barrier"]
+    assert {r["facet"] for r in by_quantity["surface_energy"]} == facets
+    assert sorted(r["quantity"] for r in rows if r["facet"] is None) == ["bulk_modulus", "lattice_constant"]
+
+    store = Campaign(finished["root"]).job_store()
+    store.connect()
+    frames = {}
+    for doc in store.query({"output.doc_type": "pack", "output.result_doc_types": "training_frame"}, properties=["output"]):
+        frames.update({r["frame_id"]: r for r in doc["output"]["results"] if r and r.get("origin") == "validation"})
+    assert set(frames) == {fid for row in rows for fid in row["frame_ids"]}  # each stored teacher frame is in a check
+    energies = {}
+    for frame_id, frame in frames.items():
+        atoms = frame_to_atoms(frame)
+        energies[frame_id] = (teacher["reference"].energy(atoms.positions, atoms.cell.array), len(atoms))
+        assert frame["energy_eV"] == pytest.approx(energies[frame_id][0], abs=1e-6)
+        atoms.calc = model["calc"]
+        energies[frame_id] += (atoms.get_potential_energy(),)
+    bulk_id = next(fid for fid in frames if fid.endswith(":bulk"))
+    for row in rows:
+        assert row["status"] in ("pass", "fail"), row  # nothing refused or skipped in this campaign
+        assert row["status"] == ("pass" if abs(row["error"]) <= row["threshold"] else "fail")
+        assert row["error"] == pytest.approx(row["model"] - row["dft"], abs=1e-9)
+        if row["facet"] is None:
+            continue
+        ids = [fid for fid in row["frame_ids"] if fid != bulk_id]
+        for column, k in (("dft", 0), ("model", 2)):
+            e = {fid: energies[fid][k] for fid in [bulk_id, *ids]}
+            eps = e[bulk_id] / 2
+            if row["quantity"] == "adsorption_energy":
+                expected = e[ids[0]] - e[ids[1]] - eps
+            elif row["quantity"] == "barrier":
+                expected = max(e[fid] for fid in ids) - e[ids[0]]
+            else:
+                cell = frame_to_atoms(frames[ids[0]]).cell.array
+                area = float(np.linalg.norm(np.cross(cell[0], cell[1])))
+                expected = (e[ids[0]] - energies[ids[0]][1] * eps) / (2 * area) * EV_PER_A2_IN_J_PER_M2
+            assert row[column] == pytest.approx(expected, abs=2e-5), (row, column)
+    assert section["validated"] == all(r["status"] == "pass" for r in rows)
+    assert finished["report"]["bep"]["validated"] == section["validated"]

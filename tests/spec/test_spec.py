@@ -53,6 +53,9 @@ def test_facet_label_is_the_cubic_family():
         ({"bulk": {"phonons": {"displacement_A": 0}}}, "bulk.phonons.displacement_A", "greater than"),
         ({"bulk": {"elastic": {"strains": [0.2]}}}, "bulk.elastic.strains", "(0, 0.05]"),
         ({"bulk": {"dft_elastic_kspacing_inv_A": 0}}, "bulk.dft_elastic_kspacing_inv_A", "greater than"),
+        ({"validation": {"adsorption_tol_eV": 0}}, "validation.adsorption_tol_eV", "greater than"),
+        ({"validation": {"max_band_images": 2}}, "validation.max_band_images", "greater than or equal to 3"),
+        ({"validation": {"thresholds": {}}}, "validation.thresholds", "Extra inputs"),
     ],
 )
 def test_bad_fields_are_named(patch, field, message):

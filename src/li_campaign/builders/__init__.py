@@ -35,6 +35,7 @@ from li_campaign.builders.surfaces import (
     StepEdgeBarrierBuilder,
     StepEnergyBuilder,
 )
+from li_campaign.builders.validation import ValidationBuilder
 
 if TYPE_CHECKING:
     from maggma.core import Builder
@@ -58,6 +59,7 @@ _MAP_BUILDERS = {
     "finite_temperature": FiniteTemperatureBuilder,
     "elastic_constants": ElasticBuilder,
     "active_learning": ActiveLearningBuilder,
+    "validation": ValidationBuilder,
 }
 
 
@@ -88,7 +90,7 @@ def all_builders(campaign: Campaign) -> list[Builder]:
             step_energies=derived("step_energies"),
         )
     )
-    builders.append(BepRegressionBuilder(derived("facet_summary"), derived("bep_regression")))
+    builders.append(BepRegressionBuilder(derived("facet_summary"), derived("bep_regression"), validation=derived("validation")))
     builders.append(WulffShapeBuilder(derived("facet_summary"), derived("wulff_shape")))
     builders.append(
         BulkPropertiesBuilder(
@@ -138,6 +140,7 @@ __all__ = [
     "ModelRegistryBuilder",
     "SurfaceEnergyBuilder",
     "TrainingFrameBuilder",
+    "ValidationBuilder",
     "all_builders",
     "job_outputs_store",
     "run_builder",

@@ -12,6 +12,7 @@ from maggma.utils import to_dt
 from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
 
 LAST_UPDATED = "last_updated"
+_VALIDATION_SUMMARY = ("passed", "n_checks", "n_passed", "n_failed", "n_refused", "n_skipped")
 _BUILT = {"state": "successful", "model_sha256": {"$ne": None}}
 
 
@@ -390,11 +391,24 @@ class _PerModelFacetBuilder(Builder):
         Passed to :class:`maggma.core.Builder` (e.g. ``chunk_size``).
     """
 
-    def __init__(self, facet_summary: Store, target: Store, **kwargs):
+    def __init__(self, facet_summary: Store, target: Store, validation: Store | None = None, **kwargs):
         self.facet_summary = facet_summary
         self.target = target
+        self.validation = validation
         self.kwargs = kwargs
-        super().__init__(sources=[facet_summary], targets=[target], **kwargs)
+        sources = [facet_summary] if validation is None else [facet_summary, validation]
+        super().__init__(sources=sources, targets=[target], **kwargs)
+
+    def _validations(self) -> dict[str, dict]:
+        """Model sha256 -> its newest teacher spot-check document (none without a ``validation`` store)."""
+        newest: dict[str, dict] = {}
+        if self.validation is None:
+            return newest
+        for doc in _strip_ids(self.validation.query(properties=[*_VALIDATION_SUMMARY, "model_sha256", "uuid", LAST_UPDATED])):
+            sha = doc.get("model_sha256")
+            if sha and (sha not in newest or to_dt(doc[LAST_UPDATED]) > to_dt(newest[sha][LAST_UPDATED])):
+                newest[sha] = doc
+        return newest
 
     def get_items(self) -> Iterator[dict]:
         """Yield, per stale model, its facet summaries.
@@ -402,17 +416,23 @@ class _PerModelFacetBuilder(Builder):
         Yields
         ------
         dict
-            ``model_sha256`` and ``facets``, the model's facet summary documents.
+            ``model_sha256``, ``facets`` (the model's facet summary documents) and
+            ``validation`` (its newest teacher spot-check summary, or None).
         """
         times: dict[str, datetime] = {}
         for doc in self.facet_summary.query(properties=["model_sha256", LAST_UPDATED]):
             sha = doc["model_sha256"]
             times[sha] = max(times.get(sha, datetime.min), to_dt(doc[LAST_UPDATED]))
+        validations = self._validations()
+        for sha, doc in validations.items():
+            if sha in times:  # a model's spot checks finishing after its facets make its documents stale
+                times[sha] = max(times[sha], to_dt(doc[LAST_UPDATED]))
         stale = _stale(times, self.target)
         self.total = len(stale)
         self.logger.info(f"{type(self).__name__}: processing {self.total} items")
         for sha in stale:
-            yield {"model_sha256": sha, "facets": _strip_ids(self.facet_summary.query(criteria={"model_sha256": sha}))}
+            facets = _strip_ids(self.facet_summary.query(criteria={"model_sha256": sha}))
+            yield {"model_sha256": sha, "facets": facets, "validation": validations.get(sha)}
 
     def update_targets(self, items: list[dict]) -> None:
         """Write the documents in one bulk update."""
@@ -431,7 +451,8 @@ class BepRegressionBuilder(_PerModelFacetBuilder):
     each point carries its mechanism (``effective_mechanism``). The fit is repeated over the
     high-index facets only (``high_index``; see :func:`is_high_index`), where the paper
     reports a weak relation. Below :data:`MIN_BEP_POINTS` points there is no fit and
-    ``reason`` says why.
+    ``reason`` says why. ``validated`` is true only when the model's teacher spot checks
+    (collection ``validation``) all passed (:func:`validation_verdict`).
     """
 
     def process_item(self, item: dict) -> dict:
@@ -467,8 +488,29 @@ class BepRegressionBuilder(_PerModelFacetBuilder):
             "min_points": MIN_BEP_POINTS,
             "min_effective_barrier_eV": MIN_BEP_BARRIER_EV,
             "high_index": {**_fit_points(high), "excluded": [e for e in excluded if e["high_index"]]},
-            LAST_UPDATED: _ceil_ms(_newest_time(docs)),
+            **validation_verdict(item.get("validation")),
+            LAST_UPDATED: _ceil_ms(_newest_time([*docs, *([item["validation"]] if item.get("validation") else [])])),
         }
+
+
+def validation_verdict(validation: dict | None) -> dict:
+    """``validated`` (bool) and ``validation`` (the spot-check counts and why not validated) of a BEP document.
+
+    Validated means the model's teacher spot checks ran and every one passed
+    (:class:`~li_campaign.schemas.validation.ValidationDoc` ``passed``).
+    """
+    if validation is None:
+        reason = "no teacher spot checks for this model (validation disabled, not run yet, or failed)"
+        return {"validated": False, "validation": {"uuid": None, **dict.fromkeys(_VALIDATION_SUMMARY), "reason": reason}}
+    summary = {"uuid": validation.get("uuid"), **{field: validation.get(field) for field in _VALIDATION_SUMMARY}}
+    passed = bool(validation.get("passed"))
+    reason = None
+    if not passed:
+        reason = (
+            f"{summary['n_failed']} failed, {summary['n_refused']} refused and {summary['n_skipped']} skipped "
+            f"of {summary['n_checks']} teacher spot checks"
+        )
+    return {"validated": passed, "validation": {**summary, "reason": reason}}
 
 
 _POINT_FIELDS = (

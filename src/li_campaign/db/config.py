@@ -58,6 +58,7 @@ DERIVED_COLLECTIONS = {
     "adatom_diffusion": "uuid",
     "adatom_arrhenius": "uuid",
     "active_learning": "iteration_id",
+    "validation": "uuid",
 }
 
 

@@ -123,6 +123,7 @@ _DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "finite_temperature": (("model_sha256", "temperature_K"),),
     "elastic_constants": (("model_sha256", "source"), ("campaign", "source")),
     "bulk_properties": (("campaign",),),
+    "validation": (("model_sha256",),),
 }
 
 #: Derived collections written by the builders: unique on the builder's target key (every

@@ -16,11 +16,14 @@ from li_campaign.mlip.jobs import FitNequipMaker
 from li_campaign.properties.jobs import BulkLatticeMaker
 from li_campaign.schemas.spec import CampaignSpec
 from li_campaign.structures.jobs import TrainingSetMaker
+from li_campaign.validation.jobs import TeacherSpotCheckMaker
 
 
 @dataclass
 class CampaignMaker(Maker):
-    """Training set → DFT labels → NequIP fit → bulk EOS → fan-out (:class:`FanOutMaker`) and bulk stage, as one flow.
+    """Training set → DFT labels → NequIP fit → bulk EOS → fan-out (:class:`FanOutMaker`) → teacher spot checks
+    (:class:`~li_campaign.validation.jobs.TeacherSpotCheckMaker`, unless ``validation.enabled`` is false) and bulk
+    stage, as one flow.
 
     DFT jobs go to ``cpu`` workers and model jobs to ``gpu`` workers
     (:mod:`li_campaign.flows.resources`). The DFT teacher's own EOS (and elastic constants)
@@ -54,6 +57,11 @@ class CampaignMaker(Maker):
         parts = [(training, CPU), (fit, GPU), (bulk, GPU), (fanout, GPU)]
         if teacher is not None:
             parts.append((teacher, CPU))
+        if spec.validation.enabled:
+            checks = TeacherSpotCheckMaker(spec=spec).make(
+                fit.output, bulk.output, None if teacher is None else teacher.output, fanout.output
+            )
+            parts.append((checks, CPU))
         if spec.bulk.enabled:
             parts.append((BulkPropertiesMaker(spec=spec).make(fit.output, bulk.output), GPU))
             if teacher is not None:

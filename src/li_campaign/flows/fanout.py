@@ -14,6 +14,9 @@ independent calculations; on GPU workers each pack's model calls run batched
    ``md_diffusion.production_steps``);
 4. per facet and adatom count the Arrhenius fit of the MD diffusivities, compared with the
    facet's NEB barrier.
+
+The flow's output maps ``surface``, ``adsorption`` and ``diffusion`` to facet label -> the
+reference of that facet's document (the teacher spot checks, :mod:`li_campaign.validation`).
 """
 
 from __future__ import annotations
@@ -165,4 +168,9 @@ class FanOutMaker(Maker):
             for (label, n_adatoms), indices in md_at.items()
         ]
         stage4, _ = pack_jobs(fourth, fan.pack_size, "fan-out Arrhenius pack", batched=True)
-        return Flow([*stage1, *stage2, *stage3, *stage4], name=self.name)
+        output = {
+            "surface": {label: out1[i - 1] for label, i in sites_at.items()},
+            "adsorption": {label: out1[i] for label, i in sites_at.items()},
+            "diffusion": neb_of,
+        }
+        return Flow([*stage1, *stage2, *stage3, *stage4], output=output, name=self.name)

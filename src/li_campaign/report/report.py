@@ -19,6 +19,8 @@ from li_campaign.builders.summary import BEP_FIT_FIELDS
 from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
 from li_campaign.report.active import active_learning_markdown, active_learning_rows, committee_members, plot_active_learning
+from li_campaign.report.validation import plot_validation, validation_markdown, validation_section
+from li_campaign.validation.jobs import ORIGIN as VALIDATION_ORIGIN
 from li_campaign.report.bulk import bulk_markdown, plot_elastic, plot_phonons
 from li_campaign.report.counts import count_calculations
 from li_campaign.report.surfaces import (
@@ -106,6 +108,7 @@ _BEP_FIELDS = (
     "points",
     "excluded",
     "reason",
+    "validated",
 )
 _NO_BEP = {
     **dict.fromkeys(BEP_FIT_FIELDS),
@@ -115,6 +118,7 @@ _NO_BEP = {
     "points": [],
     "excluded": [],
     "reason": "no facet results for this model",
+    "validated": False,
 }
 
 
@@ -181,7 +185,9 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         ``calculations`` (``computed``, ``reused`` and ``by_type``; see
         :func:`~li_campaign.report.counts.count_calculations`), ``active_learning`` (one
         object per iteration of the loop, :data:`~li_campaign.report.active.ITERATION_FIELDS`;
-        empty without one).
+        empty without one), ``validation`` (the teacher spot checks:
+        :func:`~li_campaign.report.validation.validation_section`; ``bep.validated`` is true
+        only when they all passed).
 
     Raises
     ------
@@ -222,7 +228,7 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
     bep_docs = _read(campaign, "bep_regression", {"model_sha256": sha})
     bulk_stage = max(_read(campaign, "bulk_properties", {"model_sha256": sha}), key=lambda doc: doc["last_updated"], default=None)
     with _opened(campaign, "training_frames") as store:
-        n_frames = store.count({**_BUILT, "campaign": name})
+        n_frames = store.count({**_BUILT, "campaign": name, "origin": {"$ne": VALIDATION_ORIGIN}})
     jobs = campaign.job_store()
     jobs.connect()
     try:
@@ -255,6 +261,7 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         "n_calculations": calculations["computed"],
         "calculations": calculations,
         "active_learning": active_learning_rows([doc for doc in loop if doc.get("campaign") == name]),
+        "validation": validation_section(_read(campaign, "validation", criteria)),
     }
 
 
@@ -376,9 +383,15 @@ def render_markdown(report: dict) -> str:
             "![Wulff shape](wulff.png)",
         ]
     lines += ["", "## BEP relation (effective barrier vs min adsorption energy, ordinary least squares)", ""]
+    lines += [
+        "**Validated** by the teacher spot checks." if bep.get("validated") else
+        "**Not validated**: the teacher spot checks did not all pass (see below); do not trust this fit yet.",
+        "",
+    ]
     lines += _bep_lines(bep, "All facets: ")
     lines += [""] + _bep_lines(report["bep_high_index"], "High-index facets only: ")
     lines += ["", "![BEP](bep.png)", "", "![parity](parity.png)", ""]
+    lines += validation_markdown(report["validation"], _fmt)
     lines += surface_markdown(report)
     lines += bulk_markdown(report["bulk"] if report["bulk"] and "elastic_GPa" in report["bulk"] else None)
     lines += active_learning_markdown(report.get("active_learning") or [])
@@ -465,7 +478,7 @@ def plot_parity(parity: dict, model: dict, path: Path) -> None:
 
 
 def write_report(campaign: Campaign, out_dir: str | Path, model_sha256: str | None = None) -> Path:
-    """Write ``summary.md``, ``report.json`` and the figures (BEP, Wulff, parity, phonons, Cij(T) and a(T)) into ``out_dir``.
+    """Write ``summary.md``, ``report.json`` and the figures (BEP, Wulff, parity, validation, phonons, Cij(T), a(T)) into ``out_dir``.
 
     Parameters
     ----------
@@ -493,4 +506,5 @@ def write_report(campaign: Campaign, out_dir: str | Path, model_sha256: str | No
     plot_phonons(report["bulk"], out_dir / "phonons.png")
     plot_elastic(report["bulk"], out_dir / "elastic.png")
     plot_active_learning(report["active_learning"], out_dir / "active_learning.png")
+    plot_validation(report["validation"], out_dir / "validation.png")
     return out_dir

@@ -21,6 +21,7 @@ FrameOrigin = Literal[
     "aimd",
     "liquid",
     "step",
+    "validation",
 ]
 
 

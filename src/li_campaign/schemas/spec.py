@@ -1241,6 +1241,45 @@ class ActiveLearningSpec(_Spec):
         return list(self.seeds) if self.seeds is not None else [base_seed + i for i in range(self.committee_size)]
 
 
+class ValidationSpec(_Spec):
+    """Teacher spot checks after the fan-out (:mod:`li_campaign.validation`).
+
+    The campaign's own DFT engine and label settings recompute a sample of the model's
+    results at the model's geometries: per facet the lowest and the next stable adsorption
+    sites (clean slab and slab + adatom at the relaxed NEB endpoints), the effective-barrier
+    hop (single points along the model's converged band), the surface energy of the
+    low-index facets, and the bulk a0 and B0 against the teacher's own EOS. Each quantity
+    passes when |model − DFT| is within its tolerance here; the BEP fit is marked
+    ``validated`` only when every check passed.
+    """
+
+    enabled: bool = Field(True, description="Run the spot checks (on by default).")
+    adsorption_tol_eV: float = Field(0.10, gt=0, description="Largest |E_ads(model) − E_ads(DFT)| that passes (eV).")
+    barrier_tol_eV: float = Field(0.10, gt=0, description="Largest |barrier(model) − barrier(DFT)| that passes (eV).")
+    surface_energy_tol_J_m2: float = Field(0.02, gt=0, description="Largest |γ(model) − γ(DFT)| that passes (J/m²).")
+    lattice_constant_tol_A: float = Field(0.02, gt=0, description="Largest |a0(model) − a0(teacher)| that passes (Å).")
+    bulk_modulus_tol_GPa: float = Field(1.5, gt=0, description="Largest |B0(model) − B0(teacher)| that passes (GPa).")
+    sites_per_facet: int = Field(2, ge=1, le=8, description="Stable adsorption sites checked per facet, lowest first.")
+    barrier: bool = Field(True, description="Check the effective-barrier hop of every facet.")
+    max_band_images: int = Field(
+        9, ge=3, le=63, description="Most images of a band labelled (evenly spaced; endpoints and the model's top kept)."
+    )
+    surface_energy_max_index: int = Field(
+        1, ge=1, le=9, description="γ is checked on facets whose largest |Miller index| is at most this (low-index)."
+    )
+    max_atoms: int = Field(
+        200, ge=2, description="Cells with more atoms are not labelled: the check is listed as skipped with the reason."
+    )
+    max_energy_deviation_eV_atom: float = Field(
+        1.0,
+        gt=0,
+        description="A teacher label whose energy per atom is further than this from the teacher's bulk energy per atom "
+        "is refused (a silently broken SCF): the check is listed as refused and the frame is not offered for training. "
+        "Li's cohesive energy is 1.6 eV/atom; thin slabs and adatom cells stay within a few tenths of the bulk.",
+    )
+    pack_size: int = Field(1, ge=1, le=1000, description="DFT single points per job (1: one job per frame, for DFT).")
+
+
 class CampaignSpec(_Spec):
     """A whole campaign: training structures, DFT labels, MLIP fit and fan-out."""
 
@@ -1252,6 +1291,7 @@ class CampaignSpec(_Spec):
     fanout: FanOutSpec = FanOutSpec()
     bulk: BulkStageSpec = BulkStageSpec()
     active_learning: ActiveLearningSpec | None = None
+    validation: ValidationSpec = ValidationSpec()
 
     def spec_hash(self) -> str:
         """Return a sha256 of the validated spec (defaults filled in), for provenance."""

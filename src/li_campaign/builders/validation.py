@@ -1,0 +1,34 @@
+"""Teacher spot checks: ``validation`` outputs -> ``validation`` (one document per model and run)."""
+
+from __future__ import annotations
+
+from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
+
+VALIDATION_FIELDS = (
+    "model_sha256",
+    "engine",
+    "checks",
+    "passed",
+    "n_checks",
+    "n_passed",
+    "n_failed",
+    "n_refused",
+    "n_skipped",
+    "thresholds",
+    "frame_ids",
+    "refused_frames",
+    "notes",
+)
+"""The fields of a :class:`~li_campaign.schemas.validation.ValidationDoc` kept in the collection (all but provenance)."""
+
+
+class ValidationBuilder(JobOutputMapBuilder):
+    """``validation`` outputs -> ``validation``, keyed by the job uuid; every check row is kept (no structures)."""
+
+    doc_type = "validation"
+    output_fields = (*VALIDATION_FIELDS, "provenance")
+
+    def unary_function(self, item: dict) -> dict:
+        """Flatten a :class:`~li_campaign.schemas.validation.ValidationDoc`."""
+        out = item["output"]
+        return {**provenance_fields(out), **{field: out.get(field) for field in VALIDATION_FIELDS}}

@@ -1,0 +1,228 @@
+"""Teacher spot checks end to end on (100) with a Morse teacher, against answers computed here.
+
+The fan-out documents come from the real Makers with the Morse potential standing in for the
+deployed model; the validation stage then labels the planned frames with the Morse *engine*
+(the campaign's DFT teacher) and compares. Known answers:
+
+- a model identical to the teacher: every error is zero and the checks pass; the teacher's
+  values equal direct Morse pair sums (:mod:`tests.morse_reference`) of the frames, and the
+  fan-out's own E_ads and γ (computed by other code at other geometries: the free relaxation,
+  the EOS minimum) to a few meV;
+- a model that is the teacher scaled by 1.3 (ε → 1.3 ε; every energy scales, the geometry does
+  not): every error is exactly 0.3 × the teacher's value, and a check fails exactly when that
+  exceeds its tolerance;
+- a teacher whose clean-slab label is absurd: the checks that use it are refused, the frame is
+  not offered for training, the others still run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from ase.calculators.morse import MorsePotential
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
+from pymatgen.core import Structure
+
+from li_campaign.dft import jobs as dft_jobs
+from li_campaign.dft.jobs import DftBulkEosMaker
+from li_campaign.properties import jobs as property_jobs
+from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
+from li_campaign.schemas.properties import AdsorptionDoc, BulkDoc, DiffusionDoc, SurfaceEnergyDoc
+from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.spec import spec_from_dict
+from li_campaign.schemas.validation import ValidationDoc
+from li_campaign.validation import jobs as validation_jobs
+from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, Morse
+
+pytestmark = pytest.mark.filterwarnings("ignore:cd is deprecated")
+
+SPEC = spec_from_dict(
+    {
+        "name": "spot",
+        "dft": {"engine": "morse"},  # MorseSpec defaults: epsilon 0.2, r0 3.0, rho0 3.5, cutoff 6.0
+        "fanout": {
+            "facets": ["100"],
+            "eos": {"max_strain": 0.03, "n_points": 7},
+            "slab": {"min_slab_size_A": 4.0, "min_vacuum_A": 8.0, "min_lateral_A": 7.0, "fix_bottom_A": 1.0},
+            "relax": {"fmax_eV_A": 0.01, "max_steps": 300, "optimizer": "LBFGS"},
+            "neb": {"n_images": 3, "fmax_eV_A": 0.05, "max_steps": 200},
+        },
+        "validation": {"sites_per_facet": 2, "pack_size": 50},
+    }
+)
+SCALE = 1.3
+
+
+def morse(scale: float = 1.0) -> MorsePotential:
+    return MorsePotential(epsilon=0.2 * scale, r0=3.0, rho0=3.5, rcut1=1.6, rcut2=2.0)
+
+
+def _run(job) -> JobStore:
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    run_locally(job, store=store, log=False, ensure_success=True)
+    return store
+
+
+MODEL = ModelDoc(
+    campaign="spot", architecture="nequip", sha256="a" * 64, deployed_path="/nonexistent.nequip.zip", deploy_mode="eager",
+    package_path="/nonexistent.zip", package_sha256="b" * 64, split={"train": [], "val": [], "test": []},
+    hyperparameters={}, training_wall_time_s=0, deploy_wall_time_s=0,
+    holdout=HoldoutErrors(n_frames=0, energy_mae_meV_atom=0, energy_rmse_meV_atom=0, force_mae_meV_A=0, force_rmse_meV_A=0),
+    parity=ParityData(
+        dft_energy_per_atom_eV=[], mlip_energy_per_atom_eV=[], dft_force_components_eV_A=[], mlip_force_components_eV_A=[]
+    ),
+    provenance=Provenance(campaign="spot", spec_hash="f" * 64, model_sha256="a" * 64),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fanout():
+    """The (100) fan-out documents with the Morse potential as the model, and the teacher's EOS."""
+    ctx = SPEC.provenance_context()
+    fan = SPEC.fanout
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(property_jobs, "load_model", lambda model: morse())
+        bulk_job = property_jobs.BulkLatticeMaker(eos=fan.eos, a_guess_A=2.92, **ctx).make(MODEL)
+        bulk = BulkDoc.model_validate(_run(bulk_job).get_output(bulk_job.uuid, load=True))
+        surface_job = property_jobs.SurfaceEnergyMaker(slab=fan.slab, relax=fan.relax, **ctx).make(MODEL, bulk, (1, 0, 0))
+        surface = SurfaceEnergyDoc.model_validate(_run(surface_job).get_output(surface_job.uuid, load=True))
+        sites_job = property_jobs.AdsorptionSiteMaker(fanout=fan, **ctx).make(MODEL, bulk, (1, 0, 0))
+        adsorption = AdsorptionDoc.model_validate(_run(sites_job).get_output(sites_job.uuid, load=True))
+        neb_job = property_jobs.SurfaceNebMaker(fanout=fan, **ctx).make(MODEL, adsorption)
+        diffusion = DiffusionDoc.model_validate(_run(neb_job).get_output(neb_job.uuid, load=True))
+    teacher_job = DftBulkEosMaker(dft=SPEC.dft, eos=fan.eos, a_guess_A=2.92, **ctx).make()
+    teacher = BulkDoc.model_validate(_run(teacher_job).get_output(teacher_job.uuid, load=True))
+    docs = {"surface": {"100": surface}, "adsorption": {"100": adsorption}, "diffusion": {"100": diffusion}}
+    return {"bulk": bulk, "teacher": teacher, "docs": docs}
+
+
+def _validate(fanout, scale: float, label=None) -> tuple[ValidationDoc, JobStore]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(validation_jobs, "load_model", lambda model: morse(scale))
+        if label is not None:
+            patch.setattr(dft_jobs, "label_atoms", label)
+        job = validation_jobs.TeacherSpotCheckMaker(spec=SPEC).make(MODEL, fanout["bulk"], fanout["teacher"], fanout["docs"])
+        store = _run(job)
+    doc = store.query_one({"output.doc_type": "validation"}, load=True)
+    return ValidationDoc.model_validate(doc["output"]), store
+
+
+@pytest.fixture(scope="module")
+def exact(fanout):
+    return _validate(fanout, 1.0)
+
+
+@pytest.fixture(scope="module")
+def scaled(fanout):
+    return _validate(fanout, SCALE)
+
+
+def _frames(store: JobStore) -> dict[str, dict]:
+    return {doc["output"]["frame_id"]: doc["output"] for doc in _label_docs(store)}
+
+
+def _label_docs(store: JobStore):
+    for doc in store.query({"output.doc_type": "pack"}, load=True):
+        for result in doc["output"]["results"]:
+            if result is not None:
+                yield {"output": result}
+
+
+def test_the_plan_covers_sites_the_effective_hop_surface_energy_and_bulk(exact, fanout):
+    doc, _ = exact
+    by_quantity = {}
+    for check in doc.checks:
+        by_quantity.setdefault(check.quantity, []).append(check)
+    stable = sorted((s for s in fanout["docs"]["adsorption"]["100"].sites if s.stable), key=lambda s: s.free_adsorption_energy_eV)
+    assert [c.item for c in by_quantity["adsorption_energy"]] == [s.label for s in stable[:2]]
+    assert all(c.geometry == "relaxed NEB endpoint" for c in by_quantity["adsorption_energy"])
+    diffusion = fanout["docs"]["diffusion"]["100"]
+    assert len(by_quantity["barrier"]) == 1 and diffusion.effective_barrier_eV is not None
+    assert by_quantity["barrier"][0].geometry.startswith("model's converged band (effective-barrier hop")
+    assert [c.item for c in by_quantity["surface_energy"]] == ["slab"]
+    assert sorted(c.quantity for c in doc.checks if c.facet is None) == ["bulk_modulus", "lattice_constant"]
+    assert doc.engine == "morse" and doc.model_sha256 == "a" * 64
+
+
+def test_a_model_identical_to_the_teacher_passes_with_zero_error(exact, fanout):
+    doc, store = exact
+    assert doc.passed and doc.n_checks == doc.n_passed == len(doc.checks) == 5
+    assert doc.n_failed == doc.n_refused == doc.n_skipped == 0
+    for check in doc.checks:
+        assert check.status == "pass"
+        assert check.error == pytest.approx(0.0, abs=1e-9 if check.facet else 2e-3), check
+    # every frame is a training frame of origin "validation", offered for training
+    frames = _frames(store)
+    assert sorted(frames) == sorted(doc.frame_ids) and doc.refused_frames == {}
+    assert {f["origin"] for f in frames.values()} == {"validation"}
+
+
+def test_teacher_values_are_the_direct_pair_sums_of_the_frames(exact, fanout):
+    doc, store = exact
+    frames = _frames(store)
+    reference = Morse()
+    energy = {fid: reference.structure_energy(Structure.from_dict(f["structure"])) for fid, f in frames.items()}
+    for fid, frame in frames.items():
+        assert frame["energy_eV"] == pytest.approx(energy[fid], abs=1e-6)
+    bulk_id = next(fid for fid in frames if fid.endswith(":bulk"))
+    eps = energy[bulk_id] / 2
+    surface = fanout["docs"]["surface"]["100"]
+    adsorption = fanout["docs"]["adsorption"]["100"]
+    for check in doc.checks:
+        ids = [fid for fid in check.frame_ids if fid != bulk_id]
+        if check.quantity == "adsorption_energy":
+            adatom, slab = ids
+            assert check.dft == pytest.approx(energy[adatom] - energy[slab] - eps, abs=1e-6)
+            # the fan-out's free E_ads (its own relaxation and EOS reference) agrees to a few meV
+            site = next(s for s in adsorption.sites if s.label == check.item)
+            assert check.dft == pytest.approx(site.free_adsorption_energy_eV, abs=5e-3)
+        elif check.quantity == "barrier":
+            band = [energy[fid] for fid in ids]
+            assert check.dft == pytest.approx(max(band) - band[0], abs=1e-6)
+            assert check.dft == pytest.approx(check.model_reported, abs=1e-6)  # every image of the band was labelled
+            assert 0.05 < check.dft < 1.0
+        elif check.quantity == "surface_energy":
+            (slab,) = ids
+            n_atoms = frames[slab]["n_atoms"]
+            expected = (energy[slab] - n_atoms * eps) / (2 * surface.area_A2) * EV_PER_A2_IN_J_PER_M2
+            assert check.dft == pytest.approx(expected, abs=1e-6)
+            assert check.dft == pytest.approx(surface.surface_energy_J_m2, abs=2e-3)
+        elif check.quantity == "lattice_constant":
+            assert check.dft == pytest.approx(reference.bcc_lattice_constant(), abs=2e-3)
+
+
+def test_a_wrong_model_fails_by_exactly_its_error(scaled, exact):
+    doc, _ = scaled
+    reference = {(c.quantity, c.facet, c.item): c for c in exact[0].checks}
+    assert not doc.passed and doc.n_failed >= 1
+    for check in doc.checks:
+        if check.facet is None:
+            continue  # a0 and B0 come from the EOS fits, not from the validation frames
+        truth = reference[(check.quantity, check.facet, check.item)]
+        assert check.dft == pytest.approx(truth.dft, abs=1e-9)  # the teacher does not change
+        assert check.error == pytest.approx((SCALE - 1.0) * truth.dft, abs=1e-9)
+        assert check.status == ("pass" if abs((SCALE - 1.0) * truth.dft) <= check.threshold else "fail")
+    assert {c.quantity for c in doc.checks if c.status == "fail"} >= {"adsorption_energy"}
+
+
+def test_an_absurd_teacher_label_is_refused_and_not_offered_for_training(fanout):
+    from li_campaign.dft.engines import label_atoms
+
+    n_clean = fanout["docs"]["adsorption"]["100"].n_slab_atoms
+    assert n_clean != fanout["docs"]["surface"]["100"].n_atoms  # only the adsorption checks use this cell
+
+    def broken(atoms, dft, **kwargs):
+        result = label_atoms(atoms, dft, **kwargs)
+        if len(atoms) == n_clean:  # a "converged" SCF 40 eV/atom off
+            result = dataclasses.replace(result, energy=result.energy + 40.0 * len(atoms))
+        return result
+
+    doc, _ = _validate(fanout, 1.0, label=broken)
+    refused = [c for c in doc.checks if c.status == "refused"]
+    assert [c.quantity for c in refused] == ["adsorption_energy"]  # (100) has one stable site: the hollow
+    assert all("eV/atom from the bulk reference" in c.reason and c.model is None for c in refused)
+    assert not doc.passed and doc.n_refused == 1 and doc.n_passed == doc.n_checks - 1
+    (frame_id,) = doc.refused_frames
+    assert frame_id.endswith(":100:clean-slab") and frame_id not in doc.frame_ids

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 from ase.calculators.morse import MorsePotential
 from jobflow import JobStore, run_locally
@@ -34,6 +35,7 @@ from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import spec_from_dict
 from li_campaign.schemas.validation import ValidationDoc
 from li_campaign.validation import jobs as validation_jobs
+from li_campaign.validation.plan import plan_spot_checks
 from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, Morse
 
 pytestmark = pytest.mark.filterwarnings("ignore:cd is deprecated")
@@ -86,7 +88,9 @@ def fanout():
         patch.setattr(property_jobs, "load_model", lambda model: morse())
         bulk_job = property_jobs.BulkLatticeMaker(eos=fan.eos, a_guess_A=2.92, **ctx).make(MODEL)
         bulk = BulkDoc.model_validate(_run(bulk_job).get_output(bulk_job.uuid, load=True))
-        surface_job = property_jobs.SurfaceEnergyMaker(slab=fan.slab, relax=fan.relax, **ctx).make(MODEL, bulk, (1, 0, 0))
+        surface_job = property_jobs.SurfaceEnergyMaker(slab=fan.slab, relax=fan.relax, **ctx).make(
+            MODEL, bulk, (1, 0, 0)
+        )
         surface = SurfaceEnergyDoc.model_validate(_run(surface_job).get_output(surface_job.uuid, load=True))
         sites_job = property_jobs.AdsorptionSiteMaker(fanout=fan, **ctx).make(MODEL, bulk, (1, 0, 0))
         adsorption = AdsorptionDoc.model_validate(_run(sites_job).get_output(sites_job.uuid, load=True))
@@ -98,12 +102,14 @@ def fanout():
     return {"bulk": bulk, "teacher": teacher, "docs": docs}
 
 
-def _validate(fanout, scale: float, label=None) -> tuple[ValidationDoc, JobStore]:
+def _validate(fanout, scale: float, label=None, spec=SPEC) -> tuple[ValidationDoc, JobStore]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(validation_jobs, "load_model", lambda model: morse(scale))
         if label is not None:
             patch.setattr(dft_jobs, "label_atoms", label)
-        job = validation_jobs.TeacherSpotCheckMaker(spec=SPEC).make(MODEL, fanout["bulk"], fanout["teacher"], fanout["docs"])
+        job = validation_jobs.TeacherSpotCheckMaker(spec=spec).make(
+            MODEL, fanout["bulk"], fanout["teacher"], fanout["docs"]
+        )
         store = _run(job)
     doc = store.query_one({"output.doc_type": "validation"}, load=True)
     return ValidationDoc.model_validate(doc["output"]), store
@@ -135,7 +141,9 @@ def test_the_plan_covers_sites_the_effective_hop_surface_energy_and_bulk(exact, 
     by_quantity = {}
     for check in doc.checks:
         by_quantity.setdefault(check.quantity, []).append(check)
-    stable = sorted((s for s in fanout["docs"]["adsorption"]["100"].sites if s.stable), key=lambda s: s.free_adsorption_energy_eV)
+    stable = sorted(
+        (s for s in fanout["docs"]["adsorption"]["100"].sites if s.stable), key=lambda s: s.free_adsorption_energy_eV
+    )
     assert [c.item for c in by_quantity["adsorption_energy"]] == [s.label for s in stable[:2]]
     assert all(c.geometry == "relaxed NEB endpoint" for c in by_quantity["adsorption_energy"])
     diffusion = fanout["docs"]["diffusion"]["100"]
@@ -226,3 +234,37 @@ def test_an_absurd_teacher_label_is_refused_and_not_offered_for_training(fanout)
     assert not doc.passed and doc.n_refused == 1 and doc.n_passed == doc.n_checks - 1
     (frame_id,) = doc.refused_frames
     assert frame_id.endswith(":100:clean-slab") and frame_id not in doc.frame_ids
+
+
+def test_cells_above_max_atoms_are_thinned_to_their_top_layers_and_still_checked(fanout, exact):
+    """The (100) adatom cell has 4 layers of 9 atoms + the adatom; with max_atoms 30 it keeps the top 3 layers."""
+    spec = SPEC.model_copy(update={"validation": SPEC.validation.model_copy(update={"max_atoms": 30})})
+    plan = plan_spot_checks(
+        spec.validation, fanout["bulk"], *(fanout["docs"][k] for k in ("surface", "adsorption", "diffusion"))
+    )
+    requests = {r.name: r.structure for r in plan.requests}
+    (ads,) = [c for c in plan.checks if c.quantity == "adsorption_energy"]
+    adatom, clean = (requests[name] for name in ads.frames)
+    full = fanout["docs"]["adsorption"]["100"].slab_structure
+    assert len(full) == 36 and (len(adatom), len(clean)) == (28, 27)
+    assert ads.frames[1].endswith(":clean-slab:top3") and "thinned to the top 3 layers" in ads.geometry
+    top = full.cart_coords[full.cart_coords[:, 2] > np.sort(full.cart_coords[:, 2])[8] + 0.1]
+    np.testing.assert_allclose(np.sort(clean.cart_coords[:, 2]), np.sort(top[:, 2]))  # the top 27 atoms, unmoved
+    assert adatom.cart_coords[:, 2].max() > clean.cart_coords[:, 2].max() + 1.0  # the adatom is kept
+    (barrier,) = [c for c in plan.checks if c.quantity == "barrier"]
+    assert all(len(requests[name]) == 28 for name in barrier.frames)
+
+    doc, _ = _validate(fanout, 1.0, spec=spec)  # the teacher labels the thinned cells: still zero error, still checked
+    assert doc.passed and doc.n_skipped == 0
+    thick = {(c.quantity, c.item): c.dft for c in exact[0].checks}
+    (thin,) = [c for c in doc.checks if c.quantity == "adsorption_energy"]
+    assert thin.error == pytest.approx(0.0, abs=1e-9)
+    assert thin.dft != pytest.approx(thick[("adsorption_energy", thin.item)], abs=1e-6)  # another slab: its own E_ads
+
+    spec = SPEC.model_copy(update={"validation": SPEC.validation.model_copy(update={"max_atoms": 20})})
+    plan = plan_spot_checks(
+        spec.validation, fanout["bulk"], *(fanout["docs"][k] for k in ("surface", "adsorption", "diffusion"))
+    )
+    skipped = [c for c in plan.checks if c.skip_reason]
+    assert {c.quantity for c in skipped} == {"adsorption_energy", "barrier"}
+    assert all("even with only the top 3 layers kept" in c.skip_reason for c in skipped)

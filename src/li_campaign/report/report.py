@@ -17,10 +17,12 @@ from matplotlib.figure import Figure
 
 from li_campaign.builders.summary import BEP_FIT_FIELDS
 from li_campaign.core.errors import DatabaseError, InputError
-from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
-from li_campaign.report.active import active_learning_markdown, active_learning_rows, committee_members, plot_active_learning
-from li_campaign.report.validation import plot_validation, validation_markdown, validation_section
-from li_campaign.validation.jobs import ORIGIN as VALIDATION_ORIGIN
+from li_campaign.report.active import (
+    active_learning_markdown,
+    active_learning_rows,
+    committee_members,
+    plot_active_learning,
+)
 from li_campaign.report.bulk import bulk_markdown, plot_elastic, plot_phonons
 from li_campaign.report.counts import count_calculations
 from li_campaign.report.surfaces import (
@@ -30,6 +32,9 @@ from li_campaign.report.surfaces import (
     surface_markdown,
     surface_sections,
 )
+from li_campaign.report.validation import plot_validation, validation_markdown, validation_section
+from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
+from li_campaign.schemas.validation import ORIGIN as VALIDATION_ORIGIN
 
 if TYPE_CHECKING:
     from maggma.core import Store

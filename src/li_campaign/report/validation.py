@@ -19,7 +19,17 @@ CHECK_FIELDS = (
     "quantity", "facet", "item", "unit", "model", "dft", "error", "threshold", "status", "reason", "model_reported",
     "geometry", "n_atoms", "frame_ids",
 )  # fmt: skip
-_SUMMARY_FIELDS = ("engine", "n_checks", "n_passed", "n_failed", "n_refused", "n_skipped", "thresholds", "refused_frames", "notes")
+_SUMMARY_FIELDS = (
+    "engine",
+    "n_checks",
+    "n_passed",
+    "n_failed",
+    "n_refused",
+    "n_skipped",
+    "thresholds",
+    "refused_frames",
+    "notes",
+)
 NOT_RUN = "no teacher spot checks for this model (validation disabled, not run yet, or failed): not validated"
 
 
@@ -42,12 +52,21 @@ def validation_section(docs: list[dict]) -> dict:
             f"{doc['n_failed']} failed, {doc['n_refused']} refused and {doc['n_skipped']} skipped of "
             f"{doc['n_checks']} teacher spot checks: not validated"
         )
-    return {"validated": bool(doc.get("passed")), "reason": reason, **{f: doc.get(f) for f in _SUMMARY_FIELDS}, "checks": checks}
+    return {
+        "validated": bool(doc.get("passed")),
+        "reason": reason,
+        **{f: doc.get(f) for f in _SUMMARY_FIELDS},
+        "checks": checks,
+    }
 
 
 def validation_markdown(section: dict, fmt: Callable[[object, int], str]) -> list[str]:
     """The report's validation section: verdict, one row per check, refused frames."""
-    verdict = "**validated**: every teacher spot check passed" if section["validated"] else f"**not validated**: {section['reason']}"
+    verdict = (
+        "**validated**: every teacher spot check passed"
+        if section["validated"]
+        else f"**not validated**: {section['reason']}"
+    )
     lines = ["", "## Teacher spot checks (validation)", "", verdict + "."]
     if not section["checks"]:
         return [*lines, ""]
@@ -80,7 +99,9 @@ def plot_validation(section: dict, path: Path) -> None:
             chosen = [c for c in rows if c["status"] == status]
             ax.scatter([c["dft"] for c in chosen], [c["model"] for c in chosen], s=18, color=colour, label=status)
         for c in rows:
-            ax.annotate(c["facet"] or "", (c["dft"], c["model"]), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+            ax.annotate(
+                c["facet"] or "", (c["dft"], c["model"]), fontsize="x-small", xytext=(3, 3), textcoords="offset points"
+            )
         if rows:
             values = [c["dft"] for c in rows] + [c["model"] for c in rows]
             lo, hi = min(values) - 0.1, max(values) + 0.1

@@ -9,6 +9,9 @@ from pymatgen.core import Structure
 
 from li_campaign.schemas.provenance import Provenance
 
+ORIGIN = "validation"
+"""Origin of the teacher's spot-check frames in the training store (not part of any fitted set)."""
+
 Quantity = Literal["adsorption_energy", "barrier", "surface_energy", "lattice_constant", "bulk_modulus"]
 """What a spot check compares."""
 

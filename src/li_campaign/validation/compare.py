@@ -35,7 +35,9 @@ class Frame:
     frame_id: str
 
 
-def refuse_frames(frames: dict[str, Frame | None], reference_eV_atom: float, tolerance_eV_atom: float) -> dict[str, str]:
+def refuse_frames(
+    frames: dict[str, Frame | None], reference_eV_atom: float, tolerance_eV_atom: float
+) -> dict[str, str]:
     """Frames whose teacher energy per atom is absurd: further than the tolerance from the bulk reference.
 
     A silently broken SCF (or a wrong cell) gives an energy per atom far from the bulk's, while
@@ -124,7 +126,9 @@ def evaluate_checks(
             continue
         counts = [frames[n].n_atoms for n in check.frames]
         bulk = frames[BULK_FRAME]
-        model = _value(check, [model_energies[n] for n in check.frames], counts, model_energies[BULK_FRAME] / bulk.n_atoms)
+        model = _value(
+            check, [model_energies[n] for n in check.frames], counts, model_energies[BULK_FRAME] / bulk.n_atoms
+        )
         dft = _value(check, [frames[n].energy_eV for n in check.frames], counts, bulk.energy_eV / bulk.n_atoms)
         rows.append(_row(check, tolerance, frame_ids=ids, **_judge(model, dft, tolerance)))
     return rows
@@ -140,8 +144,13 @@ def bulk_checks(spec: ValidationSpec, model: BulkDoc, teacher: BulkDoc | None) -
         value, reference = getattr(model, field), getattr(teacher, field)
         rows.append(
             SpotCheck(
-                quantity=quantity, item="bcc", unit=UNITS[quantity], geometry="Birch–Murnaghan EOS of each",
-                model_reported=value, threshold=tol[quantity], **_judge(value, reference, tol[quantity]),
+                quantity=quantity,
+                item="bcc",
+                unit=UNITS[quantity],
+                geometry="Birch–Murnaghan EOS of each",
+                model_reported=value,
+                threshold=tol[quantity],
+                **_judge(value, reference, tol[quantity]),
             )  # fmt: skip
         )
     return rows

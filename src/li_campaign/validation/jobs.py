@@ -28,12 +28,9 @@ from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.properties import BulkDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import CampaignSpec, ValidationSpec
-from li_campaign.schemas.validation import SpotCheckPlan, ValidationDoc
+from li_campaign.schemas.validation import ORIGIN, SpotCheckPlan, ValidationDoc
 from li_campaign.validation.compare import Frame, bulk_checks, evaluate_checks, refuse_frames, thresholds
 from li_campaign.validation.plan import plan_spot_checks
-
-ORIGIN = "validation"
-"""Origin of the teacher's spot-check frames in the training store."""
 
 
 def _as(cls, value):
@@ -67,7 +64,11 @@ class TeacherSpotCheckMaker(Maker):
             raise ValueError(f"campaign {spec.name}: no deployed model or no model EOS to validate (that job failed)")
         model, bulk = _as(ModelDoc, model), _as(BulkDoc, bulk)
         plan = plan_spot_checks(
-            spec.validation, bulk, fanout.get("surface") or {}, fanout.get("adsorption") or {}, fanout.get("diffusion") or {}
+            spec.validation,
+            bulk,
+            fanout.get("surface") or {},
+            fanout.get("adsorption") or {},
+            fanout.get("diffusion") or {},
         )
         ctx = spec.provenance_context()
         engine = get_engine(spec.dft, **ctx)
@@ -107,7 +108,12 @@ def compare_spot_checks(
     whose teacher energy per atom is absurd (:func:`~li_campaign.validation.compare.refuse_frames`,
     against the teacher's bulk EOS energy, or the model's where there is no teacher EOS).
     """
-    model, bulk, teacher, plan = _as(ModelDoc, model), _as(BulkDoc, bulk), _as(BulkDoc, teacher), _as(SpotCheckPlan, plan)
+    model, bulk, teacher, plan = (
+        _as(ModelDoc, model),
+        _as(BulkDoc, bulk),
+        _as(BulkDoc, teacher),
+        _as(SpotCheckPlan, plan),
+    )
     frames: dict[str, Frame | None] = {}
     for request in plan.requests:
         doc = _as(TrainingFrameDoc, labels.get(request.name))

@@ -13,6 +13,9 @@ noise):
 * surface energy, on the low-index facets: the model's relaxed slab;
 * bulk: the 2-atom cube at the model's lattice constant gives ε_bulk of every energy above.
 
+A cell larger than ``max_atoms`` keeps only its top layers (:func:`thin_cells`): the same
+facet, lateral cell and coverage, in a cell the teacher can afford; the check's geometry says so.
+
 Written by hand: atomate2 and autoplex validate a potential on DFT test sets (energies and
 forces of frames), not on derived quantities at the potential's own geometries.
 """
@@ -51,6 +54,44 @@ def band_indices(n_images: int, most: int) -> list[int]:
     if n_images <= most:
         return list(range(n_images))
     return sorted({int(round(x)) for x in np.linspace(0, n_images - 1, most)})
+
+
+MIN_LAYERS = 3
+"""Fewest atomic layers a thinned validation slab keeps."""
+LAYER_GAP_A = 0.1
+"""Two atoms whose heights differ by more than this (Å) are in different layers."""
+
+
+def thin_cells(
+    cells: list[Structure], most: int, reference: Structure | None = None
+) -> tuple[list[Structure], int] | None:
+    """The same cells with their lowest layers removed, so that none has more than ``most`` atoms.
+
+    One height cut, placed in the gap between two layers of ``reference`` (the clean slab the
+    cells are built on; by default the smallest cell, e.g. the clean slab of an adatom cell), is applied to every
+    cell, so cells that share a slab still share it. The lateral cell, and so the adatom
+    coverage, is unchanged; the top layers and the adatom keep the model's relaxed positions,
+    and the new bottom is a bulk-truncated one. Model and teacher both see the thinned cells.
+
+    Returns
+    -------
+    tuple or None
+        The thinned cells and the layers of the reference; None if fewer than
+        :data:`MIN_LAYERS` layers would remain.
+    """
+    reference = reference or min(cells, key=len)
+    extra = max(len(c) for c in cells) - len(reference)  # e.g. the adatom
+    z = np.sort(reference.cart_coords[:, 2])
+    gaps = np.flatnonzero(np.diff(z) > LAYER_GAP_A) + 1  # first index of each layer above the lowest
+    for start in gaps:
+        if len(z) - start + extra <= most:
+            layers = int(np.sum(gaps >= start))  # the layers from the one starting at `start` up
+            if layers < MIN_LAYERS:
+                return None
+            cut = 0.5 * (z[start - 1] + z[start])
+            thinned = [Structure.from_sites([site for site in cell if site.coords[2] > cut]) for cell in cells]
+            return thinned, layers
+    return None
 
 
 def effective_hop(diffusion: DiffusionDoc) -> tuple[Hop | None, str]:
@@ -100,13 +141,32 @@ class _Planner:
         self.requests.setdefault(name, LabelRequest(name=name, structure=structure, slab=slab, label=label))
         return name
 
-    def add(self, check: PlannedCheck, cells: list[tuple[str, Structure, bool, str]]) -> None:
-        """Add ``check`` with the frames of ``cells`` (name, structure, slab, label), or skipped if one is too big."""
+    def add(
+        self, check: PlannedCheck, cells: list[tuple[str, Structure, bool, str]], reference: Structure | None = None
+    ) -> None:
+        """Add ``check`` with the frames of ``cells`` (name, structure, slab, label).
+
+        Cells above ``max_atoms`` are thinned (:func:`thin_cells`, layers counted on ``reference``) and the check's geometry says
+        so; where that is impossible the check is listed as skipped with the reason.
+        """
         largest = max((len(s) for _, s, _, _ in cells), default=None)
         if largest is not None and largest > self.spec.max_atoms:
-            reason = f"a cell of {largest} atoms is more than validation.max_atoms ({self.spec.max_atoms})"
-            self.checks.append(check.model_copy(update={"skip_reason": reason, "n_atoms": largest}))
-            return
+            thinned = thin_cells([s for _, s, _, _ in cells], self.spec.max_atoms, reference)
+            if thinned is None:
+                reason = (
+                    f"a cell of {largest} atoms is more than validation.max_atoms ({self.spec.max_atoms}) even with "
+                    f"only the top {MIN_LAYERS} layers kept"
+                )
+                self.checks.append(check.model_copy(update={"skip_reason": reason, "n_atoms": largest}))
+                return
+            structures, layers = thinned
+            cells = [
+                (f"{name}:top{layers}", new, slab, f"{label} (top {layers} layers)")
+                for (name, _, slab, label), new in zip(cells, structures)
+            ]
+            note = f"; thinned to the top {layers} layers (same lateral cell and coverage) from {largest} atoms"
+            check = check.model_copy(update={"geometry": check.geometry + note})
+            largest = max(len(s) for s in structures)
         frames = [self.frame(*cell) for cell in cells]
         self.checks.append(check.model_copy(update={"frames": frames, "n_atoms": largest}))
 
@@ -146,7 +206,7 @@ def plan_spot_checks(
         surface = _doc(SurfaceEnergyDoc, surfaces.get(facet))
         _plan_adsorption(planner, facet, ads, diff)
         if spec.barrier:
-            _plan_barrier(planner, facet, diff)
+            _plan_barrier(planner, facet, diff, None if ads is None else _structure(ads.slab_structure))
         if surface is not None and max(abs(i) for i in surface.miller_index) <= spec.surface_energy_max_index:
             slab = _structure(surface.relaxed_structure)
             check = PlannedCheck(
@@ -183,7 +243,7 @@ def _plan_adsorption(planner: _Planner, facet: str, ads: AdsorptionDoc | None, d
         planner.add(check, [adatom, slab_frame])
 
 
-def _plan_barrier(planner: _Planner, facet: str, diff: DiffusionDoc | None) -> None:
+def _plan_barrier(planner: _Planner, facet: str, diff: DiffusionDoc | None, clean: Structure | None) -> None:
     if diff is None:
         planner.skip("barrier", facet, "-", "no diffusion result (the fan-out calculation failed)")
         return
@@ -199,5 +259,7 @@ def _plan_barrier(planner: _Planner, facet: str, diff: DiffusionDoc | None) -> N
         model_reported=hop.barrier_forward_eV,
     )  # fmt: skip
     tag = f"{hop.mechanism}:{hop.start}->{hop.end}:{hop.distance_A:.2f}"
-    cells = [(f"{facet}:band:{tag}:{i:02d}", images[i], True, f"validation {facet} {hop.path_label} image {i}") for i in keep]
-    planner.add(check, cells)
+    cells = [
+        (f"{facet}:band:{tag}:{i:02d}", images[i], True, f"validation {facet} {hop.path_label} image {i}") for i in keep
+    ]
+    planner.add(check, cells, reference=clean)

@@ -103,7 +103,7 @@ def test_report_rows_markdown_and_plot(built, tmp_path):
     assert [r["force_mae_meV_A"] for r in rows] == [80.0, 50.0, 30.0]
     assert committee_members(built) == {f"{k}{i}" * 32 for k in ITERATIONS for i in range(2)}
     text = "\n".join(active_learning_markdown(rows))
-    assert "## Active learning" in text and "| 2 | 23 | 4 |" in text and "converged" in text
+    assert "## Active learning" in text and "| 2 | 23 | 4 (0) |" in text and "converged" in text
     assert active_learning_markdown([]) == []
     plot_active_learning(rows, tmp_path / "al.png")
     plot_active_learning([], tmp_path / "empty.png")

@@ -9,6 +9,8 @@ from li_campaign.active.jobs import (
     choose_holdout,
     grow_training_set,
     iteration_flow,
+    pointers,
+    references,
     training_set_doc,
 )
 from li_campaign.core.lithium import bcc_li_conventional
@@ -86,3 +88,38 @@ def test_next_iteration_labels_on_cpu_workers_then_refits():
     assert categories["fit nequip committee 2 member 0"] == categories["active learning explore 2"] == "gpu"
     label = next(job for job, _ in jobs if job.name == "dft label active learning 1-001")
     assert label.function_kwargs["frame_id"] == "c:active_learning:iter1-001" and label.function_kwargs["origin"] == "active_learning"
+    # without explore_fanout the explore jobs wait for nothing but the committee and the training set
+    explore = next(job for job, _ in jobs if job.name == "active learning explore 2")
+    assert explore.function.__self__.sources is None
+
+
+def test_explore_fanout_starts_the_loop_after_the_fanout_and_its_spot_checks():
+    from fireworks import Workflow
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    from li_campaign.flows.campaign import CampaignMaker
+
+    spec = _spec(explore_fanout=True)
+    flow = CampaignMaker(spec=spec).make()
+    jobs = {job.name: job for job, _ in flow.iterflow()}
+    loop = jobs["active learning"]
+    sources = loop.function.__self__.sources
+    assert sources["validation"].uuid == jobs["teacher spot checks"].uuid
+    fanout_uuids = {ref.uuid for kind in ("surface", "adsorption", "diffusion") for ref in sources["fanout"][kind].values()}
+    assert fanout_uuids and fanout_uuids <= {job.uuid for name, job in jobs.items() if name.startswith("fan-out")}
+    # the loop's first job waits for the training set, the fan-out and the spot checks
+    assert set(loop.input_uuids) == {jobs["training set"].uuid, jobs["teacher spot checks"].uuid, *fanout_uuids}
+
+    # the iterations it adds carry the references in their explore job's maker, not as inputs: jobflow refuses
+    # inputs from outside a flow that a running job adds (checked: FireWorks' conversion without external refs)
+    iteration = iteration_flow(spec, 0, training_set_doc("c", "h", IDS), ["x"], pointers(sources))
+    explore = iteration.jobs[-1]
+    assert explore.input_uuids == (iteration.jobs[-2].uuid,) and references(explore.function.__self__.sources) == sources
+    stored = Workflow.from_dict(flow_to_workflow(iteration).to_dict())
+    (fw,) = [fw for fw in stored.fws if fw.name == "active learning explore 0"]
+    assert references(fw.tasks[0]["job"].function.__self__.sources) == sources  # survives FireWorks' serialization
+
+    no_checks = spec.model_copy(update={"validation": spec.validation.model_copy(update={"enabled": False})})
+    off = CampaignMaker(spec=no_checks).make()
+    loop = next(job for job, _ in off.iterflow() if job.name == "active learning")
+    assert loop.function.__self__.sources["validation"] is None and loop.function.__self__.sources["fanout"]

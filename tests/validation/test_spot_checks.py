@@ -268,3 +268,44 @@ def test_cells_above_max_atoms_are_thinned_to_their_top_layers_and_still_checked
     skipped = [c for c in plan.checks if c.skip_reason]
     assert {c.quantity for c in skipped} == {"adsorption_energy", "barrier"}
     assert all("even with only the top 3 layers kept" in c.skip_reason for c in skipped)
+
+
+@pytest.mark.parametrize(("scales", "passed"), [((0.9, 1.1), True), ((1.2, 1.4), False)])
+def test_active_learning_explores_the_fanout_and_stops_when_its_committee_passes_the_spot_checks(
+    fanout, exact, scales, passed
+):
+    """A committee of two Morse members scaled by ``scales``: its mean is the teacher scaled by their mean, so its
+    spot-check errors are exactly (mean − 1) × the teacher's values, on the stored frames, with no new DFT."""
+    from li_campaign.active import jobs as active_jobs
+    from li_campaign.active.committee import CommitteeEvaluator
+    from li_campaign.schemas.active import CommitteeDoc
+    from li_campaign.schemas.frames import TrainingSetDoc
+    from li_campaign.schemas.spec import ActiveLearningSpec
+
+    exploration = {"bulk_supercell": 1, "bulk_temperatures_K": [300], "facets": [], "md_steps": 2, "relax_steps": 0,
+                   "hop_images": 0, "sample_every": 1}  # fmt: skip
+    al = ActiveLearningSpec(committee_size=2, explore_fanout=True, max_iterations=3, exploration=exploration)
+    spec = SPEC.model_copy(update={"active_learning": al})
+    validation, _ = exact
+    committee = CommitteeDoc.model_construct(
+        committee_id="spot:committee:iter0", members=[], holdout_frame_ids=[], holdout=MODEL.holdout
+    )
+    step = active_jobs.ExploreSelectMaker(spec=spec, iteration=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(active_jobs, "load_committee", lambda members: CommitteeEvaluator([morse(s) for s in scales]))
+        doc = step._explore(
+            committee, TrainingSetDoc.model_construct(n_frames=10), MODEL.provenance, fanout["docs"], validation
+        )
+    hops = fanout["docs"]["diffusion"]["100"].hops
+    assert doc.n_fanout_frames == sum(len(h.images) for h in hops) + 2  # every band image, the two relaxed slabs
+    assert doc.origins.count("fanout_neb") == sum(len(h.images) for h in hops) and doc.origins.count("fanout_slab") == 2
+    fanout_sigma = [s for s, o in zip(doc.max_force_std_eV_A, doc.origins) if o.startswith("fanout")]
+    assert min(fanout_sigma) >= 0 and max(fanout_sigma) > 0  # the members disagree on forces away from minima
+    truth = {(c.quantity, c.item): c.dft for c in validation.checks if c.facet is not None}
+    mean = float(np.mean(scales))
+    assert len(doc.spot_checks) == len(truth)
+    for check in doc.spot_checks:
+        assert check.dft == pytest.approx(truth[(check.quantity, check.item)], abs=1e-9)
+        assert check.error == pytest.approx((mean - 1.0) * check.dft, abs=1e-9)
+    assert doc.spot_checks_passed is passed
+    assert (doc.stop_reason == "spot_checks_passed") is passed

@@ -1,5 +1,7 @@
 """Exploration with a committee: MD, relaxations and adatom hops driven by one member, judged by all.
 
+:func:`fanout_frames` adds the fan-out's own configurations (NEB images, relaxed slabs).
+
 The start structures are those the fan-out visits, small: a bulk supercell, a symmetric slab
 of each facet and the slab with one Li adatom in its first (hollow) site
 (:mod:`li_campaign.structures.slabs`). Each is explored by ASE Langevin MD at the
@@ -21,6 +23,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.optimize import FIRE
 from ase.units import fs
+from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from li_campaign.core.lithium import bcc_li_conventional
@@ -36,7 +39,6 @@ from li_campaign.structures.slabs import (
 
 if TYPE_CHECKING:
     from ase import Atoms
-    from pymatgen.core import Structure
 
     from li_campaign.active.committee import CommitteeEvaluator
     from li_campaign.schemas.spec import ExplorationSpec
@@ -165,4 +167,45 @@ def explore(starts: list[StartStructure], committee: CommitteeEvaluator, spec: E
         if start.kind == "adatom" and spec.hop_images:
             for i, image in enumerate(hop_path(start, spec.hop_images), start=1):
                 frames.append(_frame(start, f"hop image {i}", "hop", image, committee))
+    return frames
+
+
+def _get(doc, field: str):
+    """``doc[field]`` of a document or its dict (as jobflow hands them over)."""
+    return doc.get(field) if isinstance(doc, dict) else getattr(doc, field)
+
+
+def _structures(doc, field: str) -> list[Structure]:
+    value = _get(doc, field)
+    items = value if isinstance(value, list) else [value]
+    return [item if not isinstance(item, dict) else Structure.from_dict(item) for item in items if item is not None]
+
+
+def fanout_frames(fanout: dict, committee: CommitteeEvaluator) -> list[ExploredFrame]:
+    """The fan-out's own configurations, each evaluated by every member.
+
+    Every image of every NEB band (origin ``fanout_neb``: relaxed minima, saddles and the
+    images between, the configurations the barriers come from) and the relaxed clean slabs
+    of the adsorption and surface-energy calculations (``fanout_slab``), in facet order.
+
+    Parameters
+    ----------
+    fanout
+        ``surface``, ``adsorption`` and ``diffusion``: facet label -> the fan-out document
+        (or its dict; None where that calculation failed), as the fan-out flow outputs them.
+    committee
+        The committee that evaluates every frame.
+    """
+    frames: list[ExploredFrame] = []
+    for kind, field in (("surface", "relaxed_structure"), ("adsorption", "slab_structure")):
+        for facet, doc in sorted((fanout.get(kind) or {}).items()):
+            for structure in [] if doc is None else _structures(doc, field):
+                start = StartStructure("fanout", f"({facet}) {kind} slab", structure)
+                frames.append(_frame(start, "relaxed", "slab", AseAtomsAdaptor.get_atoms(structure), committee))
+    for facet, doc in sorted((fanout.get("diffusion") or {}).items()):
+        for hop in [] if doc is None else _get(doc, "hops"):
+            path = f"({facet}) {_get(hop, 'mechanism')} {_get(hop, 'start')}->{_get(hop, 'end')}"
+            for i, image in enumerate(_structures(hop, "images")):
+                start = StartStructure("fanout", path, image)
+                frames.append(_frame(start, f"image {i}", "neb", AseAtomsAdaptor.get_atoms(image), committee))
     return frames

@@ -24,15 +24,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from jobflow import Flow, Job, JobConfig, Maker, OnMissing, Response, job
+from jobflow import Flow, Job, JobConfig, Maker, OnMissing, OutputReference, Response, job
+from jobflow.core.reference import find_and_resolve_references
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from li_campaign.active.committee import CommitteeMeanCalculator, load_committee
 from li_campaign.active.descriptors import distance_histogram
-from li_campaign.active.explore import explore, start_structures
+from li_campaign.active.explore import explore, fanout_frames, start_structures
 from li_campaign.active.selection import ACCURATE, CANDIDATE, FAILED, is_converged, select_frames, stop_reason
-from li_campaign.db.reuse import calculation_key, expose_store, reuse_or_compute
+from li_campaign.db.reuse import calculation_key, current_store, expose_store, reuse_or_compute
 from li_campaign.dft.jobs import LabelFrameMaker
 from li_campaign.flows.resources import CPU, GPU, run_on, use_gpus
 from li_campaign.mlip.dataset import frame_to_atoms
@@ -43,6 +44,8 @@ from li_campaign.schemas.frames import TrainingSetDoc
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import CampaignSpec
+from li_campaign.schemas.validation import ValidationDoc
+from li_campaign.validation.compare import recheck
 
 ORIGIN = "active_learning"
 """Origin of every frame labelled by the loop; the iteration is in its frame id and label."""
@@ -147,7 +150,35 @@ def committee_sha256(member_sha256s) -> str:
     return hashlib.sha256(":".join(member_sha256s).encode()).hexdigest()
 
 
-def iteration_flow(spec: CampaignSpec, iteration: int, training_set, holdout_ids: list[str]) -> Flow:
+_POINTER = "output_reference_uuid"
+
+
+def pointers(value):
+    """``value`` with every jobflow ``OutputReference`` in it replaced by a plain pointer (uuid and attributes).
+
+    Jobs that a running job adds may not hold references to jobs outside the added flow, not
+    even in their Makers (jobflow checks every reference it finds); pointers are plain data.
+    :func:`references` turns them back.
+    """
+    if isinstance(value, OutputReference):
+        return {_POINTER: value.uuid, "attributes": [list(a) for a in value.attributes]}
+    if isinstance(value, dict):
+        return {key: pointers(item) for key, item in value.items()}
+    return value
+
+
+def references(value):
+    """The inverse of :func:`pointers`."""
+    if isinstance(value, dict) and _POINTER in value:
+        return OutputReference(value[_POINTER], tuple(tuple(a) for a in value["attributes"]))
+    if isinstance(value, dict):
+        return {key: references(item) for key, item in value.items()}
+    return value
+
+
+def iteration_flow(
+    spec: CampaignSpec, iteration: int, training_set, holdout_ids: list[str], sources: dict | None = None
+) -> Flow:
     """Return the flow of one iteration: fit the committee, register it, explore and select.
 
     Parameters
@@ -160,6 +191,12 @@ def iteration_flow(spec: CampaignSpec, iteration: int, training_set, holdout_ids
         The :class:`TrainingSetDoc` (or a reference to one) the committee is fit to; holdout excluded.
     holdout_ids
         The fixed holdout frames.
+    sources
+        With ``active_learning.explore_fanout``: where the ``fanout`` (fan-out flow) and
+        ``validation`` (teacher spot checks) outputs are (:func:`pointers`), read from the
+        JobStore by the explore job itself (:meth:`ExploreSelectMaker.resolved_sources`): a
+        flow that a running job adds may not reference jobs outside it (jobflow), so they are
+        not inputs; the loop's first job waits for them instead.
     """
     al = spec.active_learning
     ctx = spec.provenance_context()
@@ -180,7 +217,10 @@ def iteration_flow(spec: CampaignSpec, iteration: int, training_set, holdout_ids
         jobs.append(fit)
     register = register_committee([f.output for f in fits], seeds, training_set, holdout_ids, iteration, **ctx)
     register.name = f"register committee {iteration}"
-    step = ExploreSelectMaker(name=f"active learning explore {iteration}", spec=spec, iteration=iteration, holdout_ids=holdout_ids)
+    step = ExploreSelectMaker(
+        name=f"active learning explore {iteration}", spec=spec, iteration=iteration, holdout_ids=holdout_ids,
+        sources=sources,
+    )  # fmt: skip
     explore_job = step.make(register.output, training_set)
     jobs += [register, explore_job]
     for j in jobs:
@@ -203,21 +243,47 @@ class ExploreSelectMaker(Maker):
         k, from 0.
     holdout_ids
         The fixed holdout frames (handed on to the next iteration).
+    sources
+        The references of ``fanout`` and ``validation`` (``active_learning.explore_fanout``),
+        resolved from the JobStore when the job runs (:meth:`resolved_sources`) and handed on
+        to the next iteration.
     """
 
     name: str = "active learning explore"
     spec: CampaignSpec | None = None
     iteration: int = 0
     holdout_ids: list[str] = field(default_factory=list)
+    sources: dict | None = None
+
+    def resolved_sources(self) -> tuple[dict | None, ValidationDoc | None]:
+        """The fan-out documents and the spot checks of :attr:`sources`, read from the running job's JobStore.
+
+        None where there are no sources or that calculation failed (the loop runs on without it).
+        """
+        if not self.sources:
+            return None, None
+        store = current_store()
+        if store is None:
+            raise RuntimeError("active learning explore: the JobStore is not exposed to this job (expose_store)")
+        resolved = find_and_resolve_references(references(self.sources), store, on_missing=OnMissing.NONE)
+        validation = resolved.get("validation")
+        return resolved.get("fanout"), None if validation is None else ValidationDoc.model_validate(validation)
 
     @job(config=JobConfig(pass_manager_config=False))
     def make(self, committee: CommitteeDoc, training_set: TrainingSetDoc) -> Response:
-        """Return the :class:`ActiveLearningIterationDoc`, with the next iteration's jobs as an addition."""
+        """Return the :class:`ActiveLearningIterationDoc`, with the next iteration's jobs as an addition.
+
+        With :attr:`sources` the fan-out's documents are explored too and the teacher spot
+        checks redone with the committee mean.
+        """
         spec, al = self.spec, self.spec.active_learning
+        fanout, validation = self.resolved_sources()
         settings = {
             "active_learning": al,
             "iteration": self.iteration,
             "a": spec.training_set.lattice_constant_A,
+            "fanout_model_sha256": None if validation is None else validation.model_sha256,
+            "fanout_facets": sorted((fanout or {}).get("diffusion") or {}),
         }
         provenance = Provenance(
             campaign=spec.name,
@@ -225,18 +291,31 @@ class ExploreSelectMaker(Maker):
             model_sha256=committee.provenance.model_sha256,
             calc_key=calculation_key("active_learning_exploration", None, committee.provenance.model_sha256, settings),
         )
-        doc = reuse_or_compute(provenance, lambda: self._explore(committee, training_set, provenance))
+        doc = reuse_or_compute(provenance, lambda: self._explore(committee, training_set, provenance, fanout, validation))
         if doc.stop_reason is not None:
             return Response(output=doc)
         return Response(output=doc, addition=self._next_iteration(doc, training_set))
 
-    def _explore(self, committee: CommitteeDoc, training_set: TrainingSetDoc, provenance: Provenance) -> ActiveLearningIterationDoc:
-        """Run the exploration and the selection; decide whether the loop stops."""
+    def _explore(
+        self,
+        committee: CommitteeDoc,
+        training_set: TrainingSetDoc,
+        provenance: Provenance,
+        fanout: dict | None = None,
+        validation: ValidationDoc | None = None,
+    ) -> ActiveLearningIterationDoc:
+        """Run the exploration (and the fan-out's frames and spot checks) and the selection; decide whether to stop."""
         spec, al = self.spec, self.spec.active_learning
         start = time.perf_counter()
         evaluator = load_committee(committee.members)
         starts = start_structures(al.exploration, spec.training_set.lattice_constant_A)
         frames = explore(starts, evaluator, al.exploration, al.seed + self.iteration)
+        extra = fanout_frames(fanout, evaluator) if fanout else []
+        frames += extra
+        checks = None
+        if validation is not None and validation.plan is not None:
+            checks = recheck(validation, spec.validation, CommitteeMeanCalculator(evaluator))
+        passed = None if checks is None else bool(checks) and all(c.status == "pass" for c in checks)
         wall = time.perf_counter() - start
         sigma = [f.max_force_std_eV_A for f in frames]
         origins = [f.origin for f in frames]
@@ -258,6 +337,7 @@ class ExploreSelectMaker(Maker):
             self.iteration,
             al.max_iterations,
             len(selection.selected),
+            spot_checks_passed=passed,
         )
         picked = [] if stop else selection.selected
         return ActiveLearningIterationDoc(
@@ -295,6 +375,9 @@ class ExploreSelectMaker(Maker):
             converged=is_converged(selection.fraction(CANDIDATE), al.converged_candidate_fraction),
             stop_reason=stop,
             exploration_wall_time_s=wall,
+            n_fanout_frames=len(extra),
+            spot_checks=checks,
+            spot_checks_passed=passed,
             provenance=provenance,
         )
 
@@ -319,7 +402,7 @@ class ExploreSelectMaker(Maker):
         for j in [*labels, grow]:
             run_on(j, CPU)
             expose_store(j)
-        following = iteration_flow(spec, self.iteration + 1, grow.output, self.holdout_ids)
+        following = iteration_flow(spec, self.iteration + 1, grow.output, self.holdout_ids, self.sources)
         return Flow([*labels, grow, following], name=f"active learning labels {self.iteration}")
 
 
@@ -333,6 +416,10 @@ class ActiveLearningMaker(Maker):
         Job name.
     spec
         The campaign spec; its ``active_learning`` section must be set.
+    sources
+        With ``active_learning.explore_fanout``: ``{"fanout": <fan-out flow output>,
+        "validation": <spot-check output or None>}``; pass them to :meth:`make` too (as
+        keyword arguments), so that the loop starts after them.
 
     Examples
     --------
@@ -341,13 +428,21 @@ class ActiveLearningMaker(Maker):
 
     name: str = "active learning"
     spec: CampaignSpec | None = None
+    sources: dict | None = None
 
-    @job(config=JobConfig(pass_manager_config=False))
-    def make(self, training_set: TrainingSetDoc) -> Response:
-        """Hold out a fixed fraction of the initial frames and replace this job by iteration 0."""
+    @job(config=JobConfig(pass_manager_config=False, on_missing_references=OnMissing.NONE))
+    def make(self, training_set: TrainingSetDoc, **after) -> Response:
+        """Hold out a fixed fraction of the initial frames and replace this job by iteration 0.
+
+        ``after``: the :attr:`sources` again, as inputs, so that this job (and so the whole
+        loop) starts once they are done; their values are read later, by each explore job.
+        """
         spec, al = self.spec, self.spec.active_learning
+        if training_set is None:
+            raise ValueError(f"campaign {spec.name}: no initial training set for active learning (its labels failed)")
         if al is None:
             raise ValueError(f"campaign {spec.name}: the spec has no active_learning section")
         holdout = choose_holdout(training_set.frame_ids, al.holdout_fraction, al.seed)
         train = training_set_doc(spec.name, spec.spec_hash(), sorted(set(training_set.frame_ids) - set(holdout)))
-        return Response(replace=iteration_flow(spec, 0, train, holdout))
+        sources = None if self.sources is None else pointers(self.sources)
+        return Response(replace=iteration_flow(spec, 0, train, holdout, sources))

@@ -184,13 +184,23 @@ def is_converged(candidate_fraction: float, threshold: float) -> bool:
     return candidate_fraction < threshold
 
 
-def stop_reason(candidate_fraction: float, threshold: float, iteration: int, max_iterations: int, n_selected: int) -> str | None:
+def stop_reason(
+    candidate_fraction: float,
+    threshold: float,
+    iteration: int,
+    max_iterations: int,
+    n_selected: int,
+    spot_checks_passed: bool | None = None,
+) -> str | None:
     """Return why the loop stops after iteration ``iteration`` (from 0), or None to label and refit.
 
-    ``"converged"`` (:func:`is_converged`) wins over ``"max_iterations"`` (``iteration + 1``
-    committees trained), which wins over ``"no_candidates_selected"`` (quotas left nothing
-    to label, so another committee would see the same data).
+    ``"spot_checks_passed"`` (the committee passed every teacher spot check, when they are
+    run) wins over ``"converged"`` (:func:`is_converged`), which wins over ``"max_iterations"``
+    (``iteration + 1`` committees trained), which wins over ``"no_candidates_selected"``
+    (quotas left nothing to label, so another committee would see the same data).
     """
+    if spot_checks_passed:
+        return "spot_checks_passed"
     if is_converged(candidate_fraction, threshold):
         return "converged"
     if iteration + 1 >= max_iterations:

@@ -28,7 +28,10 @@ _ITERATION_FIELDS = (
     "stop_reason",
     "exploration_wall_time_s",
     "max_force_std_eV_A",
+    "n_fanout_frames",
+    "spot_checks_passed",
 )
+_CHECK_FIELDS = ("quantity", "facet", "item", "model", "dft", "error", "threshold", "status")
 _HOLDOUT_FIELDS = ("energy_mae_meV_atom", "energy_rmse_meV_atom", "force_mae_meV_A", "force_rmse_meV_A", "stress_mae_meV_A3")
 
 
@@ -46,6 +49,7 @@ class ActiveLearningBuilder(JobOutputMapBuilder):
     output_fields = (
         *_ITERATION_FIELDS,
         "holdout",
+        "spot_checks",
         "selected.origin",
         "selected.label",
         *(f"provenance.{field}" for field in ("campaign", "spec_hash", "model_sha256", "code_version")),
@@ -66,4 +70,22 @@ class ActiveLearningBuilder(JobOutputMapBuilder):
             "selected_labels": [s["label"] for s in selected],
             "median_force_std_eV_A": float(np.median(finite)) if len(finite) else None,
             "max_force_std_max_eV_A": float(finite.max()) if len(finite) else None,
+            "spot_checks": _checks(out.get("spot_checks")),
+            "spot_check_max_abs_error": _largest_errors(out.get("spot_checks")),
         }
+
+
+def _checks(rows: list[dict] | None) -> list[dict] | None:
+    """The spot-check rows of an iteration without their geometry and frames."""
+    return None if rows is None else [{field: row.get(field) for field in _CHECK_FIELDS} for row in rows]
+
+
+def _largest_errors(rows: list[dict] | None) -> dict[str, float] | None:
+    """Quantity -> the largest |model − DFT| of the iteration's spot checks (checks without an error left out)."""
+    if rows is None:
+        return None
+    largest: dict[str, float] = {}
+    for row in rows:
+        if row.get("error") is not None:
+            largest[row["quantity"]] = max(largest.get(row["quantity"], 0.0), abs(row["error"]))
+    return largest

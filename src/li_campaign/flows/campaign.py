@@ -57,6 +57,7 @@ class CampaignMaker(Maker):
         parts = [(training, CPU), (fit, GPU), (bulk, GPU), (fanout, GPU)]
         if teacher is not None:
             parts.append((teacher, CPU))
+        checks = None
         if spec.validation.enabled:
             checks = TeacherSpotCheckMaker(spec=spec).make(
                 fit.output, bulk.output, None if teacher is None else teacher.output, fanout.output
@@ -67,7 +68,11 @@ class CampaignMaker(Maker):
             if teacher is not None:
                 parts.append((dft_teacher_elastic(spec, teacher.output), CPU))
         if spec.active_learning is not None:
-            parts.append((ActiveLearningMaker(spec=spec).make(training.output), GPU))
+            sources = None
+            if spec.active_learning.explore_fanout:  # the loop also explores (and is checked on) the fan-out's own results
+                sources = {"fanout": fanout.output, "validation": None if checks is None else checks.output}
+            loop = ActiveLearningMaker(spec=spec, sources=sources).make(training.output, **(sources or {}))
+            parts.append((loop, GPU))
         for part, category in parts:
             run_on(part, category)
         flow = Flow([part for part, _ in parts], name=self.name or spec.name)

@@ -41,6 +41,9 @@ ITERATION_FIELDS = (
     "converged",
     "stop_reason",
     "exploration_wall_time_s",
+    "n_fanout_frames",
+    "spot_checks_passed",
+    "spot_check_max_abs_error",
 )
 
 
@@ -60,6 +63,14 @@ def _fmt(value: object, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _spot_checks(row: dict) -> str:
+    """``passed``/``failed`` and the largest error per quantity of an iteration's spot checks, or –."""
+    if row.get("spot_checks_passed") is None:
+        return "–"
+    errors = ", ".join(f"{q} {e:.3f}" for q, e in sorted((row.get("spot_check_max_abs_error") or {}).items()))
+    return f"{'passed' if row['spot_checks_passed'] else 'failed'} ({errors})"
+
+
 def active_learning_markdown(rows: list[dict]) -> list[str]:
     """Markdown lines of the active-learning table (nothing when the campaign has no loop)."""
     if not rows:
@@ -71,14 +82,15 @@ def active_learning_markdown(rows: list[dict]) -> list[str]:
         f"{rows[0]['trust_upper_eV_A']} eV/Å is a candidate; at or above the upper level, failed exploration. "
         "Holdout errors are the committee mean's on frames no member trained on.",
         "",
-        "| iteration | training frames | explored | accurate | candidates | failed | labelled | "
-        "force MAE (meV/Å) | energy MAE (meV/atom) | stop |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| iteration | training frames | explored (fan-out) | accurate | candidates | failed | labelled | "
+        "force MAE (meV/Å) | energy MAE (meV/atom) | spot checks: largest \\|error\\| | stop |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['iteration']} | {r['n_training_frames']} | {r['n_explored']} | {_fmt(r['accurate_fraction'])} | "
-        f"{r['n_candidates']} ({_fmt(r['candidate_fraction'])}) | {_fmt(r['failed_fraction'])} | {r['n_selected']} | "
-        f"{_fmt(r['force_mae_meV_A'], 1)} | {_fmt(r['energy_mae_meV_atom'], 2)} | {_fmt(r['stop_reason'])} |"
+        f"| {r['iteration']} | {r['n_training_frames']} | {r['n_explored']} ({r.get('n_fanout_frames') or 0}) | "
+        f"{_fmt(r['accurate_fraction'])} | {r['n_candidates']} ({_fmt(r['candidate_fraction'])}) | "
+        f"{_fmt(r['failed_fraction'])} | {r['n_selected']} | {_fmt(r['force_mae_meV_A'], 1)} | "
+        f"{_fmt(r['energy_mae_meV_atom'], 2)} | {_spot_checks(r)} | {_fmt(r['stop_reason'])} |"
         for r in rows
     ]
     return [*lines, "", "![active learning](active_learning.png)", ""]

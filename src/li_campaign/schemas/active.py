@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from li_campaign.schemas.models import HoldoutErrors
 from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.validation import SpotCheck
 
 
 class CommitteeMember(BaseModel):
@@ -78,8 +79,15 @@ class ActiveLearningIterationDoc(BaseModel):
     trust_lower_eV_A: float
     trust_upper_eV_A: float
     converged: bool = Field(..., description="candidate_fraction below the spec's threshold.")
-    stop_reason: Literal["converged", "max_iterations", "no_candidates_selected"] | None = Field(
+    stop_reason: Literal["spot_checks_passed", "converged", "max_iterations", "no_candidates_selected"] | None = Field(
         None, description="Why the loop stopped here; None: the selected frames are labelled and a new committee fit."
     )
+    n_fanout_frames: int = Field(0, description="Explored frames taken from the fan-out (active_learning.explore_fanout).")
+    spot_checks: list[SpotCheck] | None = Field(
+        None,
+        description="The committee mean on the campaign's teacher spot checks (same frames and teacher labels, no new "
+        "DFT); None without explore_fanout or without spot checks.",
+    )
+    spot_checks_passed: bool | None = Field(None, description="Every spot check of this committee passed.")
     exploration_wall_time_s: float
     provenance: Provenance

@@ -1166,8 +1166,11 @@ class ExplorationSpec(_Spec):
         return self
 
 
-#: Exploration origins: what was explored (bulk, slab, adatom) and how (md, relax, hop).
-EXPLORATION_ORIGINS = ("bulk_md", "bulk_relax", "slab_md", "slab_relax", "adatom_md", "adatom_relax", "adatom_hop")
+#: Exploration origins: what was explored (bulk, slab, adatom) and how (md, relax, hop); fanout_*: the
+#: fan-out's own configurations (``active_learning.explore_fanout``).
+EXPLORATION_ORIGINS = (
+    "bulk_md", "bulk_relax", "slab_md", "slab_relax", "adatom_md", "adatom_relax", "adatom_hop", "fanout_neb", "fanout_slab",
+)  # fmt: skip
 
 
 class ActiveLearningSpec(_Spec):
@@ -1217,6 +1220,13 @@ class ActiveLearningSpec(_Spec):
     max_iterations: int = Field(5, ge=1, le=50, description="Most committees trained (iterations).")
     seed: int = Field(0, description="Seed of the exploration (velocities, rattles, Langevin noise) and the selection.")
     exploration: ExplorationSpec = ExplorationSpec()
+    explore_fanout: bool = Field(
+        False,
+        description="Also explore the fan-out's own configurations (every image of every NEB band: fanout_neb; the "
+        "relaxed clean slabs: fanout_slab), so each iteration waits for the fan-out; with the teacher spot checks on, "
+        "each committee's mean is checked on the spot-check frames against their teacher labels (no new DFT) and the "
+        "loop stops as soon as every check passes (stop_reason spot_checks_passed).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ActiveLearningSpec:

@@ -61,6 +61,14 @@ class SpotCheckPlan(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class TeacherEnergy(BaseModel):
+    """The teacher's total energy of one planned frame."""
+
+    energy_eV: float
+    n_atoms: int
+    frame_id: str
+
+
 class SpotCheck(BaseModel):
     """One quantity recomputed by the teacher at the model's geometry."""
 
@@ -102,4 +110,10 @@ class ValidationDoc(BaseModel):
     )
     refused_frames: dict[str, str] = Field(default_factory=dict, description="Frame id -> why it was refused.")
     notes: list[str] = Field(default_factory=list)
+    plan: SpotCheckPlan | None = Field(
+        None, description="The planned checks and their structures (large-data store), to check other models on them."
+    )
+    teacher_energies: dict[str, TeacherEnergy] = Field(
+        default_factory=dict, description="Plan frame name -> the teacher's label of it (every labelled frame)."
+    )
     provenance: Provenance

@@ -1,17 +1,19 @@
 """Model against teacher on the planned spot checks: values, errors, refusals, pass or fail.
 
-Pure functions of the energies: :func:`evaluate_checks` takes the model's and the teacher's
-total energy of every planned frame and returns the :class:`SpotCheck` rows.
+:func:`evaluate_checks` takes the model's and the teacher's total energy of every planned
+frame and returns the :class:`SpotCheck` rows; :func:`recheck` runs another calculator (e.g. an
+active-learning committee) on a stored plan against the stored teacher labels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from li_campaign.properties.relax import structure_to_atoms
 from li_campaign.properties.surface import EV_PER_A2_TO_J_PER_M2
 from li_campaign.schemas.properties import BulkDoc
 from li_campaign.schemas.spec import ValidationSpec
-from li_campaign.schemas.validation import UNITS, PlannedCheck, SpotCheck, SpotCheckPlan
+from li_campaign.schemas.validation import UNITS, PlannedCheck, SpotCheck, SpotCheckPlan, ValidationDoc
 from li_campaign.validation.plan import BULK_FRAME
 
 
@@ -154,3 +156,40 @@ def bulk_checks(spec: ValidationSpec, model: BulkDoc, teacher: BulkDoc | None) -
             )  # fmt: skip
         )
     return rows
+
+
+def model_energies(plan: SpotCheckPlan, calc) -> dict[str, float]:
+    """Frame name -> the total energy ``calc`` (an ASE calculator) gives the planned structure (eV)."""
+    energies = {}
+    for request in plan.requests:
+        atoms = structure_to_atoms(request.structure)
+        atoms.calc = calc
+        energies[request.name] = float(atoms.get_potential_energy())
+    return energies
+
+
+def recheck(validation: ValidationDoc, spec: ValidationSpec, calc) -> list[SpotCheck]:
+    """The planned checks of a stored spot-check run, redone with ``calc`` against the same teacher labels.
+
+    No DFT runs: the frames and the teacher's energies are those of ``validation``; frames
+    it refused stay refused. The bulk a0/B0 rows (EOS fits) are not redone.
+
+    Raises
+    ------
+    ValueError
+        If ``validation`` was stored without its plan.
+    """
+    if validation.plan is None:
+        raise ValueError(f"spot checks of model {validation.model_sha256[:12]} were stored without their plan")
+    frames = {
+        request.name: (
+            Frame(t.energy_eV, t.n_atoms, t.frame_id) if (t := validation.teacher_energies.get(request.name)) else None
+        )
+        for request in validation.plan.requests
+    }
+    refused = {
+        name: validation.refused_frames[frame.frame_id]
+        for name, frame in frames.items()
+        if frame is not None and frame.frame_id in validation.refused_frames
+    }
+    return evaluate_checks(validation.plan, spec, model_energies(validation.plan, calc), frames, refused)

@@ -22,14 +22,20 @@ from li_campaign.dft.engine import get_engine
 from li_campaign.flows.packing import pack_jobs
 from li_campaign.flows.resources import CPU, GPU, run_on
 from li_campaign.mlip.calculator import load_model
-from li_campaign.properties.relax import structure_to_atoms
 from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.properties import BulkDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import CampaignSpec, ValidationSpec
-from li_campaign.schemas.validation import ORIGIN, SpotCheckPlan, ValidationDoc
-from li_campaign.validation.compare import Frame, bulk_checks, evaluate_checks, refuse_frames, thresholds
+from li_campaign.schemas.validation import ORIGIN, SpotCheckPlan, TeacherEnergy, ValidationDoc
+from li_campaign.validation.compare import (
+    Frame,
+    bulk_checks,
+    evaluate_checks,
+    model_energies,
+    refuse_frames,
+    thresholds,
+)
 from li_campaign.validation.plan import plan_spot_checks
 
 
@@ -90,7 +96,7 @@ class TeacherSpotCheckMaker(Maker):
         return Response(replace=Flow([*packs, compare], output=compare.output, name=self.name))
 
 
-@job(config=JobConfig(on_missing_references=OnMissing.NONE))
+@job(data="plan", config=JobConfig(on_missing_references=OnMissing.NONE))
 def compare_spot_checks(
     model: ModelDoc,
     bulk: BulkDoc,
@@ -120,12 +126,7 @@ def compare_spot_checks(
         frames[request.name] = None if doc is None else Frame(doc.energy_eV, doc.n_atoms, doc.frame_id)
     reference = (teacher or bulk).energy_per_atom_eV
     refused = refuse_frames(frames, reference, spec.max_energy_deviation_eV_atom)
-    calc = load_model(model)
-    energies = {}
-    for request in plan.requests:
-        atoms = structure_to_atoms(request.structure)
-        atoms.calc = calc
-        energies[request.name] = float(atoms.get_potential_energy())
+    energies = model_energies(plan, load_model(model))
     checks = [*bulk_checks(spec, bulk, teacher), *evaluate_checks(plan, spec, energies, frames, refused)]
     counts = {status: sum(c.status == status for c in checks) for status in ("pass", "fail", "refused", "skipped")}
     notes = [] if teacher is not None else ["no teacher EOS (VASP labels): a0 and B0 are not checked"]
@@ -144,5 +145,11 @@ def compare_spot_checks(
         frame_ids=[f.frame_id for name, f in frames.items() if f is not None and name not in refused],
         refused_frames={frames[name].frame_id: reason for name, reason in refused.items()},
         notes=notes,
+        plan=plan,
+        teacher_energies={
+            name: TeacherEnergy(energy_eV=f.energy_eV, n_atoms=f.n_atoms, frame_id=f.frame_id)
+            for name, f in frames.items()
+            if f is not None
+        },
         provenance=Provenance(campaign=campaign, spec_hash=spec_hash, model_sha256=model.sha256),
     )

@@ -294,12 +294,18 @@ def neb_path(
         moving_atoms=[len(initial) + index if index < 0 else index for index, _, _ in targets],
         valid=outcome.valid,
         invalid_reason=outcome.invalid_reason,
+        start_energy_eV=outcome.energies_eV[0],
+        end_energy_eV=outcome.energies_eV[-1],
     )
 
 
 def _endpoint_energies(hop: Hop, calc: Calculator) -> Hop:
-    """Return ``hop`` with the absolute energies of its relaxed endpoints (first and last image) filled in."""
-    if not hop.images:
+    """Return ``hop`` with the absolute energies of its relaxed endpoints (first and last image) filled in.
+
+    A band from :func:`neb_path` carries them already (the band's own endpoint energies); only
+    hops made elsewhere without them are evaluated here.
+    """
+    if not hop.images or (hop.start_energy_eV is not None and hop.end_energy_eV is not None):
         return hop
     energies = []
     for image in (hop.images[0], hop.images[-1]):

@@ -43,7 +43,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:cd is deprecated")
 SPEC = spec_from_dict(
     {
         "name": "spot",
-        "dft": {"engine": "morse"},  # MorseSpec defaults: epsilon 0.2, r0 3.0, rho0 3.5, cutoff 6.0
+        "dft": {"engine": "morse", "pack_size": 50},  # MorseSpec defaults: epsilon 0.2, r0 3.0, rho0 3.5, cutoff 6.0
         "fanout": {
             "facets": ["100"],
             "eos": {"max_strain": 0.03, "n_points": 7},
@@ -51,7 +51,7 @@ SPEC = spec_from_dict(
             "relax": {"fmax_eV_A": 0.01, "max_steps": 300, "optimizer": "LBFGS"},
             "neb": {"n_images": 3, "fmax_eV_A": 0.05, "max_steps": 200},
         },
-        "validation": {"sites_per_facet": 2, "pack_size": 50},
+        "validation": {"sites_per_facet": 2},
     }
 )
 SCALE = 1.3

@@ -399,6 +399,14 @@ class DftSpec(_Spec):
     gpaw: GpawSpec = GpawSpec()
     morse: MorseSpec = MorseSpec()
     vasp: VaspSpec = VaspSpec()
+    pack_size: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="Label calculations per job (training-set labels and the spot checks' single points): 1 for real "
+        "DFT, one job each, spread over the workers; more for an instant engine (morse), whose labels cost less than "
+        "starting a job (a worker process, a LaunchPad round trip). Not part of any reuse key.",
+    )
 
 
 class SplitSpec(_Spec):
@@ -1287,7 +1295,6 @@ class ValidationSpec(_Spec):
         "is refused (a silently broken SCF): the check is listed as refused and the frame is not offered for training. "
         "Li's cohesive energy is 1.6 eV/atom; thin slabs and adatom cells stay within a few tenths of the bulk.",
     )
-    pack_size: int = Field(1, ge=1, le=1000, description="DFT single points per job (1: one job per frame, for DFT).")
 
 
 class CampaignSpec(_Spec):

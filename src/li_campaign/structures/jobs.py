@@ -12,6 +12,7 @@ from li_campaign.dft.engine import get_engine
 from li_campaign.dft.engines import LabelError
 from li_campaign.dft.frames import frame_key
 from li_campaign.dft.kpoints import engine_kspacing
+from li_campaign.flows.packing import pack_jobs
 from li_campaign.schemas.frames import TrainingFrameBatchDoc, TrainingFrameDoc, TrainingSetDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import DftSpec, TrainingSetSpec
@@ -90,7 +91,8 @@ class TrainingSetMaker(Maker):
     ``r_max_A`` is the campaign's ``mlip.r_max_A``: adatom images are at least that far apart
     unless ``training_set.slabs.adatom_min_image_distance_A`` says otherwise. Slabs and their
     adatom supercells get commensurate k-meshes (:meth:`TrainingStructure.kpoint_mesh`), passed
-    to the engine as explicit meshes and part of the reuse keys.
+    to the engine as explicit meshes and part of the reuse keys. ``dft.pack_size`` label
+    calculations run per job (:func:`~li_campaign.flows.packing.pack_jobs`).
     """
 
     name: str = "training set"
@@ -108,7 +110,7 @@ class TrainingSetMaker(Maker):
         engine = get_engine(self.dft, self.campaign, self.spec_hash)
         kspacing = engine_kspacing(self.dft)
         ctx = {"campaign": self.campaign, "spec_hash": self.spec_hash}
-        jobs, frame_ids, origins = [], [], []
+        jobs, origins = [], []
         reused = 0
         for i, item in enumerate(structures):
             frame_id = f"{self.campaign}:{item.origin}:{i:04d}"
@@ -134,8 +136,13 @@ class TrainingSetMaker(Maker):
                 label_job = engine.static(item.structure, frame_id, item.origin, item.label, item.is_slab, kpts=kpts)
             label_job.name = f"dft label {item.label}"
             jobs.append(expose_store(label_job))
-            frame_ids.append(label_job.output.frame_ids if item.calculation != "static" else label_job.output.frame_id)
             origins.append(item.origin)
+        packs, outputs = pack_jobs(jobs, self.dft.pack_size, "dft labels")
+        for pack in packs:
+            expose_store(pack)
+        frame_ids = [
+            out.frame_ids if item.calculation != "static" else out.frame_id for item, out in zip(structures, outputs)
+        ]
         collect = collect_training_set(self.campaign, self.spec_hash, frame_ids, origins)
         name = f"dft labels ({engine.name}, {reused} reused)" if reused else f"dft labels ({engine.name})"
-        return Response(replace=Flow([*jobs, collect], output=collect.output, name=name))
+        return Response(replace=Flow([*packs, collect], output=collect.output, name=name))

@@ -84,7 +84,7 @@ class TeacherSpotCheckMaker(Maker):
             label = engine.static(request.structure, frame_id, ORIGIN, request.label, request.slab)
             label.name = f"dft label {request.label}"
             labels.append(expose_store(label))
-        packs, refs = pack_jobs(labels, spec.validation.pack_size, "validation labels")
+        packs, refs = pack_jobs(labels, spec.dft.pack_size, "validation labels")
         for pack in packs:
             run_on(expose_store(pack), CPU)
         compare = compare_spot_checks(

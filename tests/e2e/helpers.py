@@ -18,3 +18,11 @@ def li(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess
     if check and proc.returncode != 0:
         raise AssertionError(f"li-campaign {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def outputs_of(store, doc_type: str) -> list[dict]:
+    """Every stored result of ``doc_type`` in a JobStore, as a job output or inside a pack (``dft.pack_size``)."""
+    from li_campaign.builders.base import job_items, outputs_query
+
+    docs = store.query(outputs_query(doc_type), properties=["uuid", "output"])
+    return [item["output"] for doc in docs for item in job_items(doc, doc_type)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import REPO, SPEC, li
+from tests.e2e.helpers import REPO, SPEC, li, outputs_of
 
 FACETS = ["100", "110", "111"]
 
@@ -72,12 +72,11 @@ def test_frames_were_read_back_from_the_store_and_split_recorded(finished):
 
     store = Campaign(finished["root"]).job_store()
     store.connect()
-    frames = list(store.query({"output.doc_type": "training_frame"}, properties=["output"]))
+    frames = [f for f in outputs_of(store, "training_frame") if f["origin"] != "validation"]  # labels packed: dft.pack_size
     model = store.query_one({"output.doc_type": "model"}, properties=["output"])["output"]
     split = model["split"]
-    assert sorted(split["train"] + split["val"] + split["test"]) == sorted(f["output"]["frame_id"] for f in frames)
-    for frame in frames:
-        out = frame["output"]
+    assert sorted(split["train"] + split["val"] + split["test"]) == sorted(f["frame_id"] for f in frames)
+    for out in frames:
         assert len(out["forces_eV_A"]) == out["n_atoms"] and len(out["stress_eV_A3"]) == 6
         assert out["provenance"]["dft_settings"]["engine"] == "morse"
         assert len(out["provenance"]["structure_hash"]) == 64

@@ -36,7 +36,7 @@ from ase.calculators.morse import MorsePotential
 from ase.constraints import FixAtoms, FixedLine
 from ase.optimize import BFGS
 
-from tests.e2e.helpers import SPEC
+from tests.e2e.helpers import SPEC, outputs_of
 from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, Morse
 
 pytestmark = pytest.mark.slow
@@ -87,11 +87,7 @@ def model(finished):
     store.connect()
     doc = store.query_one({"output.doc_type": "model"}, properties=["output"])["output"]
     held_out = set(doc["split"]["val"] + doc["split"]["test"])
-    frames = [
-        frame_to_atoms(d["output"])
-        for d in store.query({"output.doc_type": "training_frame"}, properties=["output"])
-        if d["output"]["frame_id"] in held_out
-    ]
+    frames = [frame_to_atoms(f) for f in outputs_of(store, "training_frame") if f["frame_id"] in held_out]
     assert len(frames) == len(held_out)
     calc = load_calculator(doc["deployed_path"], doc["sha256"], doc["deploy_mode"], "cpu")
     return {"doc": doc, "calc": calc, "frames": frames}
@@ -254,9 +250,7 @@ def test_spot_checks_are_the_teacher_and_the_model_at_the_same_geometries(finish
 
     store = Campaign(finished["root"]).job_store()
     store.connect()
-    frames = {}
-    for doc in store.query({"output.doc_type": "pack", "output.result_doc_types": "training_frame"}, properties=["output"]):
-        frames.update({r["frame_id"]: r for r in doc["output"]["results"] if r and r.get("origin") == "validation"})
+    frames = {f["frame_id"]: f for f in outputs_of(store, "training_frame") if f["origin"] == "validation"}
     assert set(frames) == {fid for row in rows for fid in row["frame_ids"]}  # each stored teacher frame is in a check
     energies = {}
     for frame_id, frame in frames.items():

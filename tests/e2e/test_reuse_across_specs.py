@@ -77,9 +77,16 @@ def test_only_the_new_facet_is_computed(extended):
     from li_campaign.report.counts import count_calculations
 
     counts = count_calculations(extended["store"], NAME)
-    assert counts["by_type"] == {"adsorption": 1, "diffusion": 1, "surface_energy": 1}, counts
+    # the new facet's fan-out and its teacher spot checks (new frames of the new facet only; the spot-check
+    # document itself is new: it covers every facet of this spec)
+    new_frames = [f for f in _computed(extended["store"], "training_frame") if f["frame_id"].startswith(f"{NAME}:")]
+    assert new_frames and all(f["origin"] == "validation" and f":{NEW_FACET}:" in f["frame_id"] for f in new_frames)
+    assert counts["by_type"] == {
+        "adsorption": 1, "diffusion": 1, "surface_energy": 1, "validation": 1, "training_frame": len(new_frames)
+    }, counts  # fmt: skip
     first = count_calculations(extended["store"], "e2e-morse")
-    # every label, the fit, the bulk EOS, the teacher's EOS/Cij and the bulk stage came back from the store
-    model_bound = sum(n for kind, n in first["by_type"].items() if kind not in {"adsorption", "diffusion", "surface_energy"})
+    # every label (the old facets' spot-check frames too), the fit, the bulk EOS, the teacher's EOS/Cij and the bulk
+    # stage came back from the store
+    model_bound = sum(n for kind, n in first["by_type"].items() if kind not in {"adsorption", "diffusion", "surface_energy", "validation"})
     assert counts["reused"] == model_bound, (counts, first)
     assert [doc["facet"] for doc in _computed(extended["store"], "surface_energy", facet=NEW_FACET)] == [NEW_FACET]

@@ -96,6 +96,14 @@ def test_packed_results_equal_unpacked_and_references_resolve_to_the_same_type()
     assert doc["result_doc_types"] == ["training_frame"] * 2 and doc["failures"] == []
     assert doc["results"][0]["@class"] == "TrainingFrameDoc" and len(doc["member_wall_s"]) == 2
     assert doc["wall_s"] >= sum(doc["member_wall_s"])
+    # the fit reads packed frames back like unpacked ones (dft.pack_size > 1), each id once
+    from li_campaign.mlip.jobs import read_frames
+
+    packed_ids = [ref.resolve(store).frame_id for ref in outputs]
+    frames = read_frames(store, packed_ids)
+    assert sorted(f["frame_id"] for f in frames) == sorted(packed_ids)
+    assert [f["energy_eV"] for f in frames] == [in_pack.energy_eV for in_pack in sorted(
+        (ref.resolve(store) for ref in outputs), key=lambda d: d.frame_id)]  # fmt: skip
 
 
 def test_a_failed_member_does_not_stop_the_pack():

@@ -38,11 +38,15 @@ log = logging.getLogger(__name__)
 _LISTED_IDS = 20  # missing frame ids named in the error
 
 
+_FRAME_DOC_TYPES = ("training_frame", "training_frames")
+
+
 def read_frames(store: JobStore, frame_ids: list[str]) -> list[dict]:
     """Read training frames back from the JobStore (newest document per frame id).
 
     Frames are single-frame outputs (``training_frame``) or members of the frame batches of
-    relaxation and MD label jobs (``training_frames``).
+    relaxation and MD label jobs (``training_frames``), as job outputs or inside the packs of
+    packed label jobs (``dft.pack_size``).
 
     Parameters
     ----------
@@ -64,11 +68,13 @@ def read_frames(store: JobStore, frame_ids: list[str]) -> list[dict]:
         missing ids. Nothing is written before.
     """
     ids = sorted(set(frame_ids))
+    wanted = set(ids)
     docs = store.query(
         {
             "$or": [
                 {"output.doc_type": "training_frame", "output.frame_id": {"$in": ids}},
                 {"output.doc_type": "training_frames", "output.frame_ids": {"$in": ids}},
+                {"output.doc_type": "pack", "output.result_doc_types": {"$in": list(_FRAME_DOC_TYPES)}},
             ]
         },
         properties=["output", "completed_at"],
@@ -77,8 +83,13 @@ def read_frames(store: JobStore, frame_ids: list[str]) -> list[dict]:
     frames = {}
     for doc in docs:
         output = doc["output"]
-        for frame in output["frames"] if output["doc_type"] == "training_frames" else [output]:
-            frames[frame["frame_id"]] = frame
+        outputs = [r for r in output.get("results") or [] if r] if output["doc_type"] == "pack" else [output]
+        for result in outputs:
+            if result.get("doc_type") not in _FRAME_DOC_TYPES:
+                continue
+            for frame in result["frames"] if result["doc_type"] == "training_frames" else [result]:
+                if frame["frame_id"] in wanted:
+                    frames[frame["frame_id"]] = frame
     missing = [i for i in ids if i not in frames]
     if missing:
         listed = ", ".join(missing[:_LISTED_IDS])

@@ -14,7 +14,7 @@ import shutil
 import pytest
 import yaml
 
-from tests.e2e.helpers import SPEC, li
+from tests.e2e.helpers import SPEC, li, outputs_of
 
 pytestmark = pytest.mark.slow
 
@@ -77,16 +77,24 @@ def test_only_the_new_facet_is_computed(extended):
     from li_campaign.report.counts import count_calculations
 
     counts = count_calculations(extended["store"], NAME)
-    # the new facet's fan-out and its teacher spot checks (new frames of the new facet only; the spot-check
-    # document itself is new: it covers every facet of this spec)
+    # the new facet's fan-out and the spot checks of this spec (new frames of the new facet only, and a new
+    # spot-check document: this spec's fan-out is the new facet)
     new_frames = [f for f in _computed(extended["store"], "training_frame") if f["frame_id"].startswith(f"{NAME}:")]
     assert new_frames and all(f["origin"] == "validation" and f":{NEW_FACET}:" in f["frame_id"] for f in new_frames)
     assert counts["by_type"] == {
         "adsorption": 1, "diffusion": 1, "surface_energy": 1, "validation": 1, "training_frame": len(new_frames)
     }, counts  # fmt: skip
     first = count_calculations(extended["store"], "e2e-morse")
-    # every label (the old facets' spot-check frames too), the fit, the bulk EOS, the teacher's EOS/Cij and the bulk
-    # stage came back from the store
-    model_bound = sum(n for kind, n in first["by_type"].items() if kind not in {"adsorption", "diffusion", "surface_energy", "validation"})
-    assert counts["reused"] == model_bound, (counts, first)
+    # every label, the fit, the bulk EOS, the teacher's EOS/Cij and the bulk stage came back from the store, and so
+    # did the spot checks' bulk cube (same model, same a0); the first spec's spot-check frames of its facets are
+    # not part of this spec
+    frames = outputs_of(extended["store"], "training_frame")
+    first_spot = [f for f in frames if f["frame_id"].startswith("e2e-morse:validation:")]
+    reused_spot = [
+        f for f in frames if f["frame_id"].startswith(f"{NAME}:validation:") and f["provenance"].get("reused_from")
+    ]
+    assert [f["frame_id"].rsplit(":", 1)[-1] for f in reused_spot] == ["bulk"]
+    skip = {"adsorption", "diffusion", "surface_energy", "validation"}
+    model_bound = sum(n for kind, n in first["by_type"].items() if kind not in skip) - len(first_spot)
+    assert counts["reused"] == model_bound + len(reused_spot), (counts, first)
     assert [doc["facet"] for doc in _computed(extended["store"], "surface_energy", facet=NEW_FACET)] == [NEW_FACET]

@@ -19,10 +19,26 @@ SHARED_SCOPES = {
 }
 """Test files that must share one pytest-xdist worker, by path prefix: the scope they run in."""
 
+HEAVY_FIRST = ("tests/e2e/test_campaign.py", "tests/e2e/test_model_vs_teacher.py", "tests/e2e/test_reuse_across_specs.py",
+               "tests/e2e/test_surfaces.py", "tests/cluster/")  # fmt: skip
+"""Files whose campaigns take minutes (``--durations`` of ``.ci/run``), started first, longest first: with the
+work handed out in collection order, a long scope started last would run alone at the end."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Put the :data:`HEAVY_FIRST` files first (in that order), every other test after them as collected."""
+
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((k for k, prefix in enumerate(HEAVY_FIRST) if path.startswith(prefix)), len(HEAVY_FIRST))
+
+    items.sort(key=rank)  # stable: the order within each file (and of the other files) is kept
+
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """With ``-n N``: each test file runs whole on one worker, and the files of :data:`SHARED_SCOPES` together.
+    """With ``-n N``: each test file runs whole on one worker, and the files of :data:`SHARED_SCOPES` together;
+    the scopes are handed out in collection order (:func:`pytest_collection_modifyitems`: the longest first).
 
     Written here because xdist's ``--dist loadgroup`` does not keep ``xdist_group`` marks
     together under pytest 9 (checked: the tests of one group ran on both workers). A file's
@@ -36,6 +52,7 @@ def pytest_xdist_make_scheduler(config, log):
             path = nodeid.split("::", 1)[0]
             return next((scope for prefix, scope in SHARED_SCOPES.items() if path.startswith(prefix)), path)
 
+    config.option.loadscopereorder = False  # hand out scopes in collection order: HEAVY_FIRST first
     return SharedScopeScheduling(config, log)
 
 

@@ -8,12 +8,11 @@ spot-check frames against the same teacher labels.
 from __future__ import annotations
 
 import pytest
-from jobflow import run_locally
-
 from li_campaign.builders import run_builders
 from li_campaign.flows.campaign import CampaignMaker
 from li_campaign.report import collect_report
 from li_campaign.schemas.spec import spec_from_dict
+from tests.active.local_run import run_in_new_campaign
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,7 +32,7 @@ SPEC = {
         "slabs": {"facets": ["100"], "min_slab_size_A": 5.0, "min_vacuum_A": 6.0, "n_perturbed": 0, "adatom": True,
                   "adatom_min_lateral_A": 5.0, "adatom_n_heights": 1},
     },
-    "dft": {"engine": "morse", "morse": {"epsilon_eV": 0.1, "r0_A": 3.4, "rho0": 4.0, "cutoff_A": 6.0}},
+    "dft": {"engine": "morse", "morse": {"epsilon_eV": 0.1, "r0_A": 3.4, "rho0": 4.0, "cutoff_A": 6.0}, "pack_size": 100},
     "mlip": {"num_layers": 1, "num_features": 8, "radial_mlp_width": 16, "max_epochs": 60, "batch_size": 4,
              "loss_coeffs": {"total_energy": 10.0, "forces": 1.0, "stress": 1000.0}, "deploy": "eager",
              "max_train_energy_mae_meV_atom": None},  # as tests/data/pipeline_morse.yaml: its EOS has a minimum
@@ -47,7 +46,6 @@ SPEC = {
         "mechanisms": {"exchange": False, "across_step": False},
     },
     "bulk": {"enabled": False},
-    "validation": {"pack_size": 100},
     "active_learning": {
         "committee_size": 2,
         "max_iterations": 2,
@@ -64,27 +62,7 @@ SPEC = {
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
-    import os
-
-    from li_campaign.db.config import Campaign, DbConfig
-    from li_campaign.db.launchpad import initialise_launchpad
-
-    root = tmp_path_factory.mktemp("alf")
-    campaign = Campaign.create(root / "campaign", DbConfig())
-    initialise_launchpad(campaign)
-    old = os.environ.get("LI_CAMPAIGN_DIR")
-    os.environ["LI_CAMPAIGN_DIR"] = str(campaign.root)
-    try:
-        flow = CampaignMaker(spec=spec_from_dict(SPEC)).make()
-        store = campaign.job_store()
-        run_locally(flow, store=store, create_folders=True, root_dir=root / "runs", log=False, ensure_success=True)
-    finally:
-        if old is None:
-            os.environ.pop("LI_CAMPAIGN_DIR", None)
-        else:
-            os.environ["LI_CAMPAIGN_DIR"] = old
-    store.connect()
-    return campaign, store
+    return run_in_new_campaign(tmp_path_factory.mktemp("alf"), CampaignMaker(spec=spec_from_dict(SPEC)).make())
 
 
 def test_each_iteration_explores_the_fanout_and_is_spot_checked_on_the_teacher_labels(campaign):

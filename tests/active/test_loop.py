@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from jobflow import Flow, run_locally
+from jobflow import Flow
 
 from li_campaign.active.jobs import ActiveLearningMaker
 from li_campaign.builders import run_builders
 from li_campaign.report import collect_report
 from li_campaign.schemas.spec import spec_from_dict
 from li_campaign.structures.jobs import TrainingSetMaker
+from tests.active.local_run import run_in_new_campaign
 
 pytestmark = [
     pytest.mark.slow,
@@ -52,30 +53,11 @@ def _outputs(store, doc_type: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    import os
-
-    from li_campaign.db.config import Campaign, DbConfig
-    from li_campaign.db.launchpad import initialise_launchpad
-
-    root = tmp_path_factory.mktemp("al")
-    campaign = Campaign.create(root / "campaign", DbConfig())
-    initialise_launchpad(campaign)
-    old = os.environ.get("LI_CAMPAIGN_DIR")
-    os.environ["LI_CAMPAIGN_DIR"] = str(campaign.root)
-    try:
-        spec = spec_from_dict(SPEC)
-        ctx = {"campaign": spec.name, "spec_hash": spec.spec_hash()}
-        training = TrainingSetMaker(training_set=spec.training_set, dft=spec.dft, seed=spec.seed, **ctx).make()
-        active = ActiveLearningMaker(spec=spec).make(training.output)
-        store = campaign.job_store()
-        run_locally(Flow([training, active]), store=store, create_folders=True, root_dir=root / "runs", log=False, ensure_success=True)
-    finally:
-        if old is None:
-            os.environ.pop("LI_CAMPAIGN_DIR", None)
-        else:
-            os.environ["LI_CAMPAIGN_DIR"] = old
-    store.connect()
-    return campaign, store
+    spec = spec_from_dict(SPEC)
+    ctx = {"campaign": spec.name, "spec_hash": spec.spec_hash()}
+    training = TrainingSetMaker(training_set=spec.training_set, dft=spec.dft, seed=spec.seed, **ctx).make()
+    active = ActiveLearningMaker(spec=spec).make(training.output)
+    return run_in_new_campaign(tmp_path_factory.mktemp("al"), Flow([training, active]))
 
 
 def test_three_iterations_grow_the_training_set(loop):

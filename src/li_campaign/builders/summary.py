@@ -9,10 +9,11 @@ import numpy as np
 from maggma.core import Builder, Store
 from maggma.utils import to_dt
 
+from li_campaign.builders.validation import VALIDATION_COUNTS
 from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
 
 LAST_UPDATED = "last_updated"
-_VALIDATION_SUMMARY = ("passed", "n_checks", "n_passed", "n_failed", "n_refused", "n_skipped")
+_VALIDATION_SUMMARY = ("passed", *VALIDATION_COUNTS)
 _BUILT = {"state": "successful", "model_sha256": {"$ne": None}}
 
 

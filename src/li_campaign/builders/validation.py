@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
 
+VALIDATION_COUNTS = ("n_checks", "n_passed", "n_failed", "n_refused", "n_skipped")
+"""The check counts of a spot-check run, as the BEP document and the report copy them."""
 VALIDATION_FIELDS = (
-    "model_sha256",
-    "engine",
-    "checks",
-    "passed",
-    "n_checks",
-    "n_passed",
-    "n_failed",
-    "n_refused",
-    "n_skipped",
-    "thresholds",
-    "frame_ids",
-    "refused_frames",
-    "notes",
-)
+    "model_sha256", "engine", "checks", "passed", *VALIDATION_COUNTS, "thresholds", "frame_ids", "refused_frames", "notes",
+)  # fmt: skip
 """The fields of a :class:`~li_campaign.schemas.validation.ValidationDoc` kept in the collection (all but provenance)."""
 
 

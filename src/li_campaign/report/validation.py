@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from li_campaign.builders.validation import VALIDATION_COUNTS
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -19,17 +21,7 @@ CHECK_FIELDS = (
     "quantity", "facet", "item", "unit", "model", "dft", "error", "threshold", "status", "reason", "model_reported",
     "geometry", "n_atoms", "frame_ids",
 )  # fmt: skip
-_SUMMARY_FIELDS = (
-    "engine",
-    "n_checks",
-    "n_passed",
-    "n_failed",
-    "n_refused",
-    "n_skipped",
-    "thresholds",
-    "refused_frames",
-    "notes",
-)
+_SUMMARY_FIELDS = ("engine", *VALIDATION_COUNTS, "thresholds", "refused_frames", "notes")
 NOT_RUN = "no teacher spot checks for this model (validation disabled, not run yet, or failed): not validated"
 
 

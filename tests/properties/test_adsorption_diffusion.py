@@ -10,8 +10,8 @@ from pymatgen.core import Structure
 from li_campaign.properties.adsorption import adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.diffusion import diffusion_barriers, enumerate_hops
-from li_campaign.properties.site_graph import build_site_graph
 from li_campaign.properties.relax import structure_to_atoms
+from li_campaign.properties.site_graph import build_site_graph
 from li_campaign.schemas.properties import AdsorptionSite
 from li_campaign.schemas.spec import EosSpec, FanOutSpec
 from li_campaign.structures.slabs import inplane_minimum_image, make_symmetric_slab
@@ -243,3 +243,43 @@ def test_a_cutoff_below_the_hollow_spacing_leaves_no_hop_network(ads100, bulk):
     slab = structure_to_atoms(as_structure(ads100["slab_structure"]))
     assert info.value.cutoff_A == pytest.approx(0.8 * bulk_neighbour_distance(slab), rel=1e-12)
     assert info.value.cutoff_A < bulk["lattice_constant_A"]  # below the hollow-hollow distance
+
+
+@pytest.mark.filterwarnings("ignore:cd is deprecated")
+def test_a_facet_whose_every_path_is_rejected_gets_a_document_without_a_barrier(ads100, monkeypatch):
+    """Every band's endpoints rejected: the NEB job stores the reasons and no barrier instead of failing."""
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+
+    from li_campaign.properties import diffusion as diffusion_module
+    from li_campaign.properties import jobs as property_jobs
+    from li_campaign.properties.diffusion import (
+        EndpointMovedError,
+        NoBarrierError,
+        bulk_neighbour_distance,
+    )
+    from li_campaign.schemas.models import ModelDoc
+    from li_campaign.schemas.properties import AdsorptionDoc, DiffusionDoc
+    from li_campaign.schemas.provenance import Provenance
+
+    def degenerate(*args, **kwargs):
+        raise EndpointMovedError(f"{kwargs['start']}->{kwargs['end']} ({kwargs['distance_A']:.2f} Å): degenerate")
+
+    monkeypatch.setattr(diffusion_module, "neb_path", degenerate)
+    with pytest.raises(NoBarrierError, match=r"no hop between stable sites kept both endpoints in place: hollow-0->hollow-0 \(\d\.\d\d Å\): degenerate"):
+        diffusion_barriers(morse(), ads100, SPEC)
+
+    monkeypatch.setattr(property_jobs, "load_model", lambda model: morse())
+    provenance = Provenance(campaign="t", spec_hash="0" * 64, model_sha256="a" * 64, calc_key="b" * 64)
+    adsorption = AdsorptionDoc(facet="100", miller_index=(1, 0, 0), **ads100, provenance=provenance)
+    maker = property_jobs.SurfaceNebMaker(fanout=SPEC, campaign="t", spec_hash="0" * 64)
+    job = maker.make(ModelDoc.model_construct(sha256="a" * 64), adsorption)
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    run_locally(job, store=store, log=False, ensure_success=True)
+    doc = DiffusionDoc.model_validate(store.get_output(job.uuid, load=True))
+    assert doc.hops == [] and doc.min_barrier_eV is None and doc.effective_barrier_eV is None
+    assert doc.percolates == {"a": False, "b": False}
+    (reason,) = doc.rejected_hops
+    assert reason.startswith("no hop between stable sites kept both endpoints in place") and "degenerate" in reason
+    slab = structure_to_atoms(as_structure(ads100["slab_structure"]))
+    assert doc.hop_cutoff_A == pytest.approx(SPEC.hops.max_hop_nn * bulk_neighbour_distance(slab), rel=1e-12)

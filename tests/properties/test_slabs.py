@@ -9,13 +9,15 @@ import pytest
 
 from li_campaign.core.errors import InputError
 from li_campaign.structures.slabs import (
-    add_adatom,
     adatom_slabs,
+    add_adatom,
     count_layers,
+    image_repeats,
     inplane_minimum_image,
     lateral_repeats,
     make_symmetric_slab,
     nearest_neighbour_distance,
+    shortest_inplane_translation,
     top_surface_sites,
 )
 
@@ -104,6 +106,27 @@ def test_lateral_repeats_oblique_cell():
     # |a| = |b| = 2.979 Å but the width across the cell is only 2.809 Å
     assert lateral_repeats(s, 5.9) == (3, 3)
     assert lateral_repeats(s, 5.5) == (2, 2)
+
+
+@pytest.mark.parametrize(("hkl", "distance", "expected"), [((1, 1, 0), 5.9, (2, 2)), ((1, 1, 0), 6.0, (3, 3)), ((1, 1, 1), 5.9, (2, 2)), ((1, 0, 0), 7.0, (3, 3))])
+def test_image_repeats_is_the_smallest_cell_with_images_that_far_apart(hkl, distance, expected):
+    """Brute force over every nx x ny cell: the images' distance is the shortest of i*nx*a + j*ny*b."""
+    s = make_symmetric_slab(A, hkl, 6.0, 8.0)
+    a, b = s.lattice.matrix[0, :2], s.lattice.matrix[1, :2]
+
+    def images(nx, ny):
+        return min(np.linalg.norm(i * nx * a + j * ny * b) for i in range(-8, 9) for j in range(-8, 9) if (i, j) != (0, 0))
+
+    ok = [(nx * ny, (nx, ny)) for nx in range(1, 6) for ny in range(1, 6) if images(nx, ny) >= distance]
+    assert image_repeats(s, distance) == expected
+    assert images(*expected) >= distance and expected[0] * expected[1] == min(ok)[0]
+
+
+def test_110_adatom_cells_are_2x2_when_images_need_less_than_sqrt3_a():
+    """(110) 2x2: images √3·a = 5.96 Å apart (width 5.62 Å); lateral_repeats' width rule would take 3x3."""
+    s = make_symmetric_slab(3.44, (1, 1, 0), 6.0, 8.0)
+    assert shortest_inplane_translation(s, (2, 2)) == pytest.approx(3.44 * np.sqrt(3), abs=1e-3)
+    assert image_repeats(s, 5.9) == (2, 2) and lateral_repeats(s, 5.9) == (3, 3)
 
 
 def test_inplane_minimum_image_oblique():

@@ -248,8 +248,15 @@ def test_cells_above_max_atoms_are_thinned_to_their_top_layers_and_still_checked
     full = fanout["docs"]["adsorption"]["100"].slab_structure
     assert len(full) == 36 and (len(adatom), len(clean)) == (28, 27)
     assert ads.frames[1].endswith(":clean-slab:top3") and "thinned to the top 3 layers" in ads.geometry
-    top = full.cart_coords[full.cart_coords[:, 2] > np.sort(full.cart_coords[:, 2])[8] + 0.1]
-    np.testing.assert_allclose(np.sort(clean.cart_coords[:, 2]), np.sort(top[:, 2]))  # the top 27 atoms, unmoved
+    z = np.sort(full.cart_coords[:, 2])
+    top = full.cart_coords[full.cart_coords[:, 2] > z[8] + 0.1]
+    removed = z[9] - z[0]  # the bottom layer's thickness with its gap: the cell is that much shorter
+    # the top 27 atoms, unmoved relative to each other, in a cell shortened so that the vacuum is the fan-out's
+    np.testing.assert_allclose(np.sort(clean.cart_coords[:, 2]), np.sort(top[:, 2]) - removed, atol=1e-9)
+    assert clean.lattice.c == pytest.approx(full.lattice.c - removed, abs=1e-9)
+    gap = lambda s: s.lattice.c - np.ptp(s.cart_coords[:, 2])  # noqa: E731
+    assert gap(clean) == pytest.approx(gap(full), abs=1e-9)
+    np.testing.assert_allclose(clean.lattice.matrix[:2], full.lattice.matrix[:2])  # same lateral cell, same coverage
     assert adatom.cart_coords[:, 2].max() > clean.cart_coords[:, 2].max() + 1.0  # the adatom is kept
     (barrier,) = [c for c in plan.checks if c.quantity == "barrier"]
     assert all(len(requests[name]) == 28 for name in barrier.frames)
@@ -309,3 +316,25 @@ def test_active_learning_explores_the_fanout_and_stops_when_its_committee_passes
         assert check.error == pytest.approx((mean - 1.0) * check.dft, abs=1e-9)
     assert doc.spot_checks_passed is passed
     assert (doc.stop_reason == "spot_checks_passed") is passed
+
+
+def test_a_short_band_check_keeps_the_models_saddle_and_a_shared_geometry_is_labelled_once(fanout):
+    """max_band_images 3: start, the model's highest image, end; the band's start is the site's own cell."""
+    spec = SPEC.validation.model_copy(update={"max_band_images": 3})
+    plan = plan_spot_checks(spec, fanout["bulk"], *(fanout["docs"][k] for k in ("surface", "adsorption", "diffusion")))
+    (barrier,) = [c for c in plan.checks if c.quantity == "barrier"]
+    (hop,) = [h for h in fanout["docs"]["diffusion"]["100"].hops if h.valid]
+    assert len(hop.images) > 3 and len(hop.image_energies_eV) == len(hop.images)
+    peak = int(np.argmax(hop.image_energies_eV))
+    requests = {r.name: r.structure for r in plan.requests}
+    band = [requests[name] for name in barrier.frames]
+    assert len(band) == 3 and 0 < peak < len(hop.images) - 1
+    for structure, index in zip(band, (0, peak, len(hop.images) - 1)):
+        np.testing.assert_allclose(structure.cart_coords, hop.images[index].cart_coords, atol=1e-9)
+    # the model's energies on the kept images give its reported barrier exactly (the saddle is kept)
+    energies = [hop.image_energies_eV[i] for i in (0, peak, len(hop.images) - 1)]
+    assert max(energies) - energies[0] == pytest.approx(hop.barrier_forward_eV, abs=1e-9)
+    # the hollow's adsorption check and the band start on the same relaxed endpoint: one frame, one label
+    (ads,) = [c for c in plan.checks if c.quantity == "adsorption_energy" and c.item == hop.start]
+    assert barrier.frames[0] == ads.frames[0]
+    assert len(plan.requests) == len({name for c in plan.checks for name in c.frames} | {"bulk"})

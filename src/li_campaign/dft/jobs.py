@@ -76,7 +76,7 @@ class LabelFrameMaker(Maker):
         self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, key: str, kpts=None
     ) -> TrainingFrameDoc:
         atoms = AseAtomsAdaptor.get_atoms(structure)
-        result = label_atoms(atoms, self.dft, slab=slab, kpts=kpts)
+        result = label_atoms(atoms, self.dft, slab=slab, kpts=kpts, stress=not slab)  # a slab's stress is never trained on
         return TrainingFrameDoc(
             frame_id=frame_id,
             origin=origin,
@@ -86,7 +86,7 @@ class LabelFrameMaker(Maker):
             energy_eV=result.energy,
             energy_per_atom_eV=result.energy / len(structure),
             forces_eV_A=result.forces.tolist(),
-            stress_eV_A3=result.stress.tolist(),
+            stress_eV_A3=None if result.stress is None else result.stress.tolist(),
             engine=self.dft.engine,
             wall_time_s=result.wall_time_s,
             provenance=Provenance(

@@ -23,15 +23,16 @@ if TYPE_CHECKING:
 def frame_to_atoms(frame: dict) -> Atoms:
     """Turn a stored :class:`~li_campaign.schemas.frames.TrainingFrameDoc` (dict) into labelled Atoms."""
     atoms = AseAtomsAdaptor.get_atoms(Structure.from_dict(frame["structure"]))
-    atoms.calc = SinglePointCalculator(
-        atoms,
-        energy=frame["energy_eV"],
-        forces=np.asarray(frame["forces_eV_A"], dtype=float),
-        stress=np.asarray(frame["stress_eV_A3"], dtype=float),
-    )
+    stress = frame.get("stress_eV_A3")
+    results = {"energy": frame["energy_eV"], "forces": np.asarray(frame["forces_eV_A"], dtype=float)}
+    if stress is not None:
+        results["stress"] = np.asarray(stress, dtype=float)
+    atoms.calc = SinglePointCalculator(atoms, **results)
     atoms.info["frame_id"] = frame["frame_id"]
     atoms.info["origin"] = frame["origin"]
-    atoms.info["stress_masked"] = has_vacuum(atoms, frame["origin"])
+    if stress is None and not has_vacuum(atoms, frame["origin"]):
+        raise ValueError(f"frame {frame['frame_id']}: no stress, but its cell has no vacuum (only slabs are labelled without one)")
+    atoms.info["stress_masked"] = stress is None or has_vacuum(atoms, frame["origin"])
     return atoms
 
 

@@ -150,12 +150,21 @@ def _lateral_offset(atoms: Atoms, target: Sequence[float], index: int = -1) -> n
     return inplane_minimum_image(atoms.cell.array, delta[None, :])[0][:2]
 
 
-class NoHopNetworkError(ValueError):
-    """No two stable-site copies lie within the hop cutoff: the facet has no hop network (it does not percolate)."""
+class NoBarrierError(ValueError):
+    """The facet's hop network gives no band to take a barrier from; the message says why.
+
+    Raised when every path between stable sites was left out because its relaxed endpoints
+    were not two distinct minima. The job stores a document without a barrier and with the
+    reasons (no valid hop, so the network percolates in neither direction) instead of failing.
+    """
 
     def __init__(self, message: str, cutoff_A: float):
         super().__init__(message)
         self.cutoff_A = cutoff_A
+
+
+class NoHopNetworkError(NoBarrierError):
+    """No two stable-site copies lie within the hop cutoff: the facet has no hop network (it does not percolate)."""
 
 
 class EndpointMovedError(ValueError):
@@ -296,6 +305,7 @@ def neb_path(
         invalid_reason=outcome.invalid_reason,
         start_energy_eV=outcome.energies_eV[0],
         end_energy_eV=outcome.energies_eV[-1],
+        image_energies_eV=[float(e) for e in outcome.energies_eV],
     )
 
 
@@ -372,7 +382,11 @@ def diffusion_barriers(
     Raises
     ------
     ValueError
-        If no site is stable, no hop is within the cutoff, or every path was rejected.
+        If no site is stable.
+    NoHopNetworkError
+        If no hop is within the cutoff.
+    NoBarrierError
+        If every path was rejected.
     """
     sites = [AdsorptionSite.model_validate(site) for site in adsorption_result["sites"]]
     stable = [site.label for site in sites if site.stable]
@@ -470,7 +484,7 @@ def diffusion_barriers(
             edges[len(hops)] = segment_orbit(graph.nodes, graph.cell, operations, path.start_position_A, final)
             hops.append(_endpoint_energies(hop, calc))
     if not hops:
-        raise ValueError(f"no hop between stable sites kept both endpoints in place: {'; '.join(rejected)}")
+        raise NoBarrierError(f"no hop between stable sites kept both endpoints in place: {'; '.join(rejected)}", cutoff)
     for hop in hops:  # a band's relaxed endpoint can lie a little lower than the site re-check
         if _usable(hop) and hop.start_energy_eV is not None:
             for label, value in ((hop.start, hop.start_energy_eV), (hop.end, hop.end_energy_eV)):

@@ -15,7 +15,7 @@ from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.mlip.calculator import load_model
 from li_campaign.properties.adsorption import FREE_BASIS, adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
-from li_campaign.properties.diffusion import NoHopNetworkError, diffusion_barriers, surface_barriers
+from li_campaign.properties.diffusion import NoBarrierError, diffusion_barriers, surface_barriers
 from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
 from li_campaign.properties.finite_temperature import finite_temperature_properties
 from li_campaign.properties.md_guard import MdInstabilityError
@@ -193,7 +193,7 @@ class SurfaceNebMaker(Maker):
             result["slab_structure"] = adsorption.slab_structure.as_dict()
             try:
                 result = diffusion_barriers(load_model(model), result, self.fanout, self.neb_convergence, exchange)
-            except NoHopNetworkError as exc:  # a facet without a hop network: said so, not a failed job
+            except NoBarrierError as exc:  # no hop network, or every path rejected: said so, not a failed job
                 return DiffusionDoc(
                     facet=adsorption.facet,
                     miller_index=adsorption.miller_index,

@@ -37,8 +37,10 @@ class TrainingFrameDoc(BaseModel):
     energy_eV: float = Field(..., description="Total energy (eV).")
     energy_per_atom_eV: float
     forces_eV_A: list[list[float]] = Field(..., description="Forces, n_atoms x 3 (eV/Å).")
-    stress_eV_A3: list[float] = Field(
-        ..., description="Stress in ASE's convention and Voigt order xx yy zz yz xz xy (eV/Å^3)."
+    stress_eV_A3: list[float] | None = Field(
+        ...,
+        description="Stress in ASE's convention and Voigt order xx yy zz yz xz xy (eV/Å^3); None for a slab "
+        "labelled without it (a cell with vacuum, whose stress is never trained on).",
     )
     engine: str = Field(..., description="Labelling engine: gpaw or an analytic potential.")
     wall_time_s: float

@@ -143,6 +143,9 @@ class Hop(BaseModel):
         None, description="Absolute energy of the relaxed start endpoint (first image), eV; the saddle is this + forward."
     )
     end_energy_eV: float | None = Field(None, description="Absolute energy of the relaxed end endpoint (last image), eV.")
+    image_energies_eV: list[float] | None = Field(
+        None, description="Absolute energy of every image of the final band, endpoints included (eV)."
+    )
     offset: tuple[int, int] | None = Field(
         None, description="Cell offset (i, j) of the end copy relative to the start's copy in the slab cell."
     )

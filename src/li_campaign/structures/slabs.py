@@ -140,6 +140,38 @@ def lateral_repeats(structure: Structure, min_lateral_A: float) -> tuple[int, in
     return max(math.ceil(min_lateral_A / width_a - 1e-9), 1), max(math.ceil(min_lateral_A / width_b - 1e-9), 1)
 
 
+def shortest_inplane_translation(structure: Structure, repeats: tuple[int, int] = (1, 1)) -> float:
+    """Length (Å) of the shortest nonzero in-plane lattice translation of ``structure`` repeated ``repeats`` times.
+
+    It is the distance from an adatom to its nearest periodic image in that supercell.
+    """
+    a = repeats[0] * structure.lattice.matrix[0, :2]
+    b = repeats[1] * structure.lattice.matrix[1, :2]
+    # a Gauss-reduced basis has its shortest vector among i*a + j*b with |i|, |j| <= 1; these
+    # cells are not reduced, so a wider search (|i|, |j| <= 4) is taken
+    return min(float(np.linalg.norm(i * a + j * b)) for i in range(-4, 5) for j in range(-4, 5) if (i, j) != (0, 0))
+
+
+def image_repeats(structure: Structure, min_image_A: float) -> tuple[int, int]:
+    """Return the in-plane repeats (nx, ny) with the fewest atoms whose periodic images are ``min_image_A`` apart.
+
+    Unlike :func:`lateral_repeats` (both cell widths at least the target, which bounds the
+    image distance from below), the criterion is the image distance itself
+    (:func:`shortest_inplane_translation`), so an oblique cell is not repeated more than it
+    needs: the rhombic bcc(110) cell (|a| = |b| = √3a₀/2, 109.47°) repeated 2×2 has its images
+    √3a₀ = 5.96 Å apart (at a₀ = 3.44 Å) although its width is only 5.62 Å. Ties in cell size go to the
+    more compact cell (larger image distance).
+    """
+    most = lateral_repeats(structure, min_image_A)  # sufficient, so the answer lies within it
+    candidates = [
+        (nx * ny, -shortest_inplane_translation(structure, (nx, ny)), (nx, ny))
+        for nx in range(1, most[0] + 1)
+        for ny in range(1, most[1] + 1)
+        if shortest_inplane_translation(structure, (nx, ny)) >= min_image_A - 1e-9
+    ]
+    return min(candidates)[2]
+
+
 def inplane_minimum_image(cell: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """Return the shortest periodic images of in-plane displacement vectors.
 

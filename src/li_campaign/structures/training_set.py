@@ -19,7 +19,7 @@ from li_campaign.schemas.spec import AimdTrainingSpec, MlipSpec, MorseSpec, Slab
 from li_campaign.structures.slabs import (
     adatom_start_position,
     add_adatom,
-    lateral_repeats,
+    image_repeats,
     make_symmetric_slab,
     nearest_neighbour_distance,
     top_surface_sites,
@@ -216,7 +216,7 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int, r_max_A: floa
         for hkl in _training_facets(s):
             slab = make_symmetric_slab(a, hkl, s.min_slab_size_A, s.min_vacuum_A)
             name = facet_label(hkl)
-            repeats = lateral_repeats(slab, adatom_image_distance(s, r_max_A)) if s.adatom else (1, 1)
+            repeats = image_repeats(slab, adatom_image_distance(s, r_max_A)) if s.adatom else (1, 1)
             out.append(TrainingStructure("slab", f"slab {name}", slab, relax("slab"), kpoint_multiple=repeats))
             for i in range(s.n_perturbed):
                 perturbed = _perturbed_slab(slab, rng, s.max_z_strain, s.surface_shift_A)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Structure
 
+from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
 from li_campaign.schemas.properties import AdsorptionDoc, BulkDoc, DiffusionDoc, Hop, SurfaceEnergyDoc
 from li_campaign.schemas.spec import ValidationSpec
@@ -49,11 +50,20 @@ def _hop_images(hop: Hop) -> list[Structure]:
     return [_structure(image) for image in hop.images or []]
 
 
-def band_indices(n_images: int, most: int) -> list[int]:
-    """Indices of at most ``most`` images of an ``n_images`` band, evenly spaced, both endpoints kept."""
+def band_indices(n_images: int, most: int, peak: int | None = None) -> list[int]:
+    """Indices of at most ``most`` images of an ``n_images`` band: evenly spaced, both endpoints kept.
+
+    With ``peak`` (the model's highest image, its saddle), that image replaces the evenly spaced
+    one nearest to it, so the teacher always sees the geometry the model's barrier is taken at;
+    ``most`` = 3 then gives start, saddle, end.
+    """
     if n_images <= most:
         return list(range(n_images))
-    return sorted({int(round(x)) for x in np.linspace(0, n_images - 1, most)})
+    keep = [int(round(x)) for x in np.linspace(0, n_images - 1, most)]
+    if peak is not None and 0 < peak < n_images - 1 and peak not in keep:
+        inner = min(range(1, most - 1), key=lambda k: abs(keep[k] - peak))
+        keep[inner] = peak
+    return sorted(set(keep))
 
 
 MIN_LAYERS = 3
@@ -71,7 +81,9 @@ def thin_cells(
     cells are built on; by default the smallest cell, e.g. the clean slab of an adatom cell), is applied to every
     cell, so cells that share a slab still share it. The lateral cell, and so the adatom
     coverage, is unchanged; the top layers and the adatom keep the model's relaxed positions,
-    and the new bottom is a bulk-truncated one. Model and teacher both see the thinned cells.
+    and the new bottom is a bulk-truncated one. The cell is shortened by the removed thickness,
+    so the vacuum stays that of the fan-out's slab (a plane-wave teacher pays for the cell
+    volume, vacuum included). Model and teacher both see the thinned cells.
 
     Returns
     -------
@@ -89,9 +101,17 @@ def thin_cells(
             if layers < MIN_LAYERS:
                 return None
             cut = 0.5 * (z[start - 1] + z[start])
-            thinned = [Structure.from_sites([site for site in cell if site.coords[2] > cut]) for cell in cells]
+            thinned = [_shortened([site for site in cell if site.coords[2] > cut], z[start] - z[0]) for cell in cells]
             return thinned, layers
     return None
+
+
+def _shortened(sites: list, removed_A: float) -> Structure:
+    """The kept ``sites`` moved down by ``removed_A`` in a cell that much lower (c scaled along its own direction)."""
+    lattice = sites[0].lattice.matrix.copy()
+    lattice[2] *= (lattice[2, 2] - removed_A) / lattice[2, 2]
+    coords = np.array([site.coords for site in sites]) - np.array([0.0, 0.0, removed_A])
+    return Structure(lattice, [site.species for site in sites], coords, coords_are_cartesian=True)
 
 
 def effective_hop(diffusion: DiffusionDoc) -> tuple[Hop | None, str]:
@@ -136,8 +156,14 @@ class _Planner:
         self.spec = spec
         self.checks: list[PlannedCheck] = []
         self.requests: dict[str, LabelRequest] = {}
+        self.names: dict[str, str] = {}  # structure hash -> frame name
 
     def frame(self, name: str, structure: Structure, slab: bool, label: str) -> str:
+        """Request a frame and return its name; a structure already requested keeps its first name (one label)."""
+        key = structure_hash(structure)
+        if key in self.names:
+            return self.names[key]
+        self.names[key] = name
         self.requests.setdefault(name, LabelRequest(name=name, structure=structure, slab=slab, label=label))
         return name
 
@@ -252,7 +278,8 @@ def _plan_barrier(planner: _Planner, facet: str, diff: DiffusionDoc | None, clea
         planner.skip("barrier", facet, diff.min_hop or "-", which)
         return
     images = _hop_images(hop)
-    keep = band_indices(len(images), planner.spec.max_band_images)
+    peak = None if not hop.image_energies_eV else int(np.argmax(hop.image_energies_eV))
+    keep = band_indices(len(images), planner.spec.max_band_images, peak)
     shown = "" if len(keep) == len(images) else f", {len(keep)} of {len(images)} images"
     check = PlannedCheck(
         quantity="barrier", facet=facet, item=hop.path_label, geometry=f"model's converged band ({which}{shown})",

@@ -48,3 +48,15 @@ def test_gpaw_scf_failure_is_a_label_error(tmp_path):
     dft = DftSpec(gpaw={"kspacing_inv_A": 0.6, "max_scf_iterations": 10, "energy_convergence_eV": 1e-12})
     with pytest.raises(LabelError, match="gpaw failed"):
         label_atoms(atoms, dft, workdir=tmp_path)
+
+
+def test_gpaw_trajectories_run_without_symmetry(tmp_path):
+    """A relaxation or MD moves atoms off the start's symmetric positions: GPAW would stop with SymmetryBrokenError."""
+    from li_campaign.dft.engines import make_calculator
+
+    atoms = bulk("Li", "bcc", a=3.44, cubic=True)
+    static, settings = make_calculator(atoms, DftSpec(), workdir=tmp_path)
+    moving, moving_settings = make_calculator(atoms, DftSpec(), workdir=tmp_path, trajectory=True)
+    assert "symmetry" not in settings and moving_settings["symmetry"] == "off"  # single points keep their reuse keys
+    assert static.parameters.symmetry.point_group  # GPAW's default: symmetry used
+    assert not moving.parameters.symmetry.point_group and not moving.parameters.symmetry.time_reversal

@@ -338,3 +338,48 @@ def test_a_short_band_check_keeps_the_models_saddle_and_a_shared_geometry_is_lab
     (ads,) = [c for c in plan.checks if c.quantity == "adsorption_energy" and c.item == hop.start]
     assert barrier.frames[0] == ads.frames[0]
     assert len(plan.requests) == len({name for c in plan.checks for name in c.frames} | {"bulk"})
+
+
+def test_relaxed_adsorption_checks_relax_both_cells_with_teacher_and_model(fanout):
+    """relax_adsorption: the teacher's relaxed E_ads equals an independent ASE relaxation of the same two cells."""
+    from ase.optimize import BFGS
+
+    from li_campaign.properties.relax import structure_to_atoms
+
+    relax = {"fmax_eV_A": 0.002, "max_steps": 200, "optimizer": "BFGS"}
+    spec = SPEC.model_copy(
+        update={"validation": SPEC.validation.model_copy(update={"relax_adsorption": True, "relax": relax})}
+    )
+    spec = spec_from_dict(spec.model_dump(mode="json"))  # the nested RelaxSpec validated as from a file
+    exact, store = _validate(fanout, 1.0, spec=spec)
+    scaled, _ = _validate(fanout, SCALE, spec=spec)
+    plan = exact.plan
+    relaxed = [c for c in exact.checks if c.quantity == "relaxed_adsorption_energy"]
+    single = {c.item: c for c in exact.checks if c.quantity == "adsorption_energy"}
+    assert [c.item for c in relaxed] == list(single) and all(c.status == "pass" for c in relaxed)
+    requests = {r.name: r for r in plan.requests}
+    by_item = {c.item: c for c in plan.checks if c.quantity == "relaxed_adsorption_energy"}
+    bulk_eps = exact.teacher_energies["bulk"].energy_eV / 2
+
+    def ase_relaxed(structure) -> float:  # independent: ASE BFGS with the Morse teacher, fixed atoms held
+        atoms = structure_to_atoms(structure)
+        atoms.calc = morse()
+        BFGS(atoms, logfile=None).run(fmax=0.002, steps=200)
+        return float(atoms.get_potential_energy())
+
+    for check in relaxed:
+        adatom, slab = (requests[name] for name in by_item[check.item].frames)
+        assert adatom.relax and slab.relax and adatom.name.endswith(":relaxed")
+        expected = ase_relaxed(adatom.structure) - ase_relaxed(slab.structure) - bulk_eps
+        assert check.dft == pytest.approx(expected, abs=1e-5)
+        assert check.error == pytest.approx(0.0, abs=1e-5)  # model = teacher: the same relaxation
+        # the start was the model's own minimum at fmax 0.02 (fan-out): the relaxation moves the energy a little
+        assert check.dft == pytest.approx(single[check.item].dft, abs=0.02)
+    # a relaxation is stored as the teacher's trajectory frames, the last one's id on the check
+    batches = [d for d in store.query({"output.doc_type": "pack"}, load=True)]
+    trajectories = [r for d in batches for r in d["output"]["results"] if r and r.get("doc_type") == "training_frames"]
+    assert len(trajectories) == 2 * len(relaxed) - (len(relaxed) - 1)  # the clean slab is shared by the sites
+    # the 1.3x model relaxes to the same minimum: its error is 0.3 x the teacher's relaxed E_ads
+    for check in (c for c in scaled.checks if c.quantity == "relaxed_adsorption_energy"):
+        truth = next(c for c in relaxed if c.item == check.item)
+        assert check.error == pytest.approx((SCALE - 1.0) * truth.dft, abs=2e-4)

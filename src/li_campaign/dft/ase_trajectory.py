@@ -64,7 +64,7 @@ class AseTrajectoryLabelMaker(Maker):
     def make(self, structure: Structure, frame_id: str, origin: str, label: str) -> TrainingFrameBatchDoc:
         """Run the trajectory of ``structure`` and return its kept frames."""
         atoms = AseAtomsAdaptor.get_atoms(structure)
-        calc, engine_settings = make_calculator(atoms, self.dft, self.slab, kpts=self.kpts)
+        calc, engine_settings = make_calculator(atoms, self.dft, self.slab, kpts=self.kpts, trajectory=True)
         atoms.calc = calc
         recorded: list[IonicFrame] = []
 

@@ -45,7 +45,7 @@ class Label:
     wall_time_s: float
 
 
-def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path, kpts=None):
+def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path, kpts=None, trajectory: bool = False):
     from gpaw import GPAW, PW, FermiDirac, MethfesselPaxton
 
     g = dft.gpaw
@@ -73,6 +73,10 @@ def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path, kp
         "energy": "free energy (force-consistent, smearing included)",
         "setups": "Li.PBE (gpaw-data, 1 valence electron)",
     }
+    extra = {}
+    if trajectory:  # GPAW stops with SymmetryBrokenError once atoms leave the start's symmetric positions
+        extra["symmetry"] = "off"
+        settings["symmetry"] = "off"
     calc = GPAW(
         mode=PW(g.ecut_eV),
         xc=g.xc,
@@ -81,6 +85,7 @@ def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path, kp
         convergence={"energy": g.energy_convergence_eV},
         maxiter=g.max_scf_iterations,
         txt=str(txt),
+        **extra,
     )
     return calc, settings
 
@@ -97,14 +102,17 @@ def _morse_calculator(dft: DftSpec):
     return calc, settings
 
 
-def make_calculator(atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | Path = ".", kpts=None):
+def make_calculator(
+    atoms: Atoms, dft: DftSpec, slab: bool = False, workdir: str | Path = ".", kpts=None, trajectory: bool = False
+):
     """Return ``(calculator, settings)`` of the engine in ``dft``, with the k-mesh of ``atoms``.
 
     ``kpts``: an explicit Γ-centred mesh in place of the k-spacing rule (the commensurate
     meshes of :func:`li_campaign.dft.kpoints.commensurate_kmesh`); engines without k-points ignore it.
+    ``trajectory``: the atoms will move (relaxation, MD): GPAW runs without symmetry.
     """
     if dft.engine == "gpaw":
-        return _gpaw_calculator(atoms, dft, slab, Path(workdir) / "gpaw.txt", kpts)
+        return _gpaw_calculator(atoms, dft, slab, Path(workdir) / "gpaw.txt", kpts, trajectory)
     if dft.engine == "morse":
         return _morse_calculator(dft)
     raise InputError(

@@ -1286,8 +1286,30 @@ class ValidationSpec(_Spec):
         1, ge=1, le=9, description="γ is checked on facets whose largest |Miller index| is at most this (low-index)."
     )
     max_atoms: int = Field(
-        200, ge=2, description="Cells with more atoms are not labelled: the check is listed as skipped with the reason."
+        200,
+        ge=2,
+        description="Cells with more atoms keep only their top layers (same lateral cell, coverage and vacuum; at "
+        "least 3 layers); where that is not enough the check is listed as skipped with the reason.",
     )
+    relax_adsorption: bool = Field(
+        False,
+        description="Also relax every checked adatom cell and its clean slab with the teacher, from the model's "
+        "geometry (fixed cell, the cell's fixed atoms held), and compare with the model's relaxation of the same cells "
+        "(one relaxed_adsorption_energy check per site, tolerance adsorption_tol_eV): E_ads at each one's own minimum. "
+        "The teacher's relaxation frames are stored like the single points.",
+    )
+    relax: RelaxSpec = Field(
+        default_factory=lambda: RelaxSpec(fmax_eV_A=0.05, max_steps=60, optimizer="BFGS"),
+        description="Relaxations of relax_adsorption, for the teacher and the model alike (BFGS; the teacher's "
+        "engine runs ASE BFGS for GPAW/Morse, VASP's own optimiser for VASP).",
+    )
+
+    @field_validator("relax")
+    @classmethod
+    def _bfgs_only(cls, value: RelaxSpec) -> RelaxSpec:
+        if value.optimizer != "BFGS":
+            raise ValueError(f"optimizer {value.optimizer!r}: the teacher relaxes with BFGS, so the model must too")
+        return value
     max_energy_deviation_eV_atom: float = Field(
         1.0,
         gt=0,

@@ -8,15 +8,19 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.spec import RelaxSpec
 
 ORIGIN = "validation"
 """Origin of the teacher's spot-check frames in the training store (not part of any fitted set)."""
 
-Quantity = Literal["adsorption_energy", "barrier", "surface_energy", "lattice_constant", "bulk_modulus"]
+Quantity = Literal[
+    "adsorption_energy", "relaxed_adsorption_energy", "barrier", "surface_energy", "lattice_constant", "bulk_modulus"
+]
 """What a spot check compares."""
 
 UNITS: dict[str, str] = {
     "adsorption_energy": "eV",
+    "relaxed_adsorption_energy": "eV",
     "barrier": "eV",
     "surface_energy": "J/m2",
     "lattice_constant": "A",
@@ -32,12 +36,16 @@ class LabelRequest(BaseModel):
     structure: Structure
     slab: bool = Field(..., description="Slab cell (one k-point along the normal).")
     label: str = Field(..., description="Human-readable description, stored on the frame.")
+    relax: bool = Field(
+        False, description="Relaxed from this geometry (teacher and model alike); the final energy counts."
+    )
 
 
 class PlannedCheck(BaseModel):
     """A spot check before the teacher's labels exist: which frames it needs and how they combine.
 
-    ``frames`` by quantity: adsorption_energy ``[slab + adatom, clean slab]``; barrier the band's
+    ``frames`` by quantity: adsorption_energy and relaxed_adsorption_energy ``[slab + adatom,
+    clean slab]`` (the latter's frames are relaxation requests); barrier the band's
     images in order; surface_energy ``[slab]``. Every energy uses the bulk frame ``"bulk"``
     (the 2-atom cube at the model's lattice constant) as ε_bulk, for model and teacher alike.
     """
@@ -59,6 +67,7 @@ class SpotCheckPlan(BaseModel):
     checks: list[PlannedCheck]
     requests: list[LabelRequest]
     notes: list[str] = Field(default_factory=list)
+    relax: RelaxSpec | None = Field(None, description="Settings of the relaxation requests (validation.relax).")
 
 
 class TeacherEnergy(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from li_campaign.properties.relax import structure_to_atoms
+from li_campaign.properties.relax import relax_atoms, structure_to_atoms
 from li_campaign.properties.surface import EV_PER_A2_TO_J_PER_M2
 from li_campaign.schemas.properties import BulkDoc
 from li_campaign.schemas.spec import ValidationSpec
@@ -21,6 +21,7 @@ def thresholds(spec: ValidationSpec) -> dict[str, float]:
     """Quantity -> tolerance of the spec."""
     return {
         "adsorption_energy": spec.adsorption_tol_eV,
+        "relaxed_adsorption_energy": spec.adsorption_tol_eV,
         "barrier": spec.barrier_tol_eV,
         "surface_energy": spec.surface_energy_tol_J_m2,
         "lattice_constant": spec.lattice_constant_tol_A,
@@ -66,7 +67,7 @@ def refuse_frames(
 
 def _value(check: PlannedCheck, energies: list[float], counts: list[int], bulk_eV_atom: float) -> float:
     """The quantity of ``check`` from the total energies of its frames (one source: model or teacher)."""
-    if check.quantity == "adsorption_energy":
+    if check.quantity in ("adsorption_energy", "relaxed_adsorption_energy"):
         adatom, slab = energies
         return adatom - slab - bulk_eV_atom
     if check.quantity == "barrier":
@@ -159,10 +160,19 @@ def bulk_checks(spec: ValidationSpec, model: BulkDoc, teacher: BulkDoc | None) -
 
 
 def model_energies(plan: SpotCheckPlan, calc) -> dict[str, float]:
-    """Frame name -> the total energy ``calc`` (an ASE calculator) gives the planned structure (eV)."""
+    """Frame name -> the total energy ``calc`` (an ASE calculator) gives the planned structure (eV).
+
+    A relaxation request is relaxed first with ``plan.relax`` (fixed cell, its fixed atoms
+    held), as the teacher relaxed it, and its final energy counts.
+    """
     energies = {}
     for request in plan.requests:
         atoms = structure_to_atoms(request.structure)
+        if request.relax:
+            if plan.relax is None:
+                raise ValueError(f"plan frame {request.name} is a relaxation but the plan has no relax settings")
+            energies[request.name] = relax_atoms(atoms, calc, plan.relax)[1]
+            continue
         atoms.calc = calc
         energies[request.name] = float(atoms.get_potential_energy())
     return energies

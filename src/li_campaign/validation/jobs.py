@@ -4,6 +4,7 @@
 
     TeacherSpotCheckMaker.make(model, bulk, teacher, fanout)      # plans, then replaces itself by
         ├─ engine.static(frame) for every planned frame           #   cpu: DFT single points (origin "validation")
+        ├─ engine.relax(frame) for each relaxation request        #   cpu: only with validation.relax_adsorption
         └─ compare_spot_checks(model, ..., labels)                #   gpu: the model on the same frames -> ValidationDoc
 
 The labels are the engine's ordinary label jobs (:func:`li_campaign.dft.engine.get_engine`), so
@@ -22,11 +23,11 @@ from li_campaign.dft.engine import get_engine
 from li_campaign.flows.packing import pack_jobs
 from li_campaign.flows.resources import CPU, GPU, run_on
 from li_campaign.mlip.calculator import load_model
-from li_campaign.schemas.frames import TrainingFrameDoc
+from li_campaign.schemas.frames import TrainingFrameBatchDoc, TrainingFrameDoc
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.properties import BulkDoc
 from li_campaign.schemas.provenance import Provenance
-from li_campaign.schemas.spec import CampaignSpec, ValidationSpec
+from li_campaign.schemas.spec import CampaignSpec, RelaxTrajectorySpec, ValidationSpec
 from li_campaign.schemas.validation import ORIGIN, SpotCheckPlan, TeacherEnergy, ValidationDoc
 from li_campaign.validation.compare import (
     Frame,
@@ -41,6 +42,14 @@ from li_campaign.validation.plan import plan_spot_checks
 
 def _as(cls, value):
     return value if value is None or isinstance(value, cls) else cls.model_validate(value)
+
+
+def _final_frame(label) -> TrainingFrameDoc | None:
+    """The frame whose energy counts: a single point's, or a relaxation's last (None if its job failed)."""
+    batch = isinstance(label, TrainingFrameBatchDoc) or (isinstance(label, dict) and label.get("doc_type") == "training_frames")
+    if batch:
+        return _as(TrainingFrameBatchDoc, label).frames[-1]
+    return _as(TrainingFrameDoc, label)
 
 
 @dataclass
@@ -79,9 +88,15 @@ class TeacherSpotCheckMaker(Maker):
         ctx = spec.provenance_context()
         engine = get_engine(spec.dft, **ctx)
         labels = []
+        relax = RelaxTrajectorySpec(
+            origins=["adatom"], max_steps=spec.validation.relax.max_steps, fmax_eV_A=spec.validation.relax.fmax_eV_A
+        )
         for request in plan.requests:
             frame_id = f"{spec.name}:{ORIGIN}:{model.sha256[:12]}:{request.name}"
-            label = engine.static(request.structure, frame_id, ORIGIN, request.label, request.slab)
+            if request.relax:
+                label = engine.relax(request.structure, frame_id, ORIGIN, request.label, request.slab, relax)
+            else:
+                label = engine.static(request.structure, frame_id, ORIGIN, request.label, request.slab)
             label.name = f"dft label {request.label}"
             labels.append(expose_store(label))
         packs, refs = pack_jobs(labels, spec.dft.pack_size, "validation labels")
@@ -102,7 +117,7 @@ def compare_spot_checks(
     bulk: BulkDoc,
     teacher: BulkDoc | None,
     plan: SpotCheckPlan,
-    labels: dict[str, TrainingFrameDoc | None],
+    labels: dict[str, TrainingFrameDoc | TrainingFrameBatchDoc | None],
     spec: ValidationSpec,
     engine: str,
     campaign: str = "",
@@ -122,7 +137,7 @@ def compare_spot_checks(
     )
     frames: dict[str, Frame | None] = {}
     for request in plan.requests:
-        doc = _as(TrainingFrameDoc, labels.get(request.name))
+        doc = _final_frame(labels.get(request.name))
         frames[request.name] = None if doc is None else Frame(doc.energy_eV, doc.n_atoms, doc.frame_id)
     reference = (teacher or bulk).energy_per_atom_eV
     refused = refuse_frames(frames, reference, spec.max_energy_deviation_eV_atom)

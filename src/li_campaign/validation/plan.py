@@ -10,6 +10,8 @@ noise):
   relaxed height on the clean slab;
 * barrier, per facet: the hop of the effective (bottleneck) barrier, or the lowest hop when
   the network does not percolate, single points along the model's converged band;
+* relaxed adsorption energy (``relax_adsorption``), the same two cells per site relaxed by the
+  teacher and by the model from those geometries (``relax``): E_ads at each one's own minimum;
 * surface energy, on the low-index facets: the model's relaxed slab;
 * bulk: the 2-atom cube at the model's lattice constant gives ε_bulk of every energy above.
 
@@ -107,11 +109,18 @@ def thin_cells(
 
 
 def _shortened(sites: list, removed_A: float) -> Structure:
-    """The kept ``sites`` moved down by ``removed_A`` in a cell that much lower (c scaled along its own direction)."""
+    """The kept ``sites`` moved down by ``removed_A`` in a cell that much lower (c scaled along its own direction).
+
+    Site properties every site has (e.g. the fixed-atom flags ``selective_dynamics``) are kept.
+    """
     lattice = sites[0].lattice.matrix.copy()
     lattice[2] *= (lattice[2, 2] - removed_A) / lattice[2, 2]
     coords = np.array([site.coords for site in sites]) - np.array([0.0, 0.0, removed_A])
-    return Structure(lattice, [site.species for site in sites], coords, coords_are_cartesian=True)
+    keys = set.intersection(*(set(site.properties) for site in sites))
+    properties = {key: [site.properties[key] for site in sites] for key in keys} or None
+    return Structure(
+        lattice, [site.species for site in sites], coords, coords_are_cartesian=True, site_properties=properties
+    )
 
 
 def effective_hop(diffusion: DiffusionDoc) -> tuple[Hop | None, str]:
@@ -156,21 +165,28 @@ class _Planner:
         self.spec = spec
         self.checks: list[PlannedCheck] = []
         self.requests: dict[str, LabelRequest] = {}
-        self.names: dict[str, str] = {}  # structure hash -> frame name
+        self.names: dict[tuple[str, bool], str] = {}  # (structure hash, relax) -> frame name
 
-    def frame(self, name: str, structure: Structure, slab: bool, label: str) -> str:
-        """Request a frame and return its name; a structure already requested keeps its first name (one label)."""
-        key = structure_hash(structure)
+    def frame(self, name: str, structure: Structure, slab: bool, label: str, relax: bool = False) -> str:
+        """Request a frame and return its name; a structure already requested keeps its first name (one label).
+
+        A relaxation request (``relax``) is another calculation than a single point of the same structure.
+        """
+        key = (structure_hash(structure), relax)
         if key in self.names:
             return self.names[key]
         self.names[key] = name
-        self.requests.setdefault(name, LabelRequest(name=name, structure=structure, slab=slab, label=label))
+        self.requests.setdefault(name, LabelRequest(name=name, structure=structure, slab=slab, label=label, relax=relax))
         return name
 
     def add(
-        self, check: PlannedCheck, cells: list[tuple[str, Structure, bool, str]], reference: Structure | None = None
+        self,
+        check: PlannedCheck,
+        cells: list[tuple[str, Structure, bool, str]],
+        reference: Structure | None = None,
+        relax: bool = False,
     ) -> None:
-        """Add ``check`` with the frames of ``cells`` (name, structure, slab, label).
+        """Add ``check`` with the frames of ``cells`` (name, structure, slab, label); relaxation requests with ``relax``.
 
         Cells above ``max_atoms`` are thinned (:func:`thin_cells`, layers counted on ``reference``) and the check's geometry says
         so; where that is impossible the check is listed as skipped with the reason.
@@ -193,7 +209,7 @@ class _Planner:
             note = f"; thinned to the top {layers} layers (same lateral cell and coverage) from {largest} atoms"
             check = check.model_copy(update={"geometry": check.geometry + note})
             largest = max(len(s) for s in structures)
-        frames = [self.frame(*cell) for cell in cells]
+        frames = [self.frame(*cell, relax=relax) for cell in cells]
         self.checks.append(check.model_copy(update={"frames": frames, "n_atoms": largest}))
 
     def skip(self, quantity: str, facet: str, item: str, reason: str) -> None:
@@ -242,7 +258,9 @@ def plan_spot_checks(
             planner.add(check, [(f"{facet}:surface-slab", slab, True, f"validation {facet} relaxed slab")])
         elif surface is None and facet in surfaces:
             planner.skip("surface_energy", facet, "slab", "no surface-energy result (the fan-out calculation failed)")
-    return SpotCheckPlan(checks=planner.checks, requests=list(planner.requests.values()))
+    return SpotCheckPlan(
+        checks=planner.checks, requests=list(planner.requests.values()), relax=spec.relax if spec.relax_adsorption else None
+    )
 
 
 def _plan_adsorption(planner: _Planner, facet: str, ads: AdsorptionDoc | None, diff: DiffusionDoc | None) -> None:
@@ -267,6 +285,12 @@ def _plan_adsorption(planner: _Planner, facet: str, ads: AdsorptionDoc | None, d
         )  # fmt: skip
         adatom = (f"{facet}:site:{site.label}", structure, True, f"validation {facet} adatom at {site.label}")
         planner.add(check, [adatom, slab_frame])
+        if planner.spec.relax_adsorption:
+            relaxed = check.model_copy(
+                update={"quantity": "relaxed_adsorption_energy", "geometry": f"relaxed by each from the {geometry}"}
+            )
+            cells = [(f"{name}:relaxed", s, slab, f"{label} (relaxed)") for name, s, slab, label in (adatom, slab_frame)]
+            planner.add(relaxed, cells, relax=True)
 
 
 def _plan_barrier(planner: _Planner, facet: str, diff: DiffusionDoc | None, clean: Structure | None) -> None:

@@ -50,7 +50,8 @@ def test_vasp_campaign_builds_vasp_label_jobs():
     assert "fit nequip" in names and "dft bulk eos" not in names  # the ASE-engine teacher is not run with VASP
     jobs = _label_jobs(spec)
     makers = Counter(type(j.function.__self__).__name__ for j in jobs)
-    assert makers == {"VaspStaticLabelMaker": 7, "VaspRelaxLabelMaker": 5, "VaspMdLabelMaker": 2}  # relaxed: slab, 4 adatom sites
+    # relaxed: slab, 4 adatom sites; static: 7 and the isolated atom
+    assert makers == {"VaspStaticLabelMaker": 8, "VaspRelaxLabelMaker": 5, "VaspMdLabelMaker": 2}
     for job in jobs:
         maker = job.function.__self__
         incar = maker.input_set_generator.get_input_set(job.function_args[0], potcar_spec=True).incar
@@ -60,6 +61,9 @@ def test_vasp_campaign_builds_vasp_label_jobs():
         if isinstance(maker, VaspMdLabelMaker):
             assert incar["TEBEG"] in (300, 600) and incar["NSW"] == 8 and incar["MDALGO"] == 2
         assert maker.settings["engine"] == "vasp"
+        if job.function_args[1].split(":")[1] == "isolated_atom":  # one atom in a 12 Å box: Γ only, no stress
+            kpoints = maker.input_set_generator.get_input_set(job.function_args[0], potcar_spec=True).kpoints
+            assert list(kpoints.kpts[0]) == [1, 1, 1] and job.function_args[0].lattice.abc == (12.0, 12.0, 12.0)
         assert isinstance(maker, (VaspStaticLabelMaker, VaspRelaxLabelMaker, VaspMdLabelMaker))
     md_labels = sorted(j.name for j in jobs if isinstance(j.function.__self__, VaspMdLabelMaker))
     assert md_labels == ["dft label md 300 K", "dft label md 600 K"]
@@ -69,7 +73,7 @@ def test_same_spec_with_gpaw_builds_ase_label_jobs():
     spec = _spec("gpaw")
     assert CampaignMaker(spec=spec).make().jobs
     makers = Counter(type(j.function.__self__).__name__ for j in _label_jobs(spec))
-    assert makers == {"LabelFrameMaker": 7, "AseTrajectoryLabelMaker": 7}  # 5 relaxations (slab, 4 adatom sites), 2 MD
+    assert makers == {"LabelFrameMaker": 8, "AseTrajectoryLabelMaker": 7}  # 5 relaxations (slab, 4 adatom sites), 2 MD
 
 
 def test_morse_training_set_runs_and_second_run_reuses_every_frame():
@@ -93,10 +97,12 @@ def test_morse_training_set_runs_and_second_run_reuses_every_frame():
     assert first.counts_by_origin["bulk_eos"] == 3 and first.counts_by_origin["aimd"] == 2 and first.counts_by_origin["liquid"] == 2
     # slab: 1 perturbed + the relaxation's steps 0, 2 and its last; adatom: steps 0, 2, 4 and 6 (max_steps) per site
     assert first.counts_by_origin["slab"] == 1 + 3 and first.counts_by_origin["adatom"] == 4 * 4
-    assert labelled == 14
+    assert labelled == 15 and first.counts_by_origin["isolated_atom"] == 1
     assert second.frame_ids == first.frame_ids
     frames = read_frames(store, second.frame_ids)
-    assert len(frames) == first.n_frames == 30
+    assert len(frames) == first.n_frames == 31
+    (atom,) = [f for f in frames if f["origin"] == "isolated_atom"]
+    assert atom["energy_eV"] == 0.0 and atom["stress_eV_A3"] is None  # Morse: no neighbour within the cutoff
     # every stored label is the Morse energy and forces of its own structure, summed independently
     morse = Morse(epsilon=0.2, r0=3.0, rho0=3.5, rcut1=0.8 * 6.0 / 3.0, rcut2=6.0 / 3.0)  # taper 4.8–6 Å
     assert spec.dft.morse.model_dump() == {"epsilon_eV": 0.2, "r0_A": 3.0, "rho0": 3.5, "cutoff_A": 6.0}
@@ -133,7 +139,8 @@ def test_production_vasp_spec_label_jobs():
     assert sorted(g.start_temp for g in md) == [150, 300, 400, 600, 900]
     origins = {j.function_args[1].split(":")[1] for j in jobs}  # frame ids <campaign>:<origin>:<index>
     assert origins == {
-        "bulk_strain", "bulk_rattle", "bulk_eos", "vacancy", "divacancy", "slab", "adatom", "step", "aimd", "liquid"
+        "bulk_strain", "bulk_rattle", "bulk_eos", "vacancy", "divacancy", "slab", "adatom", "step", "aimd", "liquid",
+        "isolated_atom",
     }  # fmt: skip
 
 

@@ -57,14 +57,14 @@ def _store(campaign: Campaign) -> JobStore:
 
 
 def _label(campaign: Campaign, tmp_path: Path) -> TrainingSetDoc:
-    """Label six rattled 16-atom bcc Li cells with Morse into the campaign's JobStore; return the training set."""
+    """Label six rattled 16-atom bcc Li cells and the isolated atom with Morse into the campaign's JobStore."""
     spec = TrainingSetSpec(bulk={"n_strained": 0, "n_rattled": 6, "rattled_supercell": (2, 2, 2)}, vacancy=None, slabs=None)
     flow = Flow([TrainingSetMaker(training_set=spec, dft=MORSE, seed=3, campaign=CAMPAIGN, spec_hash=SPEC_HASH).make()])
     responses = run_locally(
         flow, store=_store(campaign), create_folders=True, root_dir=tmp_path / "label", log=False, ensure_success=True
     )
     (doc,) = [r.output for runs in responses.values() for r in runs.values() if isinstance(r.output, TrainingSetDoc)]
-    assert doc.n_frames == 6
+    assert doc.n_frames == 7 and doc.counts_by_origin["isolated_atom"] == 1
     return doc
 
 
@@ -93,7 +93,7 @@ def test_training_frames_missing_from_the_store_fail_the_fit_naming_them(campaig
     failure = _failed_fit(campaign, training_set, MlipSpec(**TINY))
     store = f"SafeMontyStore 'outputs' in {campaign.montydb_dir}/"
     expected = (
-        rf"MissingDataError: 2 of the 8 training frames of campaign\(s\) \['elsewhere'\] are not in the JobStore "
+        rf"MissingDataError: 2 of the 9 training frames of campaign\(s\) \['elsewhere'\] are not in the JobStore "
         rf"{re.escape(store)}\S+: {', '.join(missing)}\. Their label jobs never stored them here \(another store\?\) "
         "or they were deleted; nothing was trained or stored"
     )

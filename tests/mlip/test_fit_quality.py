@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from ase import Atoms
 from ase.build import bcc100, bulk
 from ase.calculators.morse import MorsePotential
 from ase.calculators.singlepoint import SinglePointCalculator
@@ -20,14 +21,17 @@ from ase.io import read
 from li_campaign.core.hashing import file_sha256
 from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.calculator import load_calculator
+from li_campaign.core.errors import InputError
 from li_campaign.mlip.dataset import (
     POOLED,
+    TRAIN_ONLY_ORIGINS,
     has_vacuum,
     label_scales,
     split_frames,
     vacuum_gap_A,
     write_extxyz,
 )
+from li_campaign.mlip.jobs import energy_shift
 from li_campaign.mlip.evaluate import FitQualityError, check_training_errors, evaluate_holdout
 from li_campaign.mlip.nequip_config import loss_coefficients, nequip_config, read_scales
 from li_campaign.schemas.models import HoldoutErrors, OriginErrors
@@ -293,3 +297,49 @@ def test_a_tiny_nequip_fit_trains_on_a_mix_of_frames_with_and_without_stress(tmp
     assert bad, train_errors.by_origin  # two epochs do not fit
     with pytest.raises(FitQualityError, match=rf"training frames: {re.escape(bad[0])} \(\d frames: energy MAE [\d.]+ meV/atom > 20"):
         check_training_errors(train_errors, spec.max_train_energy_mae_meV_atom, spec.max_train_force_mae_meV_A)
+
+
+# ---------------------------------------------------------------- energy shift: the isolated atom
+
+
+def _frame_dicts(energies: dict[str, float]) -> list[dict]:
+    """Stored-frame stand-ins: origin and total energy are all :func:`energy_shift` reads."""
+    return [{"frame_id": f"c:{o.split('#')[0]}:{i:04d}", "origin": o.split("#")[0], "energy_eV": e}
+            for i, (o, e) in enumerate(energies.items())]  # fmt: skip
+
+
+def test_the_isolated_atom_is_always_trained_on_and_left_out_of_the_energy_spread():
+    # a pool of small origins large enough to be split (vacancy 2, divacancy 2, isolated atom 1) ...
+    origin = {f"c:bulk_strain:{i}": "bulk_strain" for i in range(10)}
+    origin |= {"c:vacancy:0": "vacancy", "c:vacancy:1": "vacancy", "c:divacancy:0": "divacancy", "c:divacancy:1": "divacancy"}
+    origin["c:isolated_atom:0"] = "isolated_atom"
+    for seed in range(20):  # ... whatever the shuffle, the isolated atom is trained on and the pool is still split
+        split = split_frames(list(origin), FRACTIONS, seed, stratum=origin.__getitem__, train_strata=TRAIN_ONLY_ORIGINS)
+        assert "c:isolated_atom:0" in split["train"]
+        assert sorted(sum(split.values(), [])) == sorted(origin)
+        pool_held = [i for i in split["val"] + split["test"] if origin[i] in ("vacancy", "divacancy")]
+        assert len(pool_held) == 2
+    cells = [_labelled(bulk("Li", "bcc", a=3.40 + 0.03 * i, cubic=True).repeat(2), "bulk_strain", i) for i in range(3)]
+    atom = Atoms("Li", cell=[12.0] * 3, pbc=True, positions=[[6.0, 6.0, 6.0]])
+    atom.calc = SinglePointCalculator(atom, energy=1.7, forces=np.zeros((1, 3)), stress=np.zeros(6))
+    atom.info["origin"] = "isolated_atom"
+    assert has_vacuum(atom, "isolated_atom")
+    e = [a.get_potential_energy() / len(a) for a in cells]
+    assert label_scales([*cells, atom])["total_energy"] == pytest.approx(np.std(e))  # 1.7 eV/atom would dominate it
+
+
+def test_the_energy_shift_is_the_teacher_isolated_atom_energy_or_the_mean():
+    frames = _frame_dicts({"bulk_strain": -3.8, "slab": -20.1, "isolated_atom": -0.0723})
+    assert energy_shift(MlipSpec(), frames) == -0.0723
+    assert energy_shift(MlipSpec(energy_shift="mean"), frames) is None
+    files = {k: Path(f"/abs/{k}.extxyz") for k in ("train", "val", "test")}
+    scales = {k: {"total_energy": 0.05, "forces": 0.2, "stress": 0.003} for k in files}
+    model = nequip_config(MlipSpec(), files, scales=scales, energy_shift_eV=-0.0723)["training_module"]["model"]
+    assert model["per_type_energy_shifts"] == {"Li": -0.0723}
+    mean = nequip_config(MlipSpec(), files, scales=scales)["training_module"]["model"]
+    assert mean["per_type_energy_shifts"] == "${training_data_stats:per_atom_energy_mean}"
+    with pytest.raises(InputError, match=r"mlip.energy_shift = 'isolated_atom' needs exactly one isolated-atom .* found none"):
+        energy_shift(MlipSpec(), frames[:2])
+    two = [*frames, {"frame_id": "d:isolated_atom:0009", "origin": "isolated_atom", "energy_eV": -0.0913}]
+    with pytest.raises(InputError, match=r"found 2 with different energies \[-0.0913, -0.0723\] eV"):
+        energy_shift(MlipSpec(), two)

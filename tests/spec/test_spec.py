@@ -114,3 +114,15 @@ def test_every_shipped_spec_survives_the_serialization_round_trip_of_fireworks(p
     spec = load_spec(path)
     rebuilt = MontyDecoder().process_decoded(jsanitize(spec, strict=True))
     assert rebuilt == spec and rebuilt.spec_hash() == spec.spec_hash()
+
+
+def test_an_isolated_atom_energy_shift_needs_its_frame():
+    with pytest.raises(InputError, match=r"spec.yaml: invalid campaign spec") as info:
+        spec_from_dict({"name": "t", "training_set": {"isolated_atom_box_A": None}}, source="spec.yaml")
+    assert "mlip.energy_shift = 'isolated_atom' needs the isolated-atom frame: set training_set.isolated_atom_box_A" in str(
+        info.value
+    )
+    spec = spec_from_dict({"name": "t", "training_set": {"isolated_atom_box_A": None}, "mlip": {"energy_shift": "mean"}})
+    assert spec.training_set.isolated_atom_box_A is None
+    with pytest.raises(InputError, match=r"training_set.isolated_atom_box_A: Input should be greater than or equal to 8"):
+        spec_from_dict({"name": "t", "training_set": {"isolated_atom_box_A": 5.0}})

@@ -177,3 +177,11 @@ def test_max_adatom_sites_is_refused_with_the_reason():
         spec_from_dict({"name": "t", "training_set": {"slabs": {"max_adatom_sites": 3}}})
     with pytest.raises(InputError, match="adatom_height_range_A"):
         spec_from_dict({"name": "t", "training_set": {"slabs": {"adatom_height_range_A": [0.5, -0.5]}}})
+
+
+def test_the_isolated_atom_is_one_atom_in_a_box_with_one_k_point(scan):
+    _, items = scan
+    (atom,) = [i for i in items if i.origin == "isolated_atom"]
+    assert items[-1] is atom and len(atom.structure) == 1 and atom.structure.lattice.abc == (12.0, 12.0, 12.0)
+    assert atom.is_slab and atom.calculation == "static"  # vacuum: no stress label
+    assert atom.kpoint_mesh(0.25) == [1, 1, 1] and atom.kpoint_mesh(None) is None

@@ -28,7 +28,10 @@ def test_sections_are_off_by_default_and_leave_the_default_structures_unchanged(
     base = [structure_hash(i.structure) for i in generate_training_structures(default, seed=1)]
     extended = spec_from_dict({"name": "t", "training_set": {"eos": {}, "rattle": {}, "divacancy": {"supercell": [2, 2, 2]}}})
     more = generate_training_structures(extended.training_set, seed=1)
-    assert [structure_hash(i.structure) for i in more[: len(base)]] == base
+    # the isolated atom comes last in both; every other default structure keeps its place
+    assert [structure_hash(i.structure) for i in more[: len(base) - 1]] == base[:-1]
+    assert more[-1].origin == "isolated_atom" and more[-1].calculation == "static"
+    assert structure_hash(more[-1].structure) == base[-1]
     assert all(i.calculation == "static" for i in more)
 
 

@@ -17,7 +17,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from li_campaign.core.hashing import structure_hash
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
 
 def frame_to_atoms(frame: dict) -> Atoms:
@@ -36,8 +36,12 @@ def frame_to_atoms(frame: dict) -> Atoms:
     return atoms
 
 
-VACUUM_ORIGINS = frozenset({"slab", "adatom", "step"})
-"""Origins whose cells have vacuum along z (slabs, adatom slabs, stepped slabs)."""
+VACUUM_ORIGINS = frozenset({"slab", "adatom", "step", "isolated_atom"})
+"""Origins whose cells have vacuum (slabs, adatom slabs, stepped slabs along z; the isolated atom)."""
+
+TRAIN_ONLY_ORIGINS = frozenset({"isolated_atom"})
+"""Origins always trained on, never held out: the isolated atom is one frame that pins the model's
+zero-neighbour energy (its energy shift), not a sample of a distribution to test on."""
 
 MIN_VACUUM_GAP_A = 4.0
 """A gap between atomic planes along z wider than this (Å) is vacuum: bcc Li's widest interplanar
@@ -101,6 +105,7 @@ def split_frames(
     sort_key: Callable[[str], str] | None = None,
     stratum: Callable[[str], str] | None = None,
     min_stratum_frames: int = 5,
+    train_strata: Collection[str] = (),
 ) -> dict[str, list[str]]:
     """Split frame ids into train/val/test deterministically, stratified by ``stratum`` (e.g. origin).
 
@@ -127,6 +132,8 @@ def split_frames(
         Stratum of each frame id, e.g. its origin. Default: one stratum (a plain random split).
     min_stratum_frames
         Smallest stratum split on its own (at least 3).
+    train_strata
+        Strata that go to train whole, never held out (e.g. :data:`TRAIN_ONLY_ORIGINS`).
 
     Raises
     ------
@@ -142,11 +149,13 @@ def split_frames(
     strata: dict[str, list[str]] = {}
     for i in ids:
         strata.setdefault(stratum(i) if stratum else "", []).append(i)
+    parts: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for name in set(train_strata) & set(strata):
+        parts["train"] += strata.pop(name)
     pooled = [i for name in sorted(strata) if len(strata[name]) < min_stratum_frames for i in strata[name]]
     groups = {name: members for name, members in strata.items() if len(members) >= min_stratum_frames}
     if pooled:
         groups[POOLED] = sorted(pooled, key=order_key)
-    parts: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     for name in sorted(groups):
         members = groups[name]
         if len(members) < 3:  # a pool of 1-2 frames: too few to hold out, all trained on
@@ -187,13 +196,15 @@ def write_extxyz(atoms_list: list[Atoms], path: Path) -> Path:
 def label_scales(atoms_list: list[Atoms]) -> dict[str, float | None]:
     """Spread of the labels a fit learns: the initial error scale of each loss term.
 
-    ``total_energy``: standard deviation of the energy per atom (eV/atom; nequip starts from the
-    mean per-atom energy as its shift); ``forces``: RMS force component (eV/Å); ``stress``: RMS
+    ``total_energy``: standard deviation of the energy per atom (eV/atom) of the frames other than
+    :data:`TRAIN_ONLY_ORIGINS` (the isolated atom, 1.8 eV/atom above bulk Li, is not a spread the
+    fit has to resolve); ``forces``: RMS force component (eV/Å); ``stress``: RMS
     stress component of the frames whose stress is trained on (eV/Å^3), None if there is none.
     Each has a floor (1 meV/atom, 10 meV/Å, 0.1 meV/Å^3: about the noise of the DFT labels) so that a
     set of nearly identical labels does not get an unbounded weight.
     """
-    e = np.array([a.get_potential_energy() / len(a) for a in atoms_list])
+    bound = [a for a in atoms_list if a.info.get("origin") not in TRAIN_ONLY_ORIGINS] or atoms_list
+    e = np.array([a.get_potential_energy() / len(a) for a in bound])
     f = np.concatenate([a.get_forces().ravel() for a in atoms_list])
     s = [a.get_stress(voigt=True) for a in atoms_list if not a.info.get("stress_masked")]
     return {

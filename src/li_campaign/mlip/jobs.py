@@ -13,13 +13,13 @@ import yaml
 from jobflow import JobConfig, Maker, job
 
 from li_campaign.core.context import current_campaign
-from li_campaign.core.errors import MissingDataError
+from li_campaign.core.errors import InputError, MissingDataError
 from li_campaign.core.hashing import file_sha256
 from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.calculator import load_calculator
 from li_campaign.mlip.device import compile_target, resolve_device
-from li_campaign.mlip.dataset import frame_content_key, frame_to_atoms, split_frames, write_extxyz
+from li_campaign.mlip.dataset import TRAIN_ONLY_ORIGINS, frame_content_key, frame_to_atoms, split_frames, write_extxyz
 from li_campaign.mlip.ddp import check_training_devices, training_devices, visible_cuda_devices
 from li_campaign.mlip.evaluate import check_training_errors, evaluate_holdout
 from li_campaign.mlip.nequip_config import loss_coefficients, nequip_config, read_scales
@@ -112,6 +112,28 @@ def _store_name(store: JobStore) -> str:
     return f"{type(docs).__name__} '{docs.collection_name}'" + (f" in {where}" if where else "")
 
 
+def energy_shift(mlip: MlipSpec, frames: list[dict]) -> float | None:
+    """The model's per-atom energy shift: the isolated-atom frame's energy, or None for nequip's mean.
+
+    Raises
+    ------
+    InputError
+        If ``mlip.energy_shift`` is ``isolated_atom`` and the training frames hold no
+        isolated-atom frame, or several with different energies.
+    """
+    if mlip.energy_shift == "mean":
+        return None
+    energies = sorted({round(float(f["energy_eV"]), 6) for f in frames if f["origin"] == "isolated_atom"})
+    if len(energies) != 1:
+        found = "none" if not energies else f"{len(energies)} with different energies {energies} eV"
+        raise InputError(
+            f"mlip.energy_shift = 'isolated_atom' needs exactly one isolated-atom energy among the training frames, "
+            f"found {found}: label it (training_set.isolated_atom_box_A) or set mlip.energy_shift: mean; "
+            "nothing was trained or stored"
+        )
+    return energies[0]
+
+
 @dataclass
 class FitNequipMaker(Maker):
     """Fit a NequIP model on frames read from the store and deploy it for ASE.
@@ -162,13 +184,15 @@ class FitNequipMaker(Maker):
             sort_key=content.__getitem__,
             stratum=origin.__getitem__,
             min_stratum_frames=split_spec.stratify_min_frames,
+            train_strata=TRAIN_ONLY_ORIGINS,
         )
         by_id = {f["frame_id"]: frame_to_atoms(f) for f in frames}
         work = Path.cwd()
         files = {part: write_extxyz([by_id[i] for i in ids], work / f"{part}.extxyz") for part, ids in split.items()}
         config_path = work / "nequip.yaml"
         scales = read_scales(files)
-        config = nequip_config(self.mlip, files, scales=scales)
+        shift = energy_shift(self.mlip, frames)
+        config = nequip_config(self.mlip, files, scales=scales, energy_shift_eV=shift)
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
         start = time.perf_counter()
@@ -223,6 +247,7 @@ class FitNequipMaker(Maker):
             package_sha256=file_sha256(package_final),
             n_parameters=_count_parameters(load_calculator(package_final, file_sha256(package_final), "eager")),
             split=split,
+            energy_shift_eV=shift,
             hyperparameters=self.mlip.model_dump(mode="json"),
             holdout=holdout,
             split_errors=split_errors,

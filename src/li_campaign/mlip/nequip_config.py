@@ -93,6 +93,7 @@ def nequip_config(
     files: dict[str, Path],
     threads_per_loader: int = 0,
     scales: dict[str, dict[str, float | None]] | None = None,
+    energy_shift_eV: float | None = None,
 ) -> dict:
     """Return a nequip 0.19 training config (NequIPGNNModel, EMA, CSV logger, CPU or GPU).
 
@@ -111,6 +112,10 @@ def nequip_config(
         DataLoader workers (0 = load in the main process).
     scales
         :func:`read_scales` of ``files`` (default: read them).
+    energy_shift_eV
+        The model's per-atom energy shift, the energy of an atom without neighbours: the teacher's
+        isolated-atom energy (``mlip.energy_shift = isolated_atom``). None: nequip's mean per-atom
+        energy of the training frames.
     """
     scales = scales if scales is not None else read_scales(files)
     train_scales = scales["train"]
@@ -210,7 +215,9 @@ def nequip_config(
                 "radial_mlp_width": mlip.radial_mlp_width,
                 "avg_num_neighbors": "${training_data_stats:num_neighbors_mean}",
                 "per_type_energy_scales": "${training_data_stats:per_type_forces_rms}",
-                "per_type_energy_shifts": "${training_data_stats:per_atom_energy_mean}",
+                "per_type_energy_shifts": (
+                    "${training_data_stats:per_atom_energy_mean}" if energy_shift_eV is None else {"Li": energy_shift_eV}
+                ),
                 "pair_potential": {
                     "_target_": "nequip.nn.pair_potential.ZBL",
                     "units": "metal",

@@ -22,6 +22,7 @@ FrameOrigin = Literal[
     "liquid",
     "step",
     "validation",
+    "isolated_atom",
 ]
 
 

@@ -80,6 +80,11 @@ class ModelDoc(BaseModel):
     package_sha256: str
     n_parameters: int | None = None
     split: dict[str, list[str]] = Field(..., description="frame_ids of the train, val and test sets.")
+    energy_shift_eV: float | None = Field(
+        None,
+        description="Per-atom energy shift of the model: the teacher's isolated-atom energy (mlip.energy_shift "
+        "isolated_atom), or None for nequip's mean per-atom energy of the training frames.",
+    )
     hyperparameters: dict
     holdout: HoldoutErrors
     split_errors: dict[str, HoldoutErrors] = Field(

@@ -59,20 +59,28 @@ class TrainingStructure:
     def kpoint_mesh(self, kspacing_inv_A: float | None) -> list[int] | None:
         """The explicit k-mesh of this cell for an engine with ``kspacing_inv_A``, or None for the engine's own rule.
 
-        None where the engine has no k-points (``kspacing_inv_A`` None) or the cell needs no
+        ``[1, 1, 1]`` for the isolated atom (no dispersion in a box). None where the engine has
+        no k-points (``kspacing_inv_A`` None) or the cell needs no
         commensurate mesh (both repeats (1, 1)): its label settings, and so its reuse key, stay
         those of the plain k-spacing rule. Otherwise
         :func:`~li_campaign.dft.kpoints.commensurate_kmesh`, a function of the cell and the
         spec only (deterministic, so it can enter reuse keys).
         """
-        if kspacing_inv_A is None or not self.is_slab or (self.kpoint_repeats, self.kpoint_multiple) == ((1, 1), (1, 1)):
+        if kspacing_inv_A is None:
+            return None
+        if self.origin == "isolated_atom":
+            return [1, 1, 1]
+        if not self.is_slab or (self.kpoint_repeats, self.kpoint_multiple) == ((1, 1), (1, 1)):
             return None
         return commensurate_kmesh(self.structure.lattice.matrix, kspacing_inv_A, self.kpoint_repeats, self.kpoint_multiple)
 
     @property
     def is_slab(self) -> bool:
-        """True for slabs, adatom slabs and stepped slabs (vacuum along z)."""
-        return self.origin in ("slab", "adatom", "step")
+        """True for cells with vacuum: slabs, adatom slabs, stepped slabs (along z) and the isolated atom.
+
+        Their stress is not labelled, and (without an explicit mesh) they get one k-point along z.
+        """
+        return self.origin in ("slab", "adatom", "step", "isolated_atom")
 
 
 def _random_strain(rng: np.random.Generator, max_strain: float) -> np.ndarray:
@@ -180,7 +188,9 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int, r_max_A: floa
     unperturbed cells of its origins are relaxed instead of labelled once (for ``adatom``:
     the cell at the start height of each site). They draw
     from the random stream after the default sections, so enabling them leaves the
-    default structures unchanged.
+    default structures unchanged. Last comes one isolated atom in a box
+    (``isolated_atom``, :func:`isolated_atom`; Γ only): the teacher's zero-neighbour energy,
+    which the fit uses as the model's energy shift (``mlip.energy_shift``).
     """
     rng = np.random.default_rng(seed)
 
@@ -238,9 +248,16 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int, r_max_A: floa
                         TrainingStructure("adatom", label, cell, calculation, kpoint_repeats=repeats, kpoint_multiple=repeats)
                     )
     out += _extra_structures(spec, unit, rng, relax)
+    if spec.isolated_atom_box_A is not None:  # last: the other frames keep their indices with or without it
+        out.append(TrainingStructure("isolated_atom", "isolated atom", isolated_atom(spec.isolated_atom_box_A)))
     for item in out:
         check_lithium_structure(item.structure, item.label)
     return out
+
+
+def isolated_atom(box_A: float) -> Structure:
+    """One Li atom at the centre of a cubic box of edge ``box_A`` (Å): the zero-neighbour limit."""
+    return Structure(Lattice.cubic(box_A), ["Li"], [[0.5, 0.5, 0.5]])
 
 
 def _training_facets(slabs) -> list[tuple[int, int, int]]:

@@ -31,7 +31,8 @@ def test_every_job_completed(finished):
 
 def test_report_has_every_stage(finished):
     report = finished["report"]
-    assert report["n_training_frames"] == 10 + 6 + 1 + 3 * (1 + 1) + (3 + 4 + 4)  # bulk, vacancy, slabs, adatoms (every site)
+    # bulk, vacancy, slabs, adatoms (every site), the isolated atom
+    assert report["n_training_frames"] == 10 + 6 + 1 + 3 * (1 + 1) + (3 + 4 + 4) + 1
     assert set(report["surface_energy_J_m2"]) == set(FACETS)
     assert set(report["min_adsorption_energy_eV"]) == set(FACETS)
     assert set(report["min_barrier_eV"]) == set(FACETS)

@@ -186,7 +186,8 @@ def test_report_has_every_facet_step_and_diffusivity(twice):
 
 def test_bep_line_is_the_least_squares_fit_of_the_facet_rows(twice):
     """The fitted points are the facet rows' (free minimum E_ads, effective barrier); every other facet is excluded
-    with the reason its row shows (no hop network, or an effective barrier below 0.01 eV)."""
+    with the reason its row shows (no hop network, an effective barrier below 0.01 eV, or an invalid NEB band
+    on its effective path)."""
     report = twice["first"]
     rows = {row["facet"]: row for row in report["facets"]}
     points = {p["facet"]: p for p in report["bep"]["points"]}
@@ -196,6 +197,10 @@ def test_bep_line_is_the_least_squares_fit_of_the_facet_rows(twice):
         row = rows[facet]
         if row["effective_barrier_eV"] is None:
             assert "percolate" in reason or "missing diffusion" in reason or "no effective barrier" in reason, reason
+        elif "invalid NEB band on the effective path" in reason:  # a hop the row lists as invalid, on its path
+            named = [hop for hop in row["invalid_hops"] if f"{hop['hop']} ({hop['reason']})" in reason]
+            path = " ".join(row["effective_path"])
+            assert named and all(site in path for hop in named for site in hop["hop"].split("->")), (row, reason)
         else:
             assert row["effective_barrier_eV"] < 0.01 and "below 0.01 eV" in reason, (row, reason)
     for facet, point in points.items():  # every facet's minimum E_ads and effective barrier, as its row reports them

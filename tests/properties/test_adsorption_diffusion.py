@@ -231,10 +231,11 @@ def test_no_stable_site_raises(ads100):
 
 
 def test_a_cutoff_below_the_hollow_spacing_leaves_no_hop_network(ads100, bulk):
-    """(100): the hollows are a apart; a cutoff of 0.8 nearest-neighbour distances (0.69 a) joins none of them."""
+    """(100): the hollows are a apart; a cutoff of 0.8 nearest-neighbour distances (0.69 a), not allowed to
+    grow (max_extended_hop_nn 0.8), joins none of them."""
     from li_campaign.properties.diffusion import NoHopNetworkError, diffusion_barriers
 
-    spec = SPEC.model_copy(update={"hops": SPEC.hops.model_copy(update={"max_hop_nn": 0.8})})
+    spec = SPEC.model_copy(update={"hops": SPEC.hops.model_copy(update={"max_hop_nn": 0.8, "max_extended_hop_nn": 0.8})})
     with pytest.raises(NoHopNetworkError, match=r"no hop found between the stable sites \['hollow-0'\].*does not percolate") as info:
         diffusion_barriers(morse(), ads100, spec)
     from li_campaign.properties.diffusion import bulk_neighbour_distance
@@ -246,8 +247,9 @@ def test_a_cutoff_below_the_hollow_spacing_leaves_no_hop_network(ads100, bulk):
 
 
 @pytest.mark.filterwarnings("ignore:cd is deprecated")
-def test_a_facet_whose_every_path_is_rejected_gets_a_document_without_a_barrier(ads100, monkeypatch):
-    """Every band's endpoints rejected: the NEB job stores the reasons and no barrier instead of failing."""
+def test_a_facet_whose_every_path_is_rejected_gets_a_document_without_a_barrier(ads100, bulk, monkeypatch):
+    """Every band's endpoints rejected: the NEB job stores the reasons and no barrier instead of failing; the
+    graph grew shell by shell (hollow copies a, then a√2 apart) to hops.max_extended_hop_nn looking for valid hops."""
     from jobflow import JobStore, run_locally
     from maggma.stores import MemoryStore
 
@@ -266,7 +268,7 @@ def test_a_facet_whose_every_path_is_rejected_gets_a_document_without_a_barrier(
         raise EndpointMovedError(f"{kwargs['start']}->{kwargs['end']} ({kwargs['distance_A']:.2f} Å): degenerate")
 
     monkeypatch.setattr(diffusion_module, "neb_path", degenerate)
-    with pytest.raises(NoBarrierError, match=r"no hop between stable sites kept both endpoints in place: hollow-0->hollow-0 \(\d\.\d\d Å\): degenerate"):
+    with pytest.raises(NoBarrierError, match=r"kept both endpoints in place: hollow-0->hollow-0 \(\d\.\d\d Å\): degenerate; hollow-0->hollow-0 \(4\.\d\d Å\): degenerate$"):
         diffusion_barriers(morse(), ads100, SPEC)
 
     monkeypatch.setattr(property_jobs, "load_model", lambda model: morse())
@@ -282,4 +284,5 @@ def test_a_facet_whose_every_path_is_rejected_gets_a_document_without_a_barrier(
     (reason,) = doc.rejected_hops
     assert reason.startswith("no hop between stable sites kept both endpoints in place") and "degenerate" in reason
     slab = structure_to_atoms(as_structure(ads100["slab_structure"]))
-    assert doc.hop_cutoff_A == pytest.approx(SPEC.hops.max_hop_nn * bulk_neighbour_distance(slab), rel=1e-12)
+    assert doc.hop_cutoff_A == pytest.approx(np.sqrt(2) * bulk["lattice_constant_A"], abs=0.01)
+    assert doc.hop_cutoff_A <= SPEC.hops.max_extended_hop_nn * bulk_neighbour_distance(slab)

@@ -23,8 +23,8 @@ from scipy.optimize import minimize, minimize_scalar
 
 from li_campaign.properties.adsorption import adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
-from li_campaign.properties.diffusion import diffusion_barriers, surface_barriers
-from li_campaign.schemas.spec import EosSpec, FanOutSpec
+from li_campaign.properties.diffusion import NoHopNetworkError, diffusion_barriers, surface_barriers
+from li_campaign.schemas.spec import EosSpec, FanOutSpec, HopSpec
 from li_campaign.structures.slabs import make_symmetric_slab
 from tests.morse_reference import Morse
 
@@ -141,10 +141,33 @@ def test_effective_barrier_matches_the_pes_minimax(bulk, hkl):
         assert summary.percolates == {"a": True, "b": True}
         assert summary.effective_barrier_by_direction_eV["a"] == pytest.approx(reference["a"], abs=0.010)
         assert summary.effective_barrier_by_direction_eV["b"] == pytest.approx(reference["b"], abs=0.010)
-    if hkl == (2, 1, 1):  # across the trough the nearest stable copies are 1.6 d_nn apart, beyond the 1.25 d_nn cutoff
-        assert summary.percolates == {"a": True, "b": False}
-        assert summary.effective_barrier_by_direction_eV["b"] is None
-        assert any("does not percolate along b" in note for note in summary.notes)
+    if hkl == (2, 1, 1):  # across the trough the nearest stable copies are 1.6 d_nn apart, beyond the 1.25 d_nn cutoff:
+        # the graph grows to that shell (hops.max_extended_hop_nn) and the cross-trough barrier is the PES's too
+        d_nn = np.sqrt(3) / 2 * bulk["lattice_constant_A"]
+        assert result.graph.cutoff_A > 1.5 * d_nn and summary.percolates == {"a": True, "b": True}
+        assert summary.effective_barrier_by_direction_eV["b"] == pytest.approx(reference["b"], abs=0.010)
+
+
+@pytest.mark.slow
+def test_a_network_that_does_not_percolate_grows_by_distance_shells(bulk):
+    """(100) with a hop cutoff below the hollow-hollow distance (1.15 d_nn): no edge at 0.5 d_nn, so the
+    graph grows to the first shell of hollow copies and gives the PES minimax; without room to grow
+    (max_extended_hop_nn = max_hop_nn) it says the network does not percolate."""
+    a = bulk["lattice_constant_A"]
+    slab = make_symmetric_slab(a, (1, 0, 0), SPEC.slab.min_slab_size_A, SPEC.slab.min_vacuum_A)
+    ads = adsorption_sites(morse(), slab, bulk["energy_per_atom_eV"], SPEC)
+    short = SPEC.model_copy(update={"hops": HopSpec(max_hop_nn=0.5)})
+    result = diffusion_barriers(morse(), ads, short)
+    summary = surface_barriers(result, ads["min_site"])
+    pes = AdatomPes(slab.cart_coords, slab.lattice.matrix)
+    n = tuple(int(np.ceil(np.linalg.norm(v) / GRID_A)) for v in slab.lattice.matrix[:2, :2])
+    _, reference = minimax_reference(pes, n)
+    assert result.graph.cutoff_A == pytest.approx(a, abs=0.01)  # the hollow copies' shell: one lattice constant
+    assert summary.percolates == {"a": True, "b": True}
+    assert summary.effective_barrier_eV == pytest.approx(min(reference.values()), abs=0.010)
+    fixed = SPEC.model_copy(update={"hops": HopSpec(max_hop_nn=0.5, max_extended_hop_nn=0.5)})
+    with pytest.raises(NoHopNetworkError, match=r"no hop found between the stable sites \['hollow-0'\] within 1\.\d\d Å"):
+        diffusion_barriers(morse(), ads, fixed)
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from li_campaign.properties.site_graph import (
     effective_barriers,
     locate,
     percolation,
+    neighbour_edges,
     segment_orbit,
 )
 from li_campaign.schemas.properties import AdsorptionSite, Hop
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 MIN_HOP_A = 0.1
 """Site copies closer than this (Å) to the start are the start itself."""
+SHELL_TOL_A = 1e-3
+"""Copies whose distances differ by less than this (Å) are in one distance shell of the site graph."""
 ENDPOINT_DRIFT_TOL_A = 0.5  # Å; the site re-check only: a freely relaxed site further than this from itself is not a minimum
 # NEB endpoints are judged relative to the hop instead (NebSpec.max_endpoint_drift_fraction and
 # min_endpoint_separation_fraction, see neb_path): 0.5 Å is more than half the 0.81 Å hollow–bridge hop of
@@ -337,7 +340,12 @@ def diffusion_barriers(
     The stable sites that pass the re-check below are the nodes of the site graph
     (:func:`li_campaign.properties.site_graph.build_site_graph`): every copy in the cell,
     joined to every copy (periodic images included) within ``spec.hops.max_hop_nn`` bulk
-    nearest-neighbour distances (:func:`bulk_neighbour_distance`) in-plane. One NEB runs per
+    nearest-neighbour distances (:func:`bulk_neighbour_distance`) in-plane. Where the valid
+    hops within that cutoff do not connect the lowest site to its own periodic images along
+    both surface vectors (e.g. bcc(111), where the shallow hollow is no minimum and the deep
+    hollows are 1.63 d_nn apart, or a band that proved invalid), the cutoff grows shell by
+    shell of site-copy distances, up to ``spec.hops.max_extended_hop_nn``, and the new edge
+    classes get their NEBs, until they do (``graph.cutoff_A`` is where it stopped). One NEB runs per
     symmetry class of edges (top-surface operations of the slab, either direction;
     :func:`enumerate_hops`): both endpoints (the adatom at the start and end copies, at the
     relaxed adatom heights, bottom atoms fixed as in the adsorption run) are relaxed with all
@@ -384,7 +392,7 @@ def diffusion_barriers(
     ValueError
         If no site is stable.
     NoHopNetworkError
-        If no hop is within the cutoff.
+        If no hop is within the extended cutoff.
     NoBarrierError
         If every path was rejected.
     """
@@ -410,43 +418,55 @@ def diffusion_barriers(
         else:
             minima.append(label)
             site_energies[label] = float(energy)
-    cutoff = spec.hops.max_hop_nn * bulk_neighbour_distance(slab)
+    d_nn = bulk_neighbour_distance(slab)
+    cutoff, limit = spec.hops.max_hop_nn * d_nn, max(spec.hops.max_extended_hop_nn, spec.hops.max_hop_nn) * d_nn
     operations = top_surface_operations(slab_structure)
-    graph = build_site_graph(copies, minima, slab.cell.array, cutoff, operations)
-    paths = enumerate_hops(graph)
-    if not paths:
-        raise NoHopNetworkError(
-            f"no hop found between the stable sites {minima} within {cutoff:.2f} Å (hops.max_hop_nn = "
-            f"{spec.hops.max_hop_nn:g} nearest-neighbour distances; {'; '.join(rejected) or 'none rejected'}): the hop network does not percolate",
-            cutoff,
-        )
     hops: list[Hop] = []
     edges: dict[int, list[tuple[int, int, tuple[int, int]]]] = {}
     settings = {"relax": spec.relax, "neb": spec.neb, "convergence": convergence}
-    for path in paths:
-        start = _with_adatom(slab, [*path.start_position_A[:2], heights[path.start]])
-        end = _with_adatom(slab, [*path.end_position_A[:2], heights[path.end]])
-        try:
-            hop = neb_path(
-                calc,
-                start,
-                end,
-                [(-1, path.start_position_A, path.end_position_A)],
-                **settings,
-                start=path.start,
-                end=path.end,
-                distance_A=path.distance_A,
-                offset=path.offset,
-            )
-        except EndpointMovedError as exc:
-            rejected.append(str(exc))
-            continue
-        members = graph.classes[path.edge_class].members
-        edges[len(hops)] = [
-            (e.end, e.start, (-e.offset[0], -e.offset[1])) if reverse else (e.start, e.end, e.offset)
-            for e, reverse in ((graph.edges[k], reverse) for k, reverse in members)
-        ]
-        hops.append(_endpoint_energies(hop, calc))
+    done: set[frozenset] = set()  # edge classes already computed (or rejected), by their member edges
+    while True:
+        graph = build_site_graph(copies, minima, slab.cell.array, cutoff, operations)
+        for path in enumerate_hops(graph):
+            members = graph.classes[path.edge_class].members
+            oriented = [
+                (e.end, e.start, (-e.offset[0], -e.offset[1])) if reverse else (e.start, e.end, e.offset)
+                for e, reverse in ((graph.edges[k], reverse) for k, reverse in members)
+            ]
+            key = frozenset(_undirected(edge) for edge in oriented)
+            if key in done:
+                continue
+            done.add(key)
+            start = _with_adatom(slab, [*path.start_position_A[:2], heights[path.start]])
+            end = _with_adatom(slab, [*path.end_position_A[:2], heights[path.end]])
+            try:
+                hop = neb_path(
+                    calc,
+                    start,
+                    end,
+                    [(-1, path.start_position_A, path.end_position_A)],
+                    **settings,
+                    start=path.start,
+                    end=path.end,
+                    distance_A=path.distance_A,
+                    offset=path.offset,
+                )
+            except EndpointMovedError as exc:
+                rejected.append(str(exc))
+                continue
+            edges[len(hops)] = oriented
+            hops.append(_endpoint_energies(hop, calc))
+        wider = _next_shell(graph, cutoff, limit)
+        if wider is None or _valid_hops_percolate(graph, hops, edges, site_energies):
+            break
+        cutoff = wider
+    if not done:
+        raise NoHopNetworkError(
+            f"no hop found between the stable sites {minima} within {cutoff:.2f} Å (hops.max_hop_nn = "
+            f"{spec.hops.max_hop_nn:g}, extended up to hops.max_extended_hop_nn = {spec.hops.max_extended_hop_nn:g} "
+            f"nearest-neighbour distances; {'; '.join(rejected) or 'none rejected'}): the hop network does not percolate",
+            cutoff,
+        )
     if exchange:
         for path in enumerate_exchanges(slab_structure, copies, minima):
             targets = [
@@ -491,6 +511,32 @@ def diffusion_barriers(
                 if label in site_energies:
                     site_energies[label] = min(site_energies[label], value)
     return DiffusionResult(hops, rejected, graph, edges, site_energies)
+
+
+def _undirected(edge: tuple[int, int, tuple[int, int]]) -> tuple[int, int, tuple[int, int]]:
+    """One orientation of an edge ``(start, end, offset)``: the same for ``(end, start, -offset)``."""
+    start, end, offset = edge
+    reverse = (end, start, (-offset[0], -offset[1]))
+    return min(edge, reverse)
+
+
+def _next_shell(graph: SiteGraph, cutoff: float, limit: float) -> float | None:
+    """The next distance (Å) between stable-site copies beyond ``cutoff``, if it is within ``limit``."""
+    longer = [e.distance_A for e in neighbour_edges(graph.nodes, graph.cell, limit) if e.distance_A > cutoff + SHELL_TOL_A]
+    return min(longer) + SHELL_TOL_A if longer else None
+
+
+def _valid_hops_percolate(
+    graph: SiteGraph, hops: Sequence[Hop], edges: dict[int, list[tuple[int, int, tuple[int, int]]]], energies: dict[str, float]
+) -> bool:
+    """True if the valid hops connect the lowest stable site to its own periodic image along both surface vectors."""
+    ground = min(energies, key=energies.get)
+    root = next(n for n, node in enumerate(graph.nodes) if node.label == ground)
+    weighted = [
+        WeightedEdge(i, j, offset, 0.0, hops[k].mechanism) for k, oriented in edges.items() if _usable(hops[k])
+        for i, j, offset in oriented
+    ]  # fmt: skip
+    return all(percolation(len(graph.nodes), weighted, root).values())
 
 
 def _usable(hop: Hop) -> bool:

@@ -1089,6 +1089,17 @@ class HopSpec(_Spec):
             "trough hop (1.0 d_nn)."
         ),
     )
+    max_extended_hop_nn: float = Field(
+        2.0,
+        gt=0.3,
+        le=4.0,
+        description=(
+            "Where the valid hops within max_hop_nn do not connect the lowest site to its periodic images along "
+            "both surface vectors, longer hops are added shell by shell up to this many d_nn: bcc(111), whose "
+            "shallow hollow is no minimum, has its deep hollows 1.63 d_nn apart, and the (211) troughs are "
+            "1.6 d_nn apart across the ridge. Below max_hop_nn it has no effect."
+        ),
+    )
 
 
 class FanOutSpec(_Spec):

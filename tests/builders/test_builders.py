@@ -19,7 +19,7 @@ from li_campaign.builders.summary import BepRegressionBuilder, FacetSummaryBuild
 from li_campaign.report import collect_report
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.schemas.frames import TrainingFrameDoc
-from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
+from li_campaign.schemas.models import HoldoutErrors, ModelDoc, OriginErrors, ParityData
 from li_campaign.schemas.properties import AdsorptionDoc, AdsorptionSite, BulkDoc, DiffusionDoc, Hop, SurfaceEnergyDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.validation import SpotCheck, ValidationDoc
@@ -83,10 +83,22 @@ def model_job(sha: str) -> ModelDoc:
             dft_force_components_eV_A=[0.1, -0.2, 0.05],
             mlip_force_components_eV_A=[0.12, -0.17, 0.04],
         ),
+        split_errors={
+            "train": HoldoutErrors(
+                n_frames=3, energy_mae_meV_atom=2.0, energy_rmse_meV_atom=2.5, force_mae_meV_A=30.0, force_rmse_meV_A=40.0,
+                by_origin={
+                    "bulk_strain": OriginErrors(n_frames=2, energy_mae_meV_atom=1.5, energy_rmse_meV_atom=2.0,
+                                                force_mae_meV_A=20.0, force_rmse_meV_A=25.0),
+                    "isolated_atom": OriginErrors(n_frames=1, energy_mae_meV_atom=3.0, energy_rmse_meV_atom=3.0,
+                                                  force_mae_meV_A=0.0, force_rmse_meV_A=0.0),
+                },
+            )
+        },
+        energy_shift_eV=-0.1427,
         training_wall_time_s=12.0,
         deploy_wall_time_s=3.0,
         provenance=_prov(sha),
-    )
+    )  # fmt: skip
 
 
 @job
@@ -273,6 +285,8 @@ def test_build_writes_flat_documents(campaign: Campaign):
     assert model["energy_mae_meV_atom"] == 3.2 and model["force_mae_meV_A"] == 41.0
     assert model["completed_at"] and model["parity"]["mlip_force_components_eV_A"] == [0.12, -0.17, 0.04]
     assert "split" not in model
+    assert model["energy_shift_eV"] == -0.1427
+    assert model["energy_mae_by_origin_meV_atom"] == {"train": {"bulk_strain": 1.5, "isolated_atom": 3.0}}
 
     (bulk,) = query(campaign, "bulk")
     assert bulk["lattice_constant_A"] == 3.437 and bulk["model_sha256"] == SHA

@@ -25,6 +25,8 @@ _MODEL_FIELDS = (
     "hyperparameters",
     "training_wall_time_s",
     "deploy_wall_time_s",
+    "energy_shift_eV",
+    "epochs_trained",
 )
 _HOLDOUT_FIELDS = ("energy_mae_meV_atom", "energy_rmse_meV_atom", "force_mae_meV_A", "force_rmse_meV_A")
 _PARITY_FIELDS = (
@@ -140,10 +142,14 @@ class ModelRegistryBuilder(JobOutputMapBuilder):
 
     doc_type = "model"
     target_key_path = "output.sha256"
-    output_fields = (*_MODEL_FIELDS, "split", "holdout", "parity", "provenance")
+    output_fields = (*_MODEL_FIELDS, "split", "holdout", "split_errors", "parity", "provenance")
 
     def unary_function(self, item: dict) -> dict:
-        """Flatten a :class:`~li_campaign.schemas.models.ModelDoc`, keeping its (small) parity data."""
+        """Flatten a :class:`~li_campaign.schemas.models.ModelDoc`, keeping its (small) parity data.
+
+        ``energy_mae_by_origin_meV_atom``: the energy MAE per frame origin on each part of the
+        split (train, val, test), the numbers the training-error gate judged.
+        """
         out = item["output"]
         split = out["split"]
         holdout = out["holdout"]
@@ -157,6 +163,10 @@ class ModelRegistryBuilder(JobOutputMapBuilder):
             **_pick(holdout, _HOLDOUT_FIELDS),
             "stress_mae_meV_A3": holdout.get("stress_mae_meV_A3"),
             "parity": _pick(out["parity"], _PARITY_FIELDS),
+            "energy_mae_by_origin_meV_atom": {
+                part: {origin: e["energy_mae_meV_atom"] for origin, e in errors.get("by_origin", {}).items()}
+                for part, errors in (out.get("split_errors") or {}).items()
+            },
         }
 
 

@@ -24,9 +24,10 @@ from li_campaign.properties.site_graph import (
     build_site_graph,
     effective_barriers,
     locate,
-    percolation,
     neighbour_edges,
+    percolation,
     segment_orbit,
+    site_nodes,
 )
 from li_campaign.schemas.properties import AdsorptionSite, Hop
 from li_campaign.structures.slabs import inplane_minimum_image
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from ase import Atoms
     from ase.calculators.calculator import Calculator
 
+    from li_campaign.properties.site_graph import SiteNode
     from li_campaign.schemas.spec import FanOutSpec, NebConvergenceSpec, NebSpec, RelaxSpec
 
 MIN_HOP_A = 0.1
@@ -425,6 +427,7 @@ def diffusion_barriers(
     edges: dict[int, list[tuple[int, int, tuple[int, int]]]] = {}
     settings = {"relax": spec.relax, "neb": spec.neb, "convergence": convergence}
     done: set[frozenset] = set()  # edge classes already computed (or rejected), by their member edges
+    shells = _shells(site_nodes(copies, minima), slab.cell.array, cutoff, limit)  # the cutoffs to grow to
     while True:
         graph = build_site_graph(copies, minima, slab.cell.array, cutoff, operations)
         for path in enumerate_hops(graph):
@@ -456,10 +459,9 @@ def diffusion_barriers(
                 continue
             edges[len(hops)] = oriented
             hops.append(_endpoint_energies(hop, calc))
-        wider = _next_shell(graph, cutoff, limit)
-        if wider is None or _valid_hops_percolate(graph, hops, edges, site_energies):
+        if not shells or _valid_hops_percolate(graph, hops, edges, site_energies):
             break
-        cutoff = wider
+        cutoff = shells.pop(0)
     if not done:
         raise NoHopNetworkError(
             f"no hop found between the stable sites {minima} within {cutoff:.2f} Å (hops.max_hop_nn = "
@@ -520,10 +522,13 @@ def _undirected(edge: tuple[int, int, tuple[int, int]]) -> tuple[int, int, tuple
     return min(edge, reverse)
 
 
-def _next_shell(graph: SiteGraph, cutoff: float, limit: float) -> float | None:
-    """The next distance (Å) between stable-site copies beyond ``cutoff``, if it is within ``limit``."""
-    longer = [e.distance_A for e in neighbour_edges(graph.nodes, graph.cell, limit) if e.distance_A > cutoff + SHELL_TOL_A]
-    return min(longer) + SHELL_TOL_A if longer else None
+def _shells(nodes: Sequence[SiteNode], cell: np.ndarray, cutoff: float, limit: float) -> list[float]:
+    """The distance shells (Å, each just past its distance) between stable-site copies beyond ``cutoff`` up to ``limit``."""
+    shells: list[float] = []
+    for distance in sorted(e.distance_A for e in neighbour_edges(nodes, cell, limit) if e.distance_A > cutoff + SHELL_TOL_A):
+        if not shells or distance > shells[-1]:
+            shells.append(distance + SHELL_TOL_A)
+    return shells
 
 
 def _valid_hops_percolate(

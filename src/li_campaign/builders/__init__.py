@@ -1,7 +1,8 @@
 """maggma builders: job outputs -> flat derived collections -> facet summaries -> BEP fit.
 
-:func:`all_builders` lists them in dependency order; :func:`run_builders` runs them
-(``li-campaign build``); ``workflows/builders.py`` hands the same list to maggma's ``mrun``.
+:func:`all_builders` makes one builder per result type of the registry
+(:data:`~li_campaign.schemas.registry.RESULT_TYPES`), in its build order; :func:`run_builders`
+runs them (``li-campaign build``); ``workflows/builders.py`` hands the same list to maggma's ``mrun``.
 """
 
 from __future__ import annotations
@@ -36,35 +37,21 @@ from li_campaign.builders.surfaces import (
     StepEnergyBuilder,
 )
 from li_campaign.builders.validation import ValidationBuilder
+from li_campaign.schemas.registry import RESULT_TYPES
 
 if TYPE_CHECKING:
     from maggma.core import Builder
 
     from li_campaign.db.config import Campaign
 
-_MAP_BUILDERS = {
-    "training_frames": TrainingFrameBuilder,
-    "models": ModelRegistryBuilder,
-    "bulk": BulkBuilder,
-    "surface_energies": SurfaceEnergyBuilder,
-    "adsorption_energies": AdsorptionEnergyBuilder,
-    "diffusion_barriers": DiffusionBarrierBuilder,
-    "step_energies": StepEnergyBuilder,
-    "step_adsorption": StepAdsorptionBuilder,
-    "step_edge_barriers": StepEdgeBarrierBuilder,
-    "adatom_diffusion": AdatomDiffusionBuilder,
-    "adatom_arrhenius": AdatomArrheniusBuilder,
-    "vacancies": VacancyBuilder,
-    "phonons": PhononBuilder,
-    "finite_temperature": FiniteTemperatureBuilder,
-    "elastic_constants": ElasticBuilder,
-    "active_learning": ActiveLearningBuilder,
-    "validation": ValidationBuilder,
-}
-
 
 def all_builders(campaign: Campaign) -> list[Builder]:
     """Return every builder of a campaign in dependency order, each with its own store objects.
+
+    One builder per :class:`~li_campaign.schemas.registry.ResultType`, in registry order: a
+    map builder reads the JobStore (:func:`job_outputs_store`), a joining builder the
+    derived collections of its ``sources`` (positional) and ``optional_sources`` (by keyword);
+    either writes the result type's collection.
 
     Parameters
     ----------
@@ -78,26 +65,11 @@ def all_builders(campaign: Campaign) -> list[Builder]:
         :class:`BepRegressionBuilder`, :class:`WulffShapeBuilder` and :class:`BulkPropertiesBuilder`.
     """
     derived = campaign.derived_store
-    builders: list[Builder] = [cls(job_outputs_store(campaign), derived(name)) for name, cls in _MAP_BUILDERS.items()]
-    builders.append(
-        FacetSummaryBuilder(
-            derived("surface_energies"),
-            derived("adsorption_energies"),
-            derived("diffusion_barriers"),
-            derived("bulk"),
-            derived("facet_summary"),
-            adatom_diffusion=derived("adatom_diffusion"),
-            step_energies=derived("step_energies"),
-        )
-    )
-    builders.append(BepRegressionBuilder(derived("facet_summary"), derived("bep_regression"), validation=derived("validation")))
-    builders.append(WulffShapeBuilder(derived("facet_summary"), derived("wulff_shape")))
-    builders.append(
-        BulkPropertiesBuilder(
-            *(derived(name) for name in ("bulk", "vacancies", "phonons", "finite_temperature", "elastic_constants")),
-            derived("bulk_properties"),
-        )
-    )
+    builders: list[Builder] = []
+    for result in RESULT_TYPES:
+        sources = [job_outputs_store(campaign)] if result.maps_job_outputs else [derived(name) for name in result.sources]
+        optional = {name: derived(name) for name in result.optional_sources}
+        builders.append(result.builder_class()(*sources, derived(result.collection), **optional))
     return builders
 
 

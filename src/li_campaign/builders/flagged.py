@@ -14,7 +14,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from li_campaign.builders.base import job_items, outputs_query
-from li_campaign.schemas.flags import FLAGGED_DOC_TYPE
+from li_campaign.schemas.registry import FLAGGED_DOC_TYPE
 
 if TYPE_CHECKING:
     from maggma.core import Store

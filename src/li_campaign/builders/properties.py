@@ -8,7 +8,7 @@ fields (structures, forces, NEB images) are never read.
 from __future__ import annotations
 
 from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
-from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
+from li_campaign.schemas.registry import EFFECTIVE_BARRIER_FIELDS
 
 _FRAME_FIELDS = ("frame_id", "origin", "label", "n_atoms", "energy_eV", "energy_per_atom_eV", "engine", "wall_time_s")
 _MODEL_FIELDS = (

@@ -9,8 +9,7 @@ import numpy as np
 from maggma.core import Builder, Store
 from maggma.utils import to_dt
 
-from li_campaign.builders.validation import VALIDATION_COUNTS
-from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
+from li_campaign.schemas.registry import BEP_FIT_FIELDS, EFFECTIVE_BARRIER_FIELDS, VALIDATION_COUNTS
 
 LAST_UPDATED = "last_updated"
 _VALIDATION_SUMMARY = ("passed", *VALIDATION_COUNTS)
@@ -237,8 +236,6 @@ def _diffusivities(runs: list[dict]) -> dict[str, float]:
 #: Fewest valid facets of a BEP fit: with n − 2 = 2 degrees of freedom the t-based interval of the slope is
 #: finite but wide (t = 4.30); at n = 3 it is ±12.7 standard errors and at n = 2 the line has no residual.
 MIN_BEP_POINTS = 4
-#: The numbers of a BEP fit (None when there is no fit).
-BEP_FIT_FIELDS = ("slope", "slope_stderr", "intercept", "intercept_stderr", "r2", "ci95", "p_value", "spearman")
 #: Effective barriers below this (eV) are not a transport barrier but a numerical artefact (or a flat
 #: landscape the NEB cannot resolve); such facets are excluded from the BEP fit.
 MIN_BEP_BARRIER_EV = 0.01

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
+from li_campaign.schemas.registry import VALIDATION_COUNTS
 
-VALIDATION_COUNTS = ("n_checks", "n_passed", "n_failed", "n_refused", "n_skipped")
-"""The check counts of a spot-check run, as the BEP document and the report copy them."""
 VALIDATION_FIELDS = (
     "model_sha256", "engine", "checks", "passed", *VALIDATION_COUNTS, "thresholds", "frame_ids", "refused_frames", "notes",
 )  # fmt: skip

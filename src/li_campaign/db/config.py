@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.core.textfiles import read_utf8
+from li_campaign.schemas.registry import result_type
 
 CAMPAIGN_CONFIG = "campaign.yaml"
 MONTYDB_DATABASE = "li_campaign"  # embedded mode: the montydb database (one folder of collection files)
@@ -35,31 +36,6 @@ _TLS_OPTIONS = (
     "tls_certificate_key_file_password_env",
     "tls_allow_invalid_hostnames",
 )
-
-#: Derived collections written by the builders (name -> key field).
-DERIVED_COLLECTIONS = {
-    "training_frames": "frame_id",
-    "models": "sha256",
-    "bulk": "uuid",
-    "surface_energies": "uuid",
-    "adsorption_energies": "uuid",
-    "diffusion_barriers": "uuid",
-    "facet_summary": "summary_id",
-    "bep_regression": "regression_id",
-    "wulff_shape": "wulff_id",
-    "vacancies": "uuid",
-    "phonons": "uuid",
-    "finite_temperature": "uuid",
-    "elastic_constants": "uuid",
-    "bulk_properties": "model_sha256",
-    "step_energies": "uuid",
-    "step_adsorption": "uuid",
-    "step_edge_barriers": "uuid",
-    "adatom_diffusion": "uuid",
-    "adatom_arrhenius": "uuid",
-    "active_learning": "iteration_id",
-    "validation": "uuid",
-}
 
 
 class DbConfig(BaseModel):
@@ -476,7 +452,11 @@ class Campaign:
         )
 
     def derived_store(self, name: str):
-        """A derived collection written by the builders (see :data:`DERIVED_COLLECTIONS`)."""
-        if name not in DERIVED_COLLECTIONS:
-            raise KeyError(f"unknown derived collection {name!r}; known: {sorted(DERIVED_COLLECTIONS)}")
-        return self._store(name, DERIVED_COLLECTIONS[name])
+        """A derived collection written by the builders, keyed as its :class:`~li_campaign.schemas.registry.ResultType` says.
+
+        Raises
+        ------
+        KeyError
+            If ``name`` is not a registered derived collection.
+        """
+        return self._store(name, result_type(name).key)

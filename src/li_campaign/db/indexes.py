@@ -2,8 +2,9 @@
 
 :data:`INDEXES` lists every index of the JobStore and the derived collections: a unique
 index on the key that identifies each result (jobflow's ``(uuid, index)``, each derived
-collection's key from :data:`~li_campaign.db.config.DERIVED_COLLECTIONS`) and indexes on
-the fields that the builders, the report and analysts filter or sort on.
+collection's key) and indexes on the fields that the builders, the report and analysts
+filter or sort on. The derived collections' keys and query fields are those of the result
+registry (:data:`~li_campaign.schemas.registry.RESULT_TYPES`).
 :func:`create_indexes` creates them on a pymongo ``Database``; it is idempotent.
 
 Embedded mode has no indexes to create: montydb implements ``create_index`` as a no-op and
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
-from li_campaign.db.config import DERIVED_COLLECTIONS
+from li_campaign.schemas.registry import RESULT_TYPES
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -106,35 +107,15 @@ BLOB_INDEXES = (
     _index("outputs_blobs.files", "metadata.job_uuid", "metadata.job_index"),
 )
 
-#: Fields filtered or sorted on in each derived collection, besides its unique key and
-#: ``last_updated`` (the builders' incremental check).
-_DERIVED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "training_frames": (("origin",), ("structure_hash",), ("campaign", "spec_hash")),
-    "models": (("completed_at",), ("campaign", "spec_hash")),
-    "bulk": (("model_sha256", "source"),),
-    "surface_energies": (("model_sha256", "facet"),),
-    "adsorption_energies": (("model_sha256", "facet"),),
-    "diffusion_barriers": (("model_sha256", "facet"),),
-    "facet_summary": (("model_sha256", "facet"),),
-    "bep_regression": (("model_sha256",),),
-    "wulff_shape": (("model_sha256",),),
-    "vacancies": (("model_sha256",),),
-    "phonons": (("model_sha256",),),
-    "finite_temperature": (("model_sha256", "temperature_K"),),
-    "elastic_constants": (("model_sha256", "source"), ("campaign", "source")),
-    "bulk_properties": (("campaign",),),
-    "validation": (("model_sha256",),),
-}
-
-#: Derived collections written by the builders: unique on the builder's target key (every
-#: collection of DERIVED_COLLECTIONS, also one without query fields in _DERIVED_FIELDS).
+#: Derived collections written by the builders: unique on each registered collection's key, plus
+#: ``last_updated`` (the builders' incremental check) and the registered query fields.
 DERIVED_INDEXES = tuple(
     spec
-    for name, key in DERIVED_COLLECTIONS.items()
+    for result in RESULT_TYPES
     for spec in (
-        _index(name, key, unique=True),
-        _index(name, "last_updated"),
-        *(_index(name, *fields) for fields in _DERIVED_FIELDS.get(name, ())),
+        _index(result.collection, result.key, unique=True),
+        _index(result.collection, "last_updated"),
+        *(_index(result.collection, *fields) for fields in result.indexes),
     )
 )
 

@@ -7,13 +7,15 @@ Checks, each reported as a :class:`Problem` naming the collection, the document 
     ``provenance.model_sha256`` that is in neither the model documents of the JobStore
     (``doc_type == "model"``) nor the ``models`` registry collection.
 ``structure_hash_missing``
-    A result of a calculation on a structure (:data:`STRUCTURE_RESULTS`) has no valid
-    ``provenance.structure_hash`` (a 64-character hex digest).
+    A result of a calculation on a structure
+    (:data:`~li_campaign.schemas.registry.STRUCTURE_HASH_DOC_TYPES`, from the result registry),
+    or a flagged result that stands in for one, has no valid ``provenance.structure_hash``
+    (a 64-character hex digest).
 ``model_file``
     A registered model's deployed file or package file is missing, or its sha256 differs
     from the registry (:func:`li_campaign.mlip.calculator.verify_model_file`).
 ``oversized``
-    A stored document (job outputs, large-data blobs excepted, and every derived collection)
+    A stored document (job outputs, large-data blobs excepted, and every registered derived collection)
     is larger than MongoDB's document limit
     (:data:`~li_campaign.db.stores.MONGODB_MAX_DOC_BYTES`, the limit the JobStore's size
     guard enforces): such a campaign cannot move to MongoDB and is slow to read.
@@ -32,27 +34,12 @@ from typing import TYPE_CHECKING
 import bson
 
 from li_campaign.core.errors import ModelIntegrityError
-from li_campaign.db.config import DERIVED_COLLECTIONS
 from li_campaign.db.stores import MONGODB_MAX_DOC_BYTES
+from li_campaign.schemas.registry import FLAGGED_DOC_TYPE, RESULT_TYPES, STRUCTURE_HASH_DOC_TYPES
 
 if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
 
-#: Result types computed on one input structure: they must carry its hash.
-STRUCTURE_RESULTS = frozenset(
-    {
-        "training_frame",
-        "bulk",
-        "surface_energy",
-        "adsorption",
-        "diffusion",
-        "phonons",
-        "finite_temperature",
-        "vacancy",
-        "elastic",
-        "flagged",
-    }
-)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 OUTPUTS = "outputs"
 
@@ -147,7 +134,8 @@ def _verify(db, max_doc_bytes: int) -> list[Problem]:
                 continue
             if provenance.get("model_sha256"):
                 uses.append((uuid, f"{field}.provenance.model_sha256", provenance["model_sha256"]))
-            if doc_type in STRUCTURE_RESULTS and not _HEX64.match(str(provenance.get("structure_hash") or "")):
+            checked_as = result.get("result_doc_type") if doc_type == FLAGGED_DOC_TYPE else doc_type
+            if checked_as in STRUCTURE_HASH_DOC_TYPES and not _HEX64.match(str(provenance.get("structure_hash") or "")):
                 problems.append(
                     Problem(
                         "structure_hash_missing",
@@ -157,7 +145,8 @@ def _verify(db, max_doc_bytes: int) -> list[Problem]:
                         f"{doc_type} result without a valid input-structure hash ({provenance.get('structure_hash')!r})",
                     )
                 )
-    for name, key in DERIVED_COLLECTIONS.items():
+    for derived in RESULT_TYPES:
+        name, key = derived.collection, derived.key
         for doc in db[name].find({}):
             if (problem := _oversized(name, doc, max_doc_bytes)) is not None:
                 problems.append(problem)

@@ -10,46 +10,15 @@ from typing import TYPE_CHECKING
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from li_campaign.schemas.registry import result_type
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-#: Fields of each iteration in ``report --json`` ``active_learning``.
-ITERATION_FIELDS = (
-    "iteration",
-    "committee_id",
-    "member_sha256s",
-    "n_training_frames",
-    "n_holdout_frames",
-    "force_mae_meV_A",
-    "force_rmse_meV_A",
-    "energy_mae_meV_atom",
-    "energy_rmse_meV_atom",
-    "n_explored",
-    "n_accurate",
-    "n_candidates",
-    "n_failed",
-    "accurate_fraction",
-    "candidate_fraction",
-    "failed_fraction",
-    "candidates_by_origin",
-    "failed_by_origin",
-    "n_selected",
-    "selected_origins",
-    "median_force_std_eV_A",
-    "trust_lower_eV_A",
-    "trust_upper_eV_A",
-    "converged",
-    "stop_reason",
-    "exploration_wall_time_s",
-    "n_fanout_frames",
-    "spot_checks_passed",
-    "spot_check_max_abs_error",
-)
-
 
 def active_learning_rows(docs: list[dict]) -> list[dict]:
-    """Return one object per iteration (:data:`ITERATION_FIELDS`), in iteration order."""
-    return [{field: doc.get(field) for field in ITERATION_FIELDS} for doc in sorted(docs, key=lambda d: d["iteration"])]
+    """Return one object per iteration (the registered report fields of ``active_learning``), in iteration order."""
+    return [result_type("active_learning").reported(doc) for doc in sorted(docs, key=lambda d: d["iteration"])]
 
 
 def committee_members(docs: list[dict]) -> set[str]:

@@ -1,7 +1,8 @@
 """The campaign report: numbers from the derived collections, a Markdown summary and figures.
 
-Only the collections written by the builders (:data:`~li_campaign.db.config.DERIVED_COLLECTIONS`)
-are read, never the JobStore: run ``li-campaign build`` first.
+Only the collections written by the builders (:data:`~li_campaign.schemas.registry.RESULT_TYPES`)
+are read, never the JobStore: run ``li-campaign build`` first. The fields copied from a
+collection's documents are its registered :attr:`~li_campaign.schemas.registry.ResultType.report_fields`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from li_campaign.builders.summary import BEP_FIT_FIELDS
 from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.report.active import (
     active_learning_markdown,
@@ -33,7 +33,7 @@ from li_campaign.report.surfaces import (
     surface_sections,
 )
 from li_campaign.report.validation import plot_validation, validation_markdown, validation_section
-from li_campaign.schemas.properties import EFFECTIVE_BARRIER_FIELDS
+from li_campaign.schemas.registry import BEP_FIT_FIELDS, result_type
 from li_campaign.schemas.validation import ORIGIN as VALIDATION_ORIGIN
 
 if TYPE_CHECKING:
@@ -42,41 +42,6 @@ if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
 
 _BUILT = {"state": "successful"}
-_MODEL_FIELDS = (
-    "sha256",
-    "campaign",
-    "architecture",
-    "deploy_mode",
-    "compile_target",
-    "n_parameters",
-    "deployed_path",
-    "energy_mae_meV_atom",
-    "energy_rmse_meV_atom",
-    "force_mae_meV_A",
-    "force_rmse_meV_A",
-    "stress_mae_meV_A3",
-    "n_train",
-    "n_val",
-    "n_test",
-    "completed_at",
-)
-_FACET_FIELDS = (
-    "facet",
-    "miller_index",
-    "surface_energy_J_m2",
-    "min_adsorption_energy_eV",
-    "min_site",
-    "min_adsorption_basis",
-    "min_pinned_adsorption_energy_eV",
-    *EFFECTIVE_BARRIER_FIELDS,
-    "min_barrier_eV",
-    "min_hop",
-    "min_mechanism",
-    "invalid_hops",
-    "step_energy_eV_per_A",
-    "diffusivity_cm2_s",
-)
-_BULK_FIELDS = ("lattice_constant_A", "energy_per_atom_eV", "bulk_modulus_GPa")
 _NOT_REPORTED = ("_id", "last_updated", "source_uuids", "model_sha256", "campaign", "state", "completed_at")
 
 #: Literature values for bcc Li shown beside the model and its DFT teacher (source on each line).
@@ -87,34 +52,6 @@ REFERENCE_VALUES = {
     "expt_bulk_modulus_GPa": 13.9,  # Schimka et al., JCP 134, 024116 (2011)
     "expt_surface_energy_J_m2": 0.52,  # isotropic, from liquid surface tension (Vitos et al. 1998)
 }
-_WULFF_FIELDS = (
-    "facets",
-    "miller_indices",
-    "surface_energies_J_m2",
-    "lattice_constant_A",
-    "area_fractions",
-    "weighted_surface_energy_J_m2",
-    "shape_factor",
-    "anisotropy",
-    "reason",
-)
-_BEP_FIELDS = (
-    "slope",
-    "slope_stderr",
-    "intercept",
-    "intercept_stderr",
-    "r2",
-    "ci95",
-    "p_value",
-    "spearman",
-    "n",
-    "facets",
-    "mechanisms",
-    "points",
-    "excluded",
-    "reason",
-    "validated",
-)
 _NO_BEP = {
     **dict.fromkeys(BEP_FIT_FIELDS),
     "n": 0,
@@ -189,7 +126,7 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         ``n_calculations`` (result documents this campaign computed, packed or not) and
         ``calculations`` (``computed``, ``reused`` and ``by_type``; see
         :func:`~li_campaign.report.counts.count_calculations`), ``active_learning`` (one
-        object per iteration of the loop, :data:`~li_campaign.report.active.ITERATION_FIELDS`;
+        object per iteration of the loop, the ``report_fields`` of ``active_learning`` in the registry;
         empty without one), ``validation`` (the teacher spot checks:
         :func:`~li_campaign.report.validation.validation_section`; ``bep.validated`` is true
         only when they all passed).
@@ -219,7 +156,7 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
     fractions = (wulff or {}).get("area_fractions", {})
     rows = [
         {
-            **{field: doc.get(field) for field in _FACET_FIELDS},
+            **result_type("facet_summary").reported(doc),
             "hkl": doc.get("miller_index"),
             "wulff_fraction": fractions.get(doc["facet"], 0.0 if fractions else None),
         }
@@ -247,21 +184,21 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
     return {
         "campaign": name,
         "campaign_dir": str(campaign.root),
-        "model": {field: model.get(field) for field in _MODEL_FIELDS},
+        "model": result_type("models").reported(model),
         "parity": model.get("parity"),
         "n_training_frames": n_frames,
         "lattice_constant_A": None if bulk is None else bulk["lattice_constant_A"],
         "bulk": _bulk_section(bulk, teacher, bulk_stage),
-        "dft_bulk": None if teacher is None else {field: teacher.get(field) for field in _BULK_FIELDS},
+        "dft_bulk": None if teacher is None else result_type("bulk").reported(teacher),
         "reference": REFERENCE_VALUES,
         "facets": rows,
         "surface_energy_J_m2": by_facet("surface_energy_J_m2"),
         "min_adsorption_energy_eV": by_facet("min_adsorption_energy_eV"),
         "effective_barrier_eV": by_facet("effective_barrier_eV"),
         "min_barrier_eV": by_facet("min_barrier_eV"),
-        "bep": {field: bep_docs[0].get(field) for field in _BEP_FIELDS} if bep_docs else _NO_BEP,
+        "bep": result_type("bep_regression").reported(bep_docs[0]) if bep_docs else _NO_BEP,
         "bep_high_index": _high_index_bep(bep_docs[0] if bep_docs else None),
-        "wulff": None if wulff is None else {field: wulff.get(field) for field in _WULFF_FIELDS},
+        "wulff": None if wulff is None else result_type("wulff_shape").reported(wulff),
         **surface_sections(lambda name, query: _read(campaign, name, query), criteria, rows),
         "n_calculations": calculations["computed"],
         "calculations": calculations,
@@ -283,7 +220,7 @@ def _bulk_section(bulk: dict | None, teacher: dict | None, stage: dict | None) -
     """The report's ``bulk``: the EOS fields, then every bulk-stage result (``bulk_properties``)."""
     if bulk is None and stage is None:
         return None
-    section = {field: (bulk or {}).get(field) for field in _BULK_FIELDS}
+    section = result_type("bulk").reported(bulk)
     section.update(
         a0_A=section["lattice_constant_A"],
         B0_GPa=section["bulk_modulus_GPa"],

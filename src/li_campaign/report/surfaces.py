@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from li_campaign.schemas.registry import result_type
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -60,29 +62,12 @@ def surface_sections(read: Callable[[str, dict], list[dict]], criteria: dict, fa
         for terrace, doc in step_docs.items()
     }
     edges = {
-        terrace: {
-            key: doc.get(key)
-            for key in ("step_edge_barrier_eV", "step_edge_mechanism", "terrace_barrier_eV", "es_barrier_eV")
-        }
+        terrace: result_type("step_edge_barriers").reported(doc)
         for terrace, doc in _newest(read("step_edge_barriers", criteria), "terrace").items()
     }
     arrhenius: dict[str, dict] = {}
     for doc in sorted(read("adatom_arrhenius", criteria), key=lambda d: d["completed_at"]):
-        arrhenius.setdefault(doc["facet"], {})[str(doc["n_adatoms"])] = {
-            key: doc.get(key)
-            for key in (
-                "activation_energy_eV",
-                "prefactor_cm2_s",
-                "r2",
-                "n",
-                "temperatures_K",
-                "diffusivities_cm2_s",
-                "neb_min_barrier_eV",
-                "neb_effective_barrier_eV",
-                "activation_minus_neb_eV",
-                "excluded",
-            )
-        }
+        arrhenius.setdefault(doc["facet"], {})[str(doc["n_adatoms"])] = result_type("adatom_arrhenius").reported(doc)
     return {
         "step_energy_eV_per_A": {terrace: row["step_energy_eV_per_A"] for terrace, row in steps.items()},
         "steps": steps,

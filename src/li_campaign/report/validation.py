@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from li_campaign.builders.validation import VALIDATION_COUNTS
+from li_campaign.schemas.registry import result_type
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,7 +21,6 @@ CHECK_FIELDS = (
     "quantity", "facet", "item", "unit", "model", "dft", "error", "threshold", "status", "reason", "model_reported",
     "geometry", "n_atoms", "frame_ids",
 )  # fmt: skip
-_SUMMARY_FIELDS = ("engine", *VALIDATION_COUNTS, "thresholds", "refused_frames", "notes")
 NOT_RUN = "no teacher spot checks for this model (validation disabled, not run yet, or failed): not validated"
 
 
@@ -36,7 +35,7 @@ def validation_section(docs: list[dict]) -> dict:
     """
     doc = max(docs, key=lambda d: d["completed_at"], default=None)
     if doc is None:
-        return {"validated": False, "reason": NOT_RUN, **dict.fromkeys(_SUMMARY_FIELDS), "checks": []}
+        return {"validated": False, "reason": NOT_RUN, **result_type("validation").reported(None), "checks": []}
     checks = [{field: check.get(field) for field in CHECK_FIELDS} for check in doc.get("checks") or []]
     reason = None
     if not doc.get("passed"):
@@ -47,7 +46,7 @@ def validation_section(docs: list[dict]) -> dict:
     return {
         "validated": bool(doc.get("passed")),
         "reason": reason,
-        **{f: doc.get(f) for f in _SUMMARY_FIELDS},
+        **result_type("validation").reported(doc),
         "checks": checks,
     }
 

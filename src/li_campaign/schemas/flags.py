@@ -8,13 +8,11 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.registry import FLAGGED_DOC_TYPE
 
 if TYPE_CHECKING:
     from li_campaign.properties.md_guard import MdInstabilityError
 
-#: ``doc_type`` of every flagged result; builders select results by their own ``doc_type``,
-#: so a flagged result never enters a derived collection (they count and log them instead).
-FLAGGED_DOC_TYPE = "flagged"
 
 
 class FlaggedResultDoc(BaseModel):

@@ -156,17 +156,6 @@ class Hop(BaseModel):
         return f"{self.mechanism} {self.start}->{self.end} ({self.distance_A:.2f} Å)"
 
 
-EFFECTIVE_BARRIER_FIELDS = (
-    "effective_barrier_eV",
-    "effective_barrier_by_direction_eV",
-    "effective_path",
-    "effective_mechanism",
-    "percolates",
-    "hop_cutoff_A",
-)
-"""The :class:`DiffusionDoc` fields of the effective (long-range transport) barrier, as builders copy them."""
-
-
 class DiffusionDoc(BaseModel):
     """Surface-diffusion barriers of one facet."""
 

@@ -6,13 +6,13 @@ import pytest
 from jobflow import Flow
 from maggma.stores import MemoryStore
 
-from li_campaign.db.config import DERIVED_COLLECTIONS
 from li_campaign.db.indexes import INDEXES, JOB_OUTPUT_INDEXES, create_indexes
 from li_campaign.db.launchpad import open_launchpad
 from li_campaign.db.reuse import expose_store
 from li_campaign.db.runner import run_workers
 from li_campaign.db.stores import LargeDataJobStore
 from li_campaign.db.submit import submit_flow
+from li_campaign.schemas.registry import RESULT_TYPES
 from tests.db.jobs_for_tests import add
 from tests.db.reuse_jobs import VolumeMaker
 
@@ -58,7 +58,7 @@ def test_every_result_collection_has_a_unique_key_index():
     unique = {(spec.collection, spec.fields) for spec in INDEXES if spec.unique}
     assert ("outputs", ("uuid", "index")) in unique
     assert ("models", ("sha256",)) in unique
-    assert {(name, (key,)) for name, key in DERIVED_COLLECTIONS.items()} <= unique
+    assert {(result.collection, (result.key,)) for result in RESULT_TYPES} <= unique
 
 
 def test_jobstore_writes_of_the_same_job_replace_under_the_unique_index():

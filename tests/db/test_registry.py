@@ -1,4 +1,4 @@
-"""The result registry is the one list of result types: nothing that writes, builds or checks results is missing from it.
+"""The result registry is the one list of result types: nothing that writes, builds or checks results misses it.
 
 Each test reads the code it guards (the result documents, the Makers' source, the builder classes) rather
 than a copy of the registry, so a result type that is added without its entry, or an entry that is removed,
@@ -38,7 +38,8 @@ HASH = "a" * 64
 
 
 def _modules(package) -> list:
-    return [importlib.import_module(f"{package.__name__}.{info.name}") for info in pkgutil.iter_modules(package.__path__)]
+    names = [f"{package.__name__}.{info.name}" for info in pkgutil.iter_modules(package.__path__)]
+    return [importlib.import_module(name) for name in names]
 
 
 def _result_documents() -> dict[str, str]:
@@ -59,10 +60,10 @@ def _called_name(call: ast.Call) -> str | None:
 def _hashes_a_structure(node: ast.AST) -> bool:
     """Whether the code computes an input-structure hash for a provenance (``structure_hash(...)``,
     ``_provenance(...)``, or a ``structure_hash=`` argument)."""
+    calls = [call for call in ast.walk(node) if isinstance(call, ast.Call)]
     return any(
-        isinstance(call, ast.Call)
-        and (_called_name(call) in ("structure_hash", "_provenance") or any(k.arg == "structure_hash" for k in call.keywords))
-        for call in ast.walk(node)
+        _called_name(call) in ("structure_hash", "_provenance") or any(k.arg == "structure_hash" for k in call.keywords)
+        for call in calls
     )
 
 
@@ -209,4 +210,5 @@ def test_db_verify_checks_a_flagged_result_as_the_result_it_stands_in_for(campai
 
 
 def test_db_verify_asks_no_hash_of_a_result_without_a_structure(campaign):
-    assert _hash_problems(campaign, _output("fit", "adatom_arrhenius", None), _output("it", "active_learning_iteration", None)) == set()
+    fit, iteration = _output("fit", "adatom_arrhenius", None), _output("it", "active_learning_iteration", None)
+    assert _hash_problems(campaign, fit, iteration) == set()

@@ -452,7 +452,7 @@ class Campaign:
         )
 
     def derived_store(self, name: str):
-        """A derived collection written by the builders, keyed as its :class:`~li_campaign.schemas.registry.ResultType` says.
+        """A derived collection written by the builders, keyed as the result registry says (``ResultType.key``).
 
         Raises
         ------

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from li_campaign.properties.md_guard import MdInstabilityError
 
 
-
 class FlaggedResultDoc(BaseModel):
     """A calculation stopped by a stability check (e.g. an MD run that exploded), with why and where.
 

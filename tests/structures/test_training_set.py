@@ -60,3 +60,33 @@ def test_overlapping_atoms_are_rejected():
     broken = Structure(Lattice.cubic(3.44), ["Li", "Li"], [[0, 0, 0], [0.05, 0, 0]])
     with pytest.raises(InputError, match="Å apart"):
         check_lithium_structure(broken)
+
+
+def test_clean_slabs_at_the_fanout_thickness_where_the_layers_differ():
+    """8 Å training slabs against a 10 Å fan-out: (110) 4 against 5 layers, (111) 10 against 12, (100) 6 and 6."""
+    from li_campaign.structures.slabs import image_repeats, make_symmetric_slab
+    from li_campaign.structures.training_set import adatom_image_distance
+
+    data = {"name": "t", "training_set": {"slabs": {"min_slab_size_A": 8.0, "n_perturbed": 2, "adatom_n_heights": 1}}}
+    training = spec_from_dict(data).training_set
+    plain = generate_training_structures(training, seed=3, r_max_A=5.9)
+    items = generate_training_structures(training, seed=3, r_max_A=5.9, fanout_slab_size_A=10.0)
+    # the plain set is unchanged and comes first; the new slabs come before the isolated atom
+    assert [structure_hash(i.structure) for i in items[: len(plain) - 1]] == [structure_hash(i.structure) for i in plain[:-1]]
+    assert items[-1].origin == plain[-1].origin == "isolated_atom"
+    extra = items[len(plain) - 1 : -1]
+    assert [i.label for i in extra] == [
+        f"slab {facet} fan-out thickness{suffix}" for facet in ("110", "111") for suffix in ("", " perturbed 0", " perturbed 1")
+    ]
+    for item in extra:
+        facet = tuple(int(c) for c in item.label.split()[1])
+        fanout = make_symmetric_slab(3.44, facet, 10.0, 8.0)
+        assert item.origin == "slab" and item.is_slab and len(item.structure) == len(fanout)
+        thin = make_symmetric_slab(3.44, facet, 8.0, 8.0)
+        assert len(item.structure) == len(thin) + (1 if facet == (1, 1, 0) else 2)
+        # k-mesh commensurate with the facet's adatom cells, as its training slabs
+        assert item.kpoint_multiple == image_repeats(thin, adatom_image_distance(training.slabs, 5.9))
+    clean = next(i for i in extra if i.label == "slab 110 fan-out thickness")
+    assert structure_hash(clean.structure) == structure_hash(make_symmetric_slab(3.44, (1, 1, 0), 10.0, 8.0))
+    off = spec_from_dict({**data, "training_set": {"slabs": {**data["training_set"]["slabs"], "fanout_thickness": False}}})
+    assert len(generate_training_structures(off.training_set, seed=3, r_max_A=5.9, fanout_slab_size_A=10.0)) == len(plain)

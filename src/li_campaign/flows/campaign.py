@@ -46,8 +46,9 @@ class CampaignMaker(Maker):
         spec = self.spec
         ctx = spec.provenance_context()
         training = TrainingSetMaker(
-            training_set=spec.training_set, dft=spec.dft, seed=spec.seed, r_max_A=spec.mlip.r_max_A, **ctx
-        ).make()
+            training_set=spec.training_set, dft=spec.dft, seed=spec.seed, r_max_A=spec.mlip.r_max_A,
+            fanout_slab_size_A=spec.fanout.slab.min_slab_size_A, **ctx,
+        ).make()  # fmt: skip
         teacher = None
         if spec.dft.engine != "vasp":
             teacher = DftBulkEosMaker(dft=spec.dft, eos=spec.fanout.eos, a_guess_A=spec.training_set.lattice_constant_A, **ctx).make()

@@ -168,6 +168,16 @@ class SlabTrainingSpec(_Spec):
     n_perturbed: int = Field(
         3, ge=0, description="Perturbed copies of each clean slab: strained along z, outer layers shifted, rattled."
     )
+    fanout_thickness: bool = Field(
+        True,
+        description=(
+            "Also label each facet's clean slab at the fan-out's thickness (fanout.slab.min_slab_size_A) with "
+            "n_perturbed perturbed copies, where it has more or fewer layers than the training slab: the fan-out's "
+            "surface energies and adsorption cells are measured against that slab, and a model that saw only a "
+            "thinner one extrapolates (measured: demo (110), 4 training layers against 5 in the fan-out, "
+            "benchmarks/results/fit_slab_thickness_2026-12-04.txt)."
+        ),
+    )
     max_z_strain: float = Field(0.06, ge=0, lt=0.3, description="Largest strain of the interlayer spacings.")
     surface_shift_A: float = Field(0.3, ge=0, lt=1.0, description="Largest shift of each outermost layer along z (Å).")
     rattle_std_A: float = Field(0.05, gt=0, lt=0.5, description="Std. dev. of the slab rattle (Å).")

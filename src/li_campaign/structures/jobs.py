@@ -89,7 +89,9 @@ class TrainingSetMaker(Maker):
     frame is labelled.
 
     ``r_max_A`` is the campaign's ``mlip.r_max_A``: adatom images are at least that far apart
-    unless ``training_set.slabs.adatom_min_image_distance_A`` says otherwise. Slabs and their
+    unless ``training_set.slabs.adatom_min_image_distance_A`` says otherwise;
+    ``fanout_slab_size_A`` (``fanout.slab.min_slab_size_A``) adds each facet's clean slab at the
+    fan-out's thickness (``training_set.slabs.fanout_thickness``). Slabs and their
     adatom supercells get commensurate k-meshes (:meth:`TrainingStructure.kpoint_mesh`), passed
     to the engine as explicit meshes and part of the reuse keys. ``dft.pack_size`` label
     calculations run per job (:func:`~li_campaign.flows.packing.pack_jobs`).
@@ -100,13 +102,14 @@ class TrainingSetMaker(Maker):
     dft: DftSpec = field(default_factory=DftSpec)
     seed: int = 7
     r_max_A: float | None = None
+    fanout_slab_size_A: float | None = None
     campaign: str = ""
     spec_hash: str = ""
 
     @job
     def make(self) -> Response:
         """Build the label jobs and the collect job."""
-        structures = generate_training_structures(self.training_set, self.seed, self.r_max_A)
+        structures = generate_training_structures(self.training_set, self.seed, self.r_max_A, self.fanout_slab_size_A)
         engine = get_engine(self.dft, self.campaign, self.spec_hash)
         kspacing = engine_kspacing(self.dft)
         ctx = {"campaign": self.campaign, "spec_hash": self.spec_hash}

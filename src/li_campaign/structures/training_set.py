@@ -170,7 +170,9 @@ def adatom_height_scan(
     return out
 
 
-def generate_training_structures(spec: TrainingSetSpec, seed: int, r_max_A: float | None = None) -> list[TrainingStructure]:
+def generate_training_structures(
+    spec: TrainingSetSpec, seed: int, r_max_A: float | None = None, fanout_slab_size_A: float | None = None
+) -> list[TrainingStructure]:
     """Return every structure of the training set, deterministically for a given seed.
 
     The set holds: conventional cells under random strain (``bulk_strain``); strained
@@ -188,7 +190,9 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int, r_max_A: floa
     unperturbed cells of its origins are relaxed instead of labelled once (for ``adatom``:
     the cell at the start height of each site). They draw
     from the random stream after the default sections, so enabling them leaves the
-    default structures unchanged. Last comes one isolated atom in a box
+    default structures unchanged; so do the clean slabs at the fan-out's thickness
+    (``fanout_slab_size_A``, the campaign's ``fanout.slab.min_slab_size_A``;
+    :func:`fanout_thickness_slabs`), which come after them. Last comes one isolated atom in a box
     (``isolated_atom``, :func:`isolated_atom`; Γ only): the teacher's zero-neighbour energy,
     which the fit uses as the model's energy shift (``mlip.energy_shift``).
     """
@@ -248,10 +252,40 @@ def generate_training_structures(spec: TrainingSetSpec, seed: int, r_max_A: floa
                         TrainingStructure("adatom", label, cell, calculation, kpoint_repeats=repeats, kpoint_multiple=repeats)
                     )
     out += _extra_structures(spec, unit, rng, relax)
+    if spec.slabs is not None and spec.slabs.fanout_thickness and fanout_slab_size_A is not None:
+        out += fanout_thickness_slabs(spec, fanout_slab_size_A, rng, r_max_A)
     if spec.isolated_atom_box_A is not None:  # last: the other frames keep their indices with or without it
         out.append(TrainingStructure("isolated_atom", "isolated atom", isolated_atom(spec.isolated_atom_box_A)))
     for item in out:
         check_lithium_structure(item.structure, item.label)
+    return out
+
+
+def fanout_thickness_slabs(
+    spec: TrainingSetSpec, fanout_slab_size_A: float, rng: np.random.Generator, r_max_A: float | None = None
+) -> list[TrainingStructure]:
+    """Each training facet's clean slab at the fan-out's thickness, with ``n_perturbed`` perturbed copies.
+
+    Only for the facets where that slab has a different number of layers from the training
+    slab (``slabs.min_slab_size_A``); none where they agree. Vacuum as the training slabs
+    (``slabs.min_vacuum_A``: beyond ``r_max`` it does not change what the model sees); k-meshes
+    commensurate with the facet's adatom cells, as its other slabs. Labels
+    ``slab <hkl> fan-out thickness`` and ``… perturbed <i>``.
+    """
+    s = spec.slabs
+    a = spec.lattice_constant_A
+    out: list[TrainingStructure] = []
+    for hkl in _training_facets(s):
+        thin = make_symmetric_slab(a, hkl, s.min_slab_size_A, s.min_vacuum_A)
+        slab = make_symmetric_slab(a, hkl, fanout_slab_size_A, s.min_vacuum_A)
+        if len(slab) == len(thin):
+            continue
+        name = f"slab {facet_label(hkl)} fan-out thickness"
+        repeats = image_repeats(thin, adatom_image_distance(s, r_max_A)) if s.adatom else (1, 1)
+        out.append(TrainingStructure("slab", name, slab, kpoint_multiple=repeats))
+        for i in range(s.n_perturbed):
+            perturbed = _rattled(_perturbed_slab(slab, rng, s.max_z_strain, s.surface_shift_A), rng, s.rattle_std_A)
+            out.append(TrainingStructure("slab", f"{name} perturbed {i}", perturbed, kpoint_multiple=repeats))
     return out
 
 

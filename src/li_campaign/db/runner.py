@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
+from li_campaign.db.gpus import WORKER_DEVICE_ORDER, select_gpus, visible_gpus
+from li_campaign.db.launchpad import open_launchpad
 from li_campaign.execution.resources import N_GPUS_KEY
 
 if TYPE_CHECKING:
@@ -197,8 +199,6 @@ def run_workers(
     """
     from tqdm import tqdm
 
-    from li_campaign.db.gpus import WORKER_DEVICE_ORDER, select_gpus, visible_gpus
-    from li_campaign.db.launchpad import open_launchpad
 
     if n_workers < 1:
         raise ValueError("n_workers must be >= 1")

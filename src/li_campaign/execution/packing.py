@@ -157,6 +157,7 @@ def run_pack(members: Sequence[PackMember], batched: bool = False) -> PackDoc:
 
 def _dispatcher() -> BatchDispatcher | None:
     """A dispatcher on this worker's device if the fan-out runs batched here (torch imported only then)."""
+    # deferred: heavy (torch)
     from li_campaign.batched.dispatch import BatchDispatcher
     from li_campaign.batched.executor import use_batched, worker_device
 

@@ -1,7 +1,7 @@
 """A fan-out pack on a GPU worker: its ASE calculations batched by the dispatcher vs run one by one.
 
 This is the path the fan-out takes by itself on a GPU worker
-(:func:`li_campaign.flows.packing.run_pack` with ``batched=True``): the pack's members are ordinary
+(:func:`li_campaign.execution.packing.run_pack` with ``batched=True``): the pack's members are ordinary
 ASE calculations and :class:`li_campaign.batched.dispatch.BatchDispatcher` evaluates their model
 calls together. The pack mixes the three kinds of the fan-out, in equal numbers:
 

@@ -6,7 +6,7 @@
   nequip's ASE calculator; batched: :func:`li_campaign.batched.relax.batched_relax`.
 * **neb**: CI-NEBs of M vacancy hops in 53-atom bcc cells (5 images, ``fmax`` 0.1 eV/Å, at most 100
   steps, no image refinement). One by one: :func:`li_campaign.properties.neb.converged_neb`;
-  batched: :func:`li_campaign.batched.neb.converged_nebs` (all images of all bands in one model call).
+  batched: :func:`li_campaign.properties.neb_batched.converged_nebs` (all images of all bands in one model call).
 
 The model is an untrained NequIP of the chosen size (weights do not change the speed; its energy
 scale is small, 0.05, so that relaxations behave). The one-by-one path runs a few calculations
@@ -32,10 +32,10 @@ from ase.optimize import FIRE
 from benchmarks._common import MODELS, bcc, machine, sync
 from benchmarks.fanout_md import ase_calculator
 from li_campaign.batched.loader import torchsim_calc
-from li_campaign.batched.neb import converged_nebs
 from li_campaign.batched.relax import batched_relax
 from li_campaign.mlip.untrained import untrained_nequip
 from li_campaign.properties.neb import converged_neb
+from li_campaign.properties.neb_batched import converged_nebs
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
 
 

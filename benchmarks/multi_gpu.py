@@ -46,7 +46,7 @@ from li_campaign.db.gpus import select_gpus, visible_gpus
 from li_campaign.db.launchpad import initialise_launchpad, open_launchpad
 from li_campaign.db.runner import run_workers
 from li_campaign.db.submit import submit_flow
-from li_campaign.flows.packing import pack_jobs
+from li_campaign.execution.packing import pack_jobs
 from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.nequip_config import nequip_config
 from li_campaign.schemas.spec import MlipSpec

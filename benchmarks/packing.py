@@ -42,7 +42,7 @@ from li_campaign.db.launchpad import initialise_launchpad
 from li_campaign.db.runner import run_workers
 from li_campaign.db.submit import submit_flow
 from li_campaign.dft.jobs import LabelFrameMaker
-from li_campaign.flows.packing import pack_jobs
+from li_campaign.execution.packing import pack_jobs
 from li_campaign.schemas.spec import DftSpec
 
 

@@ -18,12 +18,12 @@ import time
 
 from ase.calculators.morse import MorsePotential
 
+from li_campaign.geometry.facets import distinct_facets
+from li_campaign.geometry.steps import stepped_slab
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.step_energy import step_adsorption, step_formation_energy
 from li_campaign.properties.surface_convergence import converged_surface_energy
 from li_campaign.schemas.spec import EosSpec, FacetEnumerationSpec, RelaxSpec
-from li_campaign.structures.facets import distinct_facets
-from li_campaign.structures.steps import stepped_slab
 
 TEST_RELAX = RelaxSpec(fmax_eV_A=0.01, max_steps=300, optimizer="LBFGS")
 

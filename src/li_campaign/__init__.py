@@ -3,7 +3,12 @@
 Stages (one package each): ``structures`` (training structures), ``dft`` (labels),
 ``mlip`` (NequIP fit and deployment), ``properties`` (fan-out calculations with the
 deployed model), ``flows`` (jobflow flows that connect them), ``builders`` (maggma
-builders), ``report``, ``db`` (stores and the FireWorks LaunchPad) and ``cli``.
+builders), ``report``, ``db`` (stores and the FireWorks LaunchPad) and ``cli``. Below them:
+``geometry`` (slabs, facets, steps), ``execution`` (result reuse, job packing, worker
+routing), ``batched`` (torch-sim batched evaluation), ``schemas`` and ``core``.
+
+The packages are layered without import cycles; the order is the ``[tool.importlinter]``
+contract in pyproject.toml, checked by tests/test_architecture.py.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -12,10 +12,10 @@ from ase.units import fs, kB
 from li_campaign.batched import select_executor, use_batched
 from li_campaign.batched.batching import evaluate, plan_batches
 from li_campaign.batched.md import batched_md
-from li_campaign.batched.neb import converged_nebs
 from li_campaign.batched.relax import batched_relax
 from li_campaign.core.errors import InputError
 from li_campaign.properties.neb import converged_neb
+from li_campaign.properties.neb_batched import converged_nebs
 from li_campaign.properties.relax import relax_atoms
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
 from tests.batched.conftest import rattled

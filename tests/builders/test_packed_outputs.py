@@ -9,7 +9,7 @@ from jobflow import Flow, run_locally
 
 from li_campaign.builders import run_builders
 from li_campaign.db.config import Campaign, DbConfig
-from li_campaign.flows.packing import pack_jobs
+from li_campaign.execution.packing import pack_jobs
 from tests.flows.jobs_for_packing import SHA, FacetResultsMaker, label_jobs, sodium_label_job
 
 pytestmark = [

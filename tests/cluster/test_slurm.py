@@ -118,7 +118,7 @@ def test_killed_batch_job_is_reported_and_recovered(slurm_env, campaign, tmp_pat
     from jobflow import Flow
 
     from li_campaign.db.submit import submit_flow
-    from li_campaign.flows.resources import CPU, run_on
+    from li_campaign.execution.resources import CPU, run_on
     from tests.cluster.jobs import child, slow_first_time
 
     marker = tmp_path / "started"

@@ -39,7 +39,7 @@ def test_node_jobs_pull_the_gpu_jobs_with_pinned_workers_each_job_once(slurm, ca
     from li_campaign.db.launchpad import open_launchpad
     from li_campaign.db.queue import NODE_JOBS, reservation_id
     from li_campaign.db.submit import submit_flow
-    from li_campaign.flows.resources import CPU, GPU, run_on
+    from li_campaign.execution.resources import CPU, GPU, run_on
     from tests.db.jobs_for_gpus import seen_gpus
     from tests.db.jobs_for_tests import add
 

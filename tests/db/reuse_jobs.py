@@ -1,4 +1,4 @@
-"""A small real calculation that uses db.reuse (in a module, so stored documents decode)."""
+"""A small real calculation that uses execution.reuse (in a module, so stored documents decode)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.db.reuse import calculation_key, reuse_or_compute
+from li_campaign.execution.reuse import calculation_key, reuse_or_compute
 from li_campaign.schemas.provenance import Provenance
 
 

@@ -13,8 +13,8 @@ from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.db.launchpad import initialise_launchpad, open_launchpad
 from li_campaign.db.runner import RunnerLock, local_worker_name, recover_stale_launches, run_workers
 from li_campaign.db.submit import submit_flow
-from li_campaign.flows.packing import pack_jobs
-from li_campaign.flows.resources import CPU, GPU, run_on, use_gpus
+from li_campaign.execution.packing import pack_jobs
+from li_campaign.execution.resources import CPU, GPU, run_on, use_gpus
 from tests.db.jobs_for_gpus import seen_gpus
 from tests.db.jobs_for_tests import add
 from tests.flows.jobs_for_packing import label_jobs

@@ -20,7 +20,7 @@ from li_campaign.db.launchpad import open_launchpad
 from li_campaign.db.queue import NODE_JOBS, QueueSnapshot, find_lost_launches, launch_nodes_to_queue, node_command
 from li_campaign.db.runner import local_worker_name
 from li_campaign.db.submit import submit_flow
-from li_campaign.flows.resources import CPU, GPU, run_on
+from li_campaign.execution.resources import CPU, GPU, run_on
 from tests.db.jobs_for_gpus import seen_gpus
 from tests.db.jobs_for_tests import add
 

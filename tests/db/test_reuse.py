@@ -1,4 +1,4 @@
-"""Calculation reuse (db.reuse): an identical calculation is computed once, in any store, packed or not."""
+"""Calculation reuse (execution.reuse): an identical calculation is computed once, in any store, packed or not."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from jobflow import Flow, JobStore, run_locally
 from maggma.stores import MemoryStore
 
-from li_campaign.db.reuse import calculation_key, expose_store, find_result
-from li_campaign.flows.packing import pack_jobs
+from li_campaign.execution.packing import pack_jobs
+from li_campaign.execution.reuse import calculation_key, expose_store, find_result
 from tests.db.reuse_jobs import VolumeMaker
 
 pytestmark = pytest.mark.filterwarnings("ignore:Some jobs are not connected")

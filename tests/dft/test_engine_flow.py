@@ -10,8 +10,8 @@ from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.core import Structure
 
-from li_campaign.db.reuse import expose_store
 from li_campaign.dft.vasp import VaspMdLabelMaker, VaspRelaxLabelMaker, VaspStaticLabelMaker
+from li_campaign.execution.reuse import expose_store
 from li_campaign.flows.campaign import CampaignMaker
 from li_campaign.mlip.jobs import read_frames
 from li_campaign.schemas.spec import spec_from_dict

@@ -7,7 +7,6 @@ import pytest
 from jobflow import JobStore
 from maggma.stores import MemoryStore
 
-from li_campaign.db.reuse import expose_store
 from li_campaign.dft.jobs import ase_engine_settings
 from li_campaign.dft.kpoints import (
     commensurate_kmesh,
@@ -16,6 +15,7 @@ from li_campaign.dft.kpoints import (
     kmesh_from_spacing,
     supercell_kmesh,
 )
+from li_campaign.execution.reuse import expose_store
 from li_campaign.schemas.spec import DftSpec, spec_from_dict
 from li_campaign.structures.jobs import TrainingSetMaker
 
@@ -130,7 +130,7 @@ def test_vasp_and_gpaw_use_the_explicit_mesh():
     from li_campaign.dft.engine import get_engine
     from li_campaign.dft.engines import make_calculator
     from li_campaign.dft.vasp_sets import relax_set_generator, static_set_generator
-    from li_campaign.structures.slabs import make_symmetric_slab
+    from li_campaign.geometry.slabs import make_symmetric_slab
 
     slab = make_symmetric_slab(3.44, (1, 0, 0), 4.0, 6.0)
     vasp = DftSpec(engine="vasp", vasp={"potcar_spec": True})

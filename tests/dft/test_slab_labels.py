@@ -11,9 +11,9 @@ from maggma.stores import MemoryStore
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from li_campaign.dft.jobs import LabelFrameMaker
+from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.mlip.dataset import frame_to_atoms, write_extxyz
 from li_campaign.schemas.spec import DftSpec
-from li_campaign.structures.slabs import make_symmetric_slab
 
 
 def _label(structure, slab: bool) -> dict:

@@ -10,8 +10,8 @@ from li_campaign.core.errors import InputError
 from li_campaign.core.lithium import bcc_li_conventional
 from li_campaign.dft.engine import get_engine
 from li_campaign.dft.engines import make_calculator
+from li_campaign.geometry.slabs import adatom_slabs, make_symmetric_slab
 from li_campaign.schemas.spec import AimdTrainingSpec, DftSpec, RelaxTrajectorySpec
-from li_campaign.structures.slabs import adatom_slabs, make_symmetric_slab
 
 DFT = DftSpec(engine="vasp", vasp={"potcar_spec": True})
 COMMON = {"GGA": "Pe", "ENCUT": 600.0, "PREC": "Accurate", "ISMEAR": 1, "SIGMA": 0.1, "EDIFF": 1e-6, "ISPIN": 1, "LREAL": False}

@@ -22,11 +22,11 @@ from scipy.stats import linregress
 from scipy.stats import t as t_dist
 
 from li_campaign.core.lithium import bcc_li_conventional
+from li_campaign.geometry.facets import distinct_facets, slab_with_layers
+from li_campaign.geometry.slabs import lateral_repeats, make_symmetric_slab
+from li_campaign.geometry.steps import stepped_slab
 from li_campaign.properties.relax import structure_to_atoms
-from li_campaign.structures.facets import distinct_facets, slab_with_layers
 from li_campaign.schemas.spec import facet_label, load_spec
-from li_campaign.structures.slabs import lateral_repeats, make_symmetric_slab
-from li_campaign.structures.steps import stepped_slab
 from tests.e2e.test_campaign import REPO, li
 from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, EV_PER_A3_IN_GPA, Morse
 

@@ -14,9 +14,9 @@ from li_campaign.core.errors import InputError
 from li_campaign.db.runner import run_workers
 from li_campaign.db.status import campaign_status
 from li_campaign.db.submit import submit_flow
+from li_campaign.execution.packing import PackMember, pack_jobs, run_pack
 from li_campaign.flows.campaign import FanOutMaker
 from li_campaign.properties.jobs import BulkLatticeMaker
-from li_campaign.flows.packing import PackMember, pack_jobs, run_pack
 from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.packing import PackDoc
 from li_campaign.schemas.properties import DiffusionDoc

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from li_campaign.core.errors import InputError
+from li_campaign.execution.resources import N_GPUS_KEY
 from li_campaign.flows.campaign import CampaignMaker
-from li_campaign.flows.resources import N_GPUS_KEY
 from li_campaign.mlip.ddp import DDP_STRATEGY, check_training_devices, trainer_devices, training_devices
 from li_campaign.mlip.jobs import FitNequipMaker
 from li_campaign.mlip.nequip_config import nequip_config

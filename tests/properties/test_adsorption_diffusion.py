@@ -7,6 +7,7 @@ import pytest
 from ase.calculators.morse import MorsePotential
 from pymatgen.core import Structure
 
+from li_campaign.geometry.slabs import inplane_minimum_image, make_symmetric_slab
 from li_campaign.properties.adsorption import adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.diffusion import diffusion_barriers, enumerate_hops
@@ -14,7 +15,6 @@ from li_campaign.properties.relax import structure_to_atoms
 from li_campaign.properties.site_graph import build_site_graph
 from li_campaign.schemas.properties import AdsorptionSite
 from li_campaign.schemas.spec import EosSpec, FanOutSpec
-from li_campaign.structures.slabs import inplane_minimum_image, make_symmetric_slab
 from tests.morse_reference import Morse
 
 SPEC = FanOutSpec.model_validate(

@@ -21,11 +21,11 @@ import pytest
 from ase.calculators.morse import MorsePotential
 from scipy.optimize import minimize, minimize_scalar
 
+from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.properties.adsorption import adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.diffusion import NoHopNetworkError, diffusion_barriers, surface_barriers
 from li_campaign.schemas.spec import EosSpec, FanOutSpec, HopSpec
-from li_campaign.structures.slabs import make_symmetric_slab
 from tests.morse_reference import Morse
 
 SPEC = FanOutSpec.model_validate(

@@ -10,6 +10,7 @@ from pymatgen.core import Structure
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 
+from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.properties import jobs as property_jobs
 from li_campaign.properties.adsorption import adsorption_sites
 from li_campaign.properties.diffusion import neb_path
@@ -19,7 +20,6 @@ from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.properties import AdsorptionDoc, DiffusionDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import FanOutSpec, NebConvergenceSpec, SurfaceMechanismSpec
-from li_campaign.structures.slabs import make_symmetric_slab
 from tests.morse_reference import Morse
 
 A = 2.9188  # Morse bcc lattice constant of these parameters

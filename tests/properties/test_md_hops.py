@@ -11,6 +11,7 @@ from ase.md.langevin import Langevin
 from ase.units import fs, kB
 from pydantic import ValidationError
 
+from li_campaign.geometry.slabs import adatom_start_position, make_symmetric_slab, nearest_neighbour_distance
 from li_campaign.properties.md_diffusion import (
     MSD_PLAN_MARGIN,
     SINK_TOLERANCE_A,
@@ -27,7 +28,6 @@ from li_campaign.properties.md_diffusion import (
 )
 from li_campaign.properties.relax import structure_to_atoms
 from li_campaign.schemas.spec import MdDiffusionSpec
-from li_campaign.structures.slabs import adatom_start_position, make_symmetric_slab, nearest_neighbour_distance
 
 SQUARE = 3.0 * np.eye(2)  # square site lattice, a = 3 Å, one site per cell at the origin
 ORIGIN = np.zeros((1, 2))

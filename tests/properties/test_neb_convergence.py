@@ -8,12 +8,12 @@ from ase import Atoms
 from ase.calculators.morse import MorsePotential
 from ase.constraints import FixAtoms
 
+from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.properties.diffusion import lowest_hop
 from li_campaign.properties.neb import converged_neb, refined_band
 from li_campaign.properties.relax import relax_atoms
 from li_campaign.schemas.properties import Hop
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
-from li_campaign.structures.slabs import make_symmetric_slab
 
 A = 2.9188  # Morse bcc lattice constant of these parameters
 NEB = NebSpec(n_images=1, fmax_eV_A=0.02, max_steps=300)

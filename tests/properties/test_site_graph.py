@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from pymatgen.core import Structure
 
-from li_campaign.properties.adsorption import top_surface_operations
+from li_campaign.geometry.slabs import top_surface_operations
+from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.properties.site_graph import (
     SiteNode,
     WeightedEdge,
@@ -16,7 +17,6 @@ from li_campaign.properties.site_graph import (
     percolation,
 )
 from li_campaign.schemas.spec import FanOutSpec
-from li_campaign.structures.slabs import make_symmetric_slab
 
 A = 3.44  # bcc Li (Å)
 D_NN = A * np.sqrt(3) / 2

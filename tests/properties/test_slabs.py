@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from li_campaign.core.errors import InputError
-from li_campaign.structures.slabs import (
+from li_campaign.geometry.slabs import (
     adatom_slabs,
     add_adatom,
     count_layers,

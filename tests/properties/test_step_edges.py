@@ -11,13 +11,13 @@ from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 
 from li_campaign.core.errors import InputError
+from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.properties import kinetics_jobs
 from li_campaign.properties.relax import structure_to_atoms
 from li_campaign.properties.step_edges import across_step_barriers
 from li_campaign.schemas.kinetics import StepEdgeDiffusionDoc
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
-from li_campaign.structures.slabs import make_symmetric_slab
 from tests.morse_reference import Morse
 
 A = 2.9188  # Morse bcc lattice constant of these parameters

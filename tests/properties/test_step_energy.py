@@ -9,6 +9,8 @@ from ase.calculators.morse import MorsePotential
 from jobflow import Flow, JobStore, run_locally
 from maggma.stores import MemoryStore
 
+from li_campaign.core.hashing import structure_hash
+from li_campaign.geometry.steps import stepped_slab
 from li_campaign.properties import surface_jobs
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.step_energy import step_adsorption, step_formation_energy
@@ -17,8 +19,6 @@ from li_campaign.schemas.properties import BulkDoc, SurfaceEnergyDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import EosSpec, FacetEnumerationSpec, RelaxSpec, StepSpec
 from li_campaign.schemas.surfaces import ConvergedSurfaceEnergyDoc, StepAdsorptionDoc, StepEnergyDoc
-from li_campaign.core.hashing import structure_hash
-from li_campaign.structures.steps import stepped_slab
 from tests.morse_reference import Morse
 
 RELAX = RelaxSpec(fmax_eV_A=0.01, max_steps=300, optimizer="LBFGS")

@@ -7,11 +7,11 @@ import pytest
 from ase.calculators.morse import MorsePotential
 from pymatgen.core import Structure
 
+from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.relax import relax_atoms, structure_to_atoms
 from li_campaign.properties.surface import surface_energy
 from li_campaign.schemas.spec import EosSpec, RelaxSpec
-from li_campaign.structures.slabs import make_symmetric_slab
 from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, Morse
 
 RELAX = RelaxSpec(fmax_eV_A=0.01, max_steps=300, optimizer="LBFGS")  # no eigh: fast on a busy machine

@@ -8,10 +8,10 @@ from ase.calculators.morse import MorsePotential
 from pymatgen.core import Structure
 
 from li_campaign.core.errors import InputError
+from li_campaign.geometry.facets import slab_with_layers
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.surface_convergence import converged_surface_energy, layer_schedule
 from li_campaign.schemas.spec import EosSpec, FacetEnumerationSpec, RelaxSpec
-from li_campaign.structures.facets import slab_with_layers
 from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, Morse
 
 RELAX = RelaxSpec(fmax_eV_A=0.01, max_steps=300, optimizer="LBFGS")

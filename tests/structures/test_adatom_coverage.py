@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from li_campaign.core.errors import InputError
+from li_campaign.geometry.slabs import lateral_repeats, make_symmetric_slab
 from li_campaign.schemas.spec import MlipSpec, spec_from_dict
-from li_campaign.structures.slabs import lateral_repeats, make_symmetric_slab
 from li_campaign.structures.training_set import (
     adatom_height_offsets,
     adatom_height_scan,

@@ -11,8 +11,7 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 
 from li_campaign.core.errors import InputError
-from li_campaign.schemas.spec import FacetEnumerationSpec, facet_label
-from li_campaign.structures.facets import (
+from li_campaign.geometry.facets import (
     canonical_miller,
     distinct_facets,
     interplanar_spacing,
@@ -20,7 +19,8 @@ from li_campaign.structures.facets import (
     slab_with_layers,
     termination_shifts,
 )
-from li_campaign.structures.slabs import count_layers
+from li_campaign.geometry.slabs import count_layers
+from li_campaign.schemas.spec import FacetEnumerationSpec, facet_label
 
 A = 3.44
 UP_TO_3 = [

@@ -9,10 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from li_campaign.core.errors import InputError
+from li_campaign.geometry.facets import interplanar_spacing
+from li_campaign.geometry.slabs import count_layers, inplane_minimum_image
+from li_campaign.geometry.steps import step_edge_pair, stepped_slab
 from li_campaign.schemas.spec import StepSpec
-from li_campaign.structures.facets import interplanar_spacing
-from li_campaign.structures.slabs import count_layers, inplane_minimum_image
-from li_campaign.structures.steps import step_edge_pair, stepped_slab
 
 A = 3.44
 STEP = {(1, 0, 0): (A, "<100>", A), (1, 1, 0): (math.sqrt(3) * A / 2, "<111>", math.sqrt(2 / 3) * A)}

@@ -10,8 +10,8 @@ import pytest
 from li_campaign.core.errors import InputError
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
+from li_campaign.geometry.facets import distinct_facets
 from li_campaign.schemas.spec import spec_from_dict
-from li_campaign.structures.facets import distinct_facets
 from li_campaign.structures.training_set import generate_training_structures, md_origin
 
 SMALL = {"bulk": {"n_strained": 2, "n_rattled": 1}, "vacancy": None, "slabs": None}
@@ -103,7 +103,7 @@ def test_bad_sections_are_rejected():
 
 @pytest.mark.slow
 def test_stepped_slabs_are_slab_frames():
-    """Stepped and kinked slabs of both terraces (structures.steps; its import alone takes ~10 s here)."""
+    """Stepped and kinked slabs of both terraces (geometry.steps; its import alone takes ~10 s here)."""
     items = [i for i in _items(steps={"terraces": ["110"], "kinks": True}, relax={"origins": ["step"]}) if i.origin == "step"]
     assert [i.label for i in items] == ["step on 110", "kinked step on 110"]
     assert all(i.is_slab and i.calculation == "relax" for i in items)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
+from li_campaign.mlip.calculator import load_calculator
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -129,7 +131,6 @@ class CommitteeMeanCalculator(Calculator):
 
 def load_committee(members: Sequence[CommitteeMember]) -> CommitteeEvaluator:
     """Load every member of a registered committee (:attr:`CommitteeDoc.members`), each verified by sha256."""
-    from li_campaign.mlip.calculator import load_calculator
 
     return CommitteeEvaluator(
         [load_calculator(m.deployed_path, m.sha256, m.deploy_mode, m.compile_device) for m in members]

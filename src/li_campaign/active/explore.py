@@ -4,12 +4,12 @@
 
 The start structures are those the fan-out visits, small: a bulk supercell, a symmetric slab
 of each facet and the slab with one Li adatom in its first (hollow) site
-(:mod:`li_campaign.structures.slabs`). Each is explored by ASE Langevin MD at the
+(:mod:`li_campaign.geometry.slabs`). Each is explored by ASE Langevin MD at the
 temperatures of its kind and by a FIRE relaxation of a rattled copy; every
 ``sample_every`` steps the frame is evaluated by every member and its σ recorded. The adatom
 also hops: it is moved in straight steps along the shortest in-plane lattice vector of the
 slab to the next equivalent site, at each step set where its nearest slab atom is one bulk
-bond away (:func:`~li_campaign.structures.slabs.adatom_start_position`), as the images of an
+bond away (:func:`~li_campaign.geometry.slabs.adatom_start_position`), as the images of an
 unrelaxed NEB would sit. Written here: the sampling loop and the hop path.
 """
 
@@ -27,8 +27,7 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.schemas.spec import facet_label
-from li_campaign.structures.slabs import (
+from li_campaign.geometry.slabs import (
     adatom_slabs,
     adatom_start_position,
     inplane_minimum_image,
@@ -36,6 +35,7 @@ from li_campaign.structures.slabs import (
     make_symmetric_slab,
     nearest_neighbour_distance,
 )
+from li_campaign.schemas.spec import facet_label
 
 if TYPE_CHECKING:
     from ase import Atoms

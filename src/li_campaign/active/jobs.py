@@ -12,7 +12,7 @@ The loop is a dynamic jobflow flow that FireWorks runs with no human in the loop
                            iteration k + 1)
 
 Jobs that add jobs set ``pass_manager_config=False`` so that each added job keeps the worker
-category it was given (:mod:`li_campaign.flows.resources`). A label that fails does not stop
+category it was given (:mod:`li_campaign.execution.resources`). A label that fails does not stop
 the loop: the training set grows by the frames that were labelled.
 """
 
@@ -33,9 +33,9 @@ from li_campaign.active.committee import CommitteeMeanCalculator, load_committee
 from li_campaign.active.descriptors import distance_histogram
 from li_campaign.active.explore import explore, fanout_frames, start_structures
 from li_campaign.active.selection import ACCURATE, CANDIDATE, FAILED, is_converged, select_frames, stop_reason
-from li_campaign.db.reuse import calculation_key, current_store, expose_store, reuse_or_compute
 from li_campaign.dft.jobs import LabelFrameMaker
-from li_campaign.flows.resources import CPU, GPU, run_on, use_gpus
+from li_campaign.execution.resources import CPU, GPU, run_on, use_gpus
+from li_campaign.execution.reuse import calculation_key, current_store, expose_store, reuse_or_compute
 from li_campaign.mlip.dataset import frame_to_atoms
 from li_campaign.mlip.evaluate import evaluate_holdout
 from li_campaign.mlip.jobs import FitNequipMaker, read_frames

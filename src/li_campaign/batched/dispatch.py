@@ -2,7 +2,7 @@
 
 The fan-out's calculations (relaxations with ASE optimizers, CI-NEBs, Langevin MD) are
 written once, against an ASE calculator. On a GPU worker,
-:func:`li_campaign.flows.packing.run_pack` hands a fan-out pack's members to
+:func:`li_campaign.execution.packing.run_pack` hands a fan-out pack's members to
 :meth:`BatchDispatcher.run`, which runs each in its own thread. ``load_model`` then returns a
 :class:`BatchedCalculator` whose ``calculate`` hands the structure to the dispatcher and waits.
 When every unfinished member is waiting, the dispatcher evaluates all their structures in one

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from li_campaign.batched import neighbors
-from li_campaign.mlip.calculator import verify_model_file
+from li_campaign.core.hashing import verify_model_file
 
 if TYPE_CHECKING:
     from nequip.integrations.torchsim import NequIPTorchSimCalc

@@ -14,7 +14,7 @@ of a derived collection. Two things differ from a stock ``MapBuilder``:
 * ``get_items`` compares source and target by the *target* key (``frame_id`` and
   ``sha256`` for two collections, not the job ``uuid``) and, when several job runs
   produced the same target document, only the newest run is processed.
-* A *pack* output (``doc_type == "pack"``, :mod:`li_campaign.flows.packing`) holds the
+* A *pack* output (``doc_type == "pack"``, :mod:`li_campaign.execution.packing`) holds the
   documents of many calculations; each of its member results of the builder's
   ``doc_type`` is one item, shaped like the output of an unpacked job whose ``uuid`` is
   the member's uuid (the pack's uuid is kept as ``pack_uuid``). A derived collection
@@ -98,7 +98,7 @@ def _outermost(paths: list[str]) -> list[str]:
 
 
 def is_reused(item: dict) -> bool:
-    """True if the calculation of ``item`` (a job output or pack member) reused an earlier result (db.reuse)."""
+    """True if the calculation of ``item`` (a job output or pack member) reused an earlier result (execution.reuse)."""
     return bool(((item.get("output") or {}).get("provenance") or {}).get("reused_from"))
 
 

@@ -2,7 +2,9 @@
 
 pymatgen has structure *equivalence* (StructureMatcher) but no stable content hash, so a
 small canonical hash is written here: it identifies exactly this cell and these
-coordinates (to 1e-5 fractional / 1e-4 Å), which is what provenance needs.
+coordinates (to 1e-5 fractional / 1e-4 Å), which is what provenance needs. A deployed model
+file is checked against its registry sha256 here too (:func:`verify_model_file`), by the
+ASE loader, the batched loader and ``li-campaign verify`` alike.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from li_campaign.core.errors import ModelIntegrityError
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -49,3 +53,16 @@ def file_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
         for chunk in iter(lambda: handle.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def verify_model_file(path: str | Path, sha256: str) -> Path:
+    """Return ``path`` if it exists and its sha256 matches; raise :class:`ModelIntegrityError` otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelIntegrityError(f"{path}: model file missing (registry sha256 {sha256[:12]}…)")
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise ModelIntegrityError(
+            f"{path}: sha256 mismatch (file {actual[:12]}…, registry {sha256[:12]}…); the file was changed or corrupted"
+        )
+    return path

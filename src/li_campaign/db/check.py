@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
+from li_campaign.db.launchpad import is_initialised, open_launchpad
+from li_campaign.db.settings import redact_uri
 
 if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
 
 
-def redact_uri(uri: str) -> str:
-    """Return a MongoDB URI with any ``user:password@`` removed."""
-    return re.sub(r"//[^@/]*@", "//***@", uri)
-
-
 def check_database(campaign: Campaign) -> dict:
     """Open the LaunchPad and the JobStore once; return a report (raises DatabaseError if unreachable)."""
-    from li_campaign.db.launchpad import is_initialised, open_launchpad
-
     report: dict = {"mode": campaign.mode, "campaign_dir": str(campaign.root)}
     if campaign.mode == "embedded":
         report["launchpad"] = str(campaign.fireworks_db_file)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
+from li_campaign.db.settings import redact_uri
 from li_campaign.schemas.registry import RESULT_TYPES
 
 if TYPE_CHECKING:
@@ -192,7 +193,6 @@ def init_database_indexes(campaign: Campaign) -> list[IndexResult]:
     """
     from pymongo.errors import PyMongoError
 
-    from li_campaign.db.check import redact_uri
 
     if campaign.mode != "mongodb":
         raise DatabaseError(f"{campaign.root}: {campaign.mode} campaign; indexes exist only in mongodb mode")

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
+from li_campaign.db.settings import redact_uri
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -132,7 +133,7 @@ def open_launchpad(campaign: Campaign, write: bool = True) -> Iterator[LaunchPad
             server_store._finalizer.detach()
             yield lp
             if write:
-                from li_campaign.db.retry import with_retries
+                from li_campaign.db.retry import with_retries  # deferred: heavy (pymongo)
 
                 text = bson.json_util.dumps(server_store.to_dict())
                 what = f"{campaign.fireworks_db_file}: writing the embedded LaunchPad"
@@ -150,8 +151,6 @@ def open_launchpad(campaign: Campaign, write: bool = True) -> Iterator[LaunchPad
             )
             lp.connection.admin.command("ping")
         except Exception as exc:  # ServerSelectionTimeoutError, OperationFailure (auth), ConfigurationError (URI, TLS)
-            from li_campaign.db.check import redact_uri
-
             if lp is not None:
                 lp.connection.close()
             raise DatabaseError(

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from li_campaign.core.errors import DatabaseError, InputError
+from li_campaign.db.launchpad import open_launchpad
 from li_campaign.db.runner import LOCAL_WORKER
 
 if TYPE_CHECKING:
@@ -340,7 +341,6 @@ def launch_to_queue(
     LaunchSummary
         Counts; ``lost`` lists batch jobs that ended without a result (``li-campaign recover``).
     """
-    from li_campaign.db.launchpad import open_launchpad
 
     if max_queued < 1:
         raise InputError("max_queued must be >= 1")
@@ -451,7 +451,6 @@ def launch_nodes_to_queue(
     max_queued, sleep_s, once, timeout_s, log
         As in :func:`launch_to_queue`; ``max_queued`` counts node jobs.
     """
-    from li_campaign.db.launchpad import open_launchpad
 
     if max_queued < 1:
         raise InputError("max_queued must be >= 1")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
+from li_campaign.db.launchpad import open_launchpad
 from li_campaign.db.queue import (
     ACTIVE_STATES,
     QUEUED,
@@ -31,6 +32,7 @@ from li_campaign.db.queue import (
     launch_has_result,
     lost_record,
     recover_finished,
+    recover_lost_launches,
 )
 from li_campaign.db.runner import STALE_REASON, RunnerLock, local_launch_query, recover_stale_launches
 
@@ -100,8 +102,6 @@ def recover_campaign(campaign: Campaign, queue: str | None = None) -> RecoverySu
     queue
         ``"slurm"`` or ``"pbs"`` (default: detected).
     """
-    from li_campaign.db.launchpad import open_launchpad
-    from li_campaign.db.queue import recover_lost_launches
 
     summary = RecoverySummary()
     with open_launchpad(campaign) as lp:

@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, TypeVar
 from pymongo.errors import ConnectionFailure, NotPrimaryError
 
 from li_campaign.core.errors import DatabaseError
+from li_campaign.db.settings import redact_uri
 
 if TYPE_CHECKING:
-    from li_campaign.db.config import DbConfig
+    from li_campaign.db.settings import DbConfig
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +129,6 @@ def with_retries(
         After the last attempt failed: how many attempts, over how long, and the last
         error with any ``user:password@`` removed.
     """
-    from li_campaign.db.check import redact_uri
-
     policy = policy or RetryPolicy.from_env()
     start = time.monotonic()
     attempt = 1

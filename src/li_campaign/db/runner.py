@@ -11,7 +11,7 @@ additions and detours.
 
 On a GPU node (``gpus=``, ``li-campaign run --gpus auto``) each worker is pinned to its own
 GPU with ``CUDA_VISIBLE_DEVICES`` (:mod:`li_campaign.db.gpus`); a firework that asks for
-several GPUs (``spec._n_gpus``, :func:`li_campaign.flows.resources.use_gpus`) gets that many.
+several GPUs (``spec._n_gpus``, :func:`li_campaign.execution.resources.use_gpus`) gets that many.
 Every launch records its host, GPUs and batch job in ``launch.fworker.env``. Runners on
 several nodes (one per node, ``li-campaign launch --per-node``) share a campaign: each is
 named after its host, recovers only its own host's stale launches and holds a lock of its
@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
+from li_campaign.db.gpus import WORKER_DEVICE_ORDER, select_gpus, visible_gpus
+from li_campaign.db.launchpad import open_launchpad
+from li_campaign.execution.resources import N_GPUS_KEY
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -196,8 +199,6 @@ def run_workers(
     """
     from tqdm import tqdm
 
-    from li_campaign.db.gpus import WORKER_DEVICE_ORDER, select_gpus, visible_gpus
-    from li_campaign.db.launchpad import open_launchpad
 
     if n_workers < 1:
         raise ValueError("n_workers must be >= 1")
@@ -288,15 +289,11 @@ def run_workers(
 
 def gpus_wanted(spec: dict) -> int:
     """How many GPUs a firework asks for (``spec._n_gpus``, default 1)."""
-    from li_campaign.flows.resources import N_GPUS_KEY
-
     return int(spec.get(N_GPUS_KEY, 1))
 
 
 def _gpu_fit_query(n_free: int) -> dict:
     """Fireworks that need at most ``n_free`` GPUs."""
-    from li_campaign.flows.resources import N_GPUS_KEY
-
     key = f"spec.{N_GPUS_KEY}"
     return {"$or": [{key: {"$exists": False}}, {key: {"$lte": n_free}}]}
 
@@ -318,8 +315,6 @@ def _record_slot(lp: LaunchPad, launch_id: int, gpus: list[str], identity: dict)
 
 def _too_big(lp: LaunchPad, category: str | None, n_gpus: int) -> list[str]:
     """Ready fireworks (of ``category``) that ask for more than ``n_gpus`` GPUs."""
-    from li_campaign.flows.resources import N_GPUS_KEY
-
     query = {"state": "READY", f"spec.{N_GPUS_KEY}": {"$gt": n_gpus}}
     if category:
         query["spec._category"] = category

@@ -7,6 +7,8 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
+from li_campaign.db.launchpad import open_launchpad
+from li_campaign.db.recover import lost_launches
 
 if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
@@ -129,8 +131,6 @@ def campaign_status(campaign: Campaign, queue: str | None = None) -> dict:
         ``"slurm"`` or ``"pbs"``, asked about batch jobs of ``li-campaign launch``
         (default: detected); see :mod:`li_campaign.db.recover`.
     """
-    from li_campaign.db.launchpad import open_launchpad
-    from li_campaign.db.recover import lost_launches
 
     with open_launchpad(campaign, write=False) as lp:
         fws = list(lp.fireworks.find({}, {"fw_id": 1, "state": 1, "name": 1, "launches": 1}))

@@ -34,8 +34,8 @@ from monty.json import jsanitize
 from montydb import MontyClient, set_storage
 
 from li_campaign.core.errors import DatabaseError, LiCampaignError
-from li_campaign.db.config import DATA_STORE
 from li_campaign.db.retry import RetryPolicy, with_retries
+from li_campaign.db.settings import DATA_STORE
 
 logger = logging.getLogger(__name__)
 

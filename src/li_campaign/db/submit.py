@@ -6,6 +6,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import InputError
+from li_campaign.db.launchpad import open_launchpad
 
 if TYPE_CHECKING:
     from jobflow import Flow
@@ -37,7 +38,6 @@ def submit_flow(campaign: Campaign, flow: Flow, spec_hash: str, force: bool = Fa
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
-    from li_campaign.db.launchpad import open_launchpad
 
     with warnings.catch_warnings():  # independent branches (e.g. the DFT teacher) are intended
         warnings.filterwarnings("ignore", message="Some jobs are not connected")

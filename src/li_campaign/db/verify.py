@@ -13,7 +13,7 @@ Checks, each reported as a :class:`Problem` naming the collection, the document 
     (a 64-character hex digest).
 ``model_file``
     A registered model's deployed file or package file is missing, or its sha256 differs
-    from the registry (:func:`li_campaign.mlip.calculator.verify_model_file`).
+    from the registry (:func:`li_campaign.core.hashing.verify_model_file`).
 ``oversized``
     A stored document (job outputs, large-data blobs excepted, and every registered derived collection)
     is larger than MongoDB's document limit
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import bson
 
 from li_campaign.core.errors import ModelIntegrityError
+from li_campaign.core.hashing import verify_model_file
 from li_campaign.db.stores import MONGODB_MAX_DOC_BYTES
 from li_campaign.schemas.registry import FLAGGED_DOC_TYPE, RESULT_TYPES, STRUCTURE_HASH_DOC_TYPES
 
@@ -82,8 +83,6 @@ def _oversized(collection: str, doc: dict, limit: int) -> Problem | None:
 
 
 def _model_file_problems(collection: str, uuid: str, field: str, model: dict) -> Iterator[Problem]:
-    from li_campaign.mlip.calculator import verify_model_file
-
     for path_field, sha_field in (("deployed_path", "sha256"), ("package_path", "package_sha256")):
         path, sha = model.get(path_field), model.get(sha_field)
         if not path or not sha:

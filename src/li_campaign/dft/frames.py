@@ -8,8 +8,8 @@ import numpy as np
 
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import check_lithium_structure
-from li_campaign.db.reuse import calculation_key
 from li_campaign.dft.engines import LabelError
+from li_campaign.execution.reuse import calculation_key
 from li_campaign.schemas.frames import TrainingFrameBatchDoc, TrainingFrameDoc
 from li_campaign.schemas.provenance import Provenance
 

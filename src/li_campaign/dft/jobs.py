@@ -11,12 +11,12 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import check_lithium_structure
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.db.reuse import calculation_key, reuse_or_compute
 from li_campaign.dft.engines import label_atoms, make_calculator
+from li_campaign.execution.reuse import calculation_key, reuse_or_compute
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
-from li_campaign.schemas.properties import BulkDoc, ElasticDoc
 from li_campaign.schemas.frames import TrainingFrameDoc
+from li_campaign.schemas.properties import BulkDoc, ElasticDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import DftSpec, ElasticSpec, EosSpec
 
@@ -59,7 +59,7 @@ class LabelFrameMaker(Maker):
         """Return the :class:`TrainingFrameDoc` of ``structure``; fails (no frame) if the engine fails.
 
         A frame of the same structure and engine settings already in the store is reused
-        (:func:`li_campaign.db.reuse.reuse_or_compute`, kind ``dft_frame``), renamed to
+        (:func:`li_campaign.execution.reuse.reuse_or_compute`, kind ``dft_frame``), renamed to
         ``frame_id``/``origin``/``label``.
         """
         check_lithium_structure(structure, label)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from jobflow import Flow, Maker
 
 from li_campaign.active.jobs import ActiveLearningMaker
-from li_campaign.db.reuse import expose_store
 from li_campaign.dft.jobs import DftBulkEosMaker
+from li_campaign.execution.resources import CPU, GPU, run_on, use_gpus
+from li_campaign.execution.reuse import expose_store
 from li_campaign.flows.bulk import BulkPropertiesMaker, dft_teacher_elastic
 from li_campaign.flows.fanout import FanOutMaker
-from li_campaign.flows.resources import CPU, GPU, run_on, use_gpus
 from li_campaign.mlip.jobs import FitNequipMaker
 from li_campaign.properties.jobs import BulkLatticeMaker
 from li_campaign.schemas.spec import CampaignSpec
@@ -26,7 +26,7 @@ class CampaignMaker(Maker):
     stage, as one flow.
 
     DFT jobs go to ``cpu`` workers and model jobs to ``gpu`` workers
-    (:mod:`li_campaign.flows.resources`). The DFT teacher's own EOS (and elastic constants)
+    (:mod:`li_campaign.execution.resources`). The DFT teacher's own EOS (and elastic constants)
     run with the ASE engines (``gpaw``, ``morse``); with ``vasp`` the labels are production
     VASP and the teacher comparison is left out of the flow (the report shows none).
 
@@ -78,5 +78,5 @@ class CampaignMaker(Maker):
             run_on(part, category)
         flow = Flow([part for part, _ in parts], name=self.name or spec.name)
         for job, _ in flow.iterflow():
-            expose_store(job)  # every calculation may reuse an identical stored result (db.reuse)
+            expose_store(job)  # every calculation may reuse an identical stored result (execution.reuse)
         return flow

@@ -1,6 +1,6 @@
 """The facet-resolved fan-out with a deployed model, as a jobflow Flow built from the campaign spec.
 
-Three packed stages (:func:`~li_campaign.flows.packing.pack_jobs`), each a list of
+Three packed stages (:func:`~li_campaign.execution.packing.pack_jobs`), each a list of
 independent calculations; on GPU workers each pack's model calls run batched
 (:mod:`li_campaign.batched.dispatch`), on CPU workers one by one:
 
@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from jobflow import Flow, Job, Maker, OutputReference, job
 
-from li_campaign.flows.packing import pack_jobs
+from li_campaign.execution.packing import pack_jobs
+from li_campaign.geometry.steps import step_edge_pair
 from li_campaign.properties.jobs import AdsorptionSiteMaker, SurfaceEnergyMaker, SurfaceNebMaker
 from li_campaign.properties.kinetics_jobs import AdatomArrheniusMaker, AdatomDiffusionMDMaker, StepEdgeNebMaker
 from li_campaign.properties.surface_jobs import ConvergedSurfaceEnergyMaker, StepAdsorptionMaker, StepEnergyMaker
@@ -35,7 +36,6 @@ from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.properties import DiffusionDoc
 from li_campaign.schemas.spec import CampaignSpec, NebConvergenceSpec, facet_label
 from li_campaign.schemas.surfaces import StepAdsorptionDoc
-from li_campaign.structures.steps import step_edge_pair
 
 
 @dataclass
@@ -43,7 +43,7 @@ class AcrossStepNebMaker(Maker):
     """Across-step paths at one step of the stepped slab of a :class:`StepAdsorptionDoc`.
 
     The upper-edge and step-foot sites are those the step-adsorption job labelled
-    (:func:`~li_campaign.structures.steps.step_edge_pair`, one step), moved to where that job's
+    (:func:`~li_campaign.geometry.steps.step_edge_pair`, one step), moved to where that job's
     free relaxation of an adatom there ended: a lattice-continuation site that is not a
     minimum of the model (e.g. an upper-edge adatom that slides back onto the terrace) would
     fail the NEB's endpoint check. They are used on the step-adsorption job's relaxed clean

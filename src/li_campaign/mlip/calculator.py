@@ -10,25 +10,12 @@ from typing import TYPE_CHECKING
 import yaml
 
 from li_campaign.core.errors import ModelIntegrityError
-from li_campaign.core.hashing import file_sha256
+from li_campaign.core.hashing import verify_model_file
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
 
     from li_campaign.schemas.models import ModelDoc
-
-
-def verify_model_file(path: str | Path, sha256: str) -> Path:
-    """Return ``path`` if it exists and its sha256 matches; raise :class:`ModelIntegrityError` otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelIntegrityError(f"{path}: model file missing (registry sha256 {sha256[:12]}…)")
-    actual = file_sha256(path)
-    if actual != sha256:
-        raise ModelIntegrityError(
-            f"{path}: sha256 mismatch (file {actual[:12]}…, registry {sha256[:12]}…); the file was changed or corrupted"
-        )
-    return path
 
 
 def load_model(model: ModelDoc, device: str | None = None) -> Calculator:
@@ -37,6 +24,7 @@ def load_model(model: ModelDoc, device: str | None = None) -> Calculator:
     Inside a batched pack (:class:`~li_campaign.batched.dispatch.BatchDispatcher`) it is the
     dispatcher's calculator: the calculation's model calls are batched with the other members'.
     """
+    # deferred: heavy (torch), and only a model job needs it
     from li_campaign.batched.dispatch import active_dispatcher
     from li_campaign.mlip.device import check_compile_target
 

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 import yaml
 from jobflow import JobConfig, Maker, job
 
-from li_campaign.core.context import current_campaign
 from li_campaign.core.errors import InputError, MissingDataError
 from li_campaign.core.hashing import file_sha256
-from li_campaign.db.reuse import calculation_key, reuse_or_compute
+from li_campaign.db.context import current_campaign
+from li_campaign.execution.reuse import calculation_key, reuse_or_compute
 from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.calculator import load_calculator
-from li_campaign.mlip.device import compile_target, resolve_device
 from li_campaign.mlip.dataset import TRAIN_ONLY_ORIGINS, frame_content_key, frame_to_atoms, split_frames, write_extxyz
 from li_campaign.mlip.ddp import check_training_devices, training_devices, visible_cuda_devices
+from li_campaign.mlip.device import compile_target, resolve_device
 from li_campaign.mlip.evaluate import check_training_errors, evaluate_holdout
 from li_campaign.mlip.nequip_config import loss_coefficients, nequip_config, read_scales
 from li_campaign.schemas.frames import TrainingSetDoc

@@ -16,29 +16,25 @@ import numpy as np
 from ase import Atom
 from ase.constraints import FixAtoms, FixedLine
 from pymatgen.core import Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from li_campaign.properties.relax import atoms_to_structure, relax_atoms, structure_to_atoms
-from li_campaign.schemas.properties import AdsorptionSite
-from li_campaign.structures.slabs import (
+from li_campaign.geometry.slabs import (
     adatom_start_position,
     inplane_minimum_image,
     lateral_repeats,
     nearest_neighbour_distance,
+    symmetry_copies,
+    top_surface_operations,
     top_surface_sites,
 )
+from li_campaign.properties.relax import atoms_to_structure, relax_atoms, structure_to_atoms
+from li_campaign.schemas.properties import AdsorptionSite
 
 if TYPE_CHECKING:
     from ase import Atoms
     from ase.calculators.calculator import Calculator
-    from pymatgen.core.operations import SymmOp
 
     from li_campaign.schemas.spec import FanOutSpec
 
-SYMPREC_A = 0.1
-"""Symmetry tolerance (Å) for the relaxed slab, as AdsorbateSiteFinder uses."""
-COPY_TOL_A = 0.05
-"""Two site copies closer than this in-plane (Å) are the same copy."""
 STABILITY_FMAX_FACTOR = 0.1
 """The free relaxation of the stability test uses this fraction of ``relax.fmax_eV_A``."""
 SITE_TYPES = ("ontop", "bridge", "hollow")
@@ -81,56 +77,6 @@ def fixed_bottom_indices(atoms: Atoms, fix_bottom_A: float) -> list[int]:
     return np.flatnonzero(z - z.min() < fix_bottom_A).tolist()
 
 
-def top_surface_operations(structure: Structure) -> list[SymmOp]:
-    """Return the slab's symmetry operations (fractional) that map the top surface onto itself.
-
-    These are the SpacegroupAnalyzer operations whose fractional z row is (0, 0, 1) with no
-    z translation, i.e. those that neither flip nor shift the slab along its normal.
-    """
-    plain = Structure(structure.lattice, structure.species, structure.frac_coords)
-    operations = SpacegroupAnalyzer(plain, symprec=SYMPREC_A).get_symmetry_operations()
-    return [
-        op
-        for op in operations
-        if np.allclose(op.rotation_matrix[2], [0, 0, 1])
-        and abs(op.translation_vector[2] - round(op.translation_vector[2])) < 1e-3
-    ]
-
-
-def symmetry_copies(structure: Structure, position: np.ndarray, operations: list[SymmOp]) -> list[np.ndarray]:
-    """Return every symmetry-equivalent copy of a site in the cell, the site itself first.
-
-    Written by hand (pymatgen reduces sites by symmetry but does not list their copies):
-    each operation is applied to the fractional position, x and y are wrapped into the
-    cell, z is kept, and copies closer than ``COPY_TOL_A`` in-plane are merged.
-
-    Parameters
-    ----------
-    structure
-        The slab whose lattice the operations refer to.
-    position
-        Cartesian site position (Å).
-    operations
-        Fractional operations from :func:`top_surface_operations`.
-
-    Returns
-    -------
-    list[numpy.ndarray]
-        Cartesian positions (Å), all at the height of ``position``.
-    """
-    lattice = structure.lattice
-    frac = lattice.get_fractional_coords(position)
-    copies: list[np.ndarray] = []
-    for image in [frac, *(op.operate(frac) for op in operations)]:
-        wrapped = np.array([image[0] % 1.0, image[1] % 1.0, frac[2]])
-        cart = lattice.get_cartesian_coords(wrapped)
-        if not copies or np.min(
-            np.linalg.norm(inplane_minimum_image(lattice.matrix, np.array(copies) - cart), axis=1)
-        ) > COPY_TOL_A:
-            copies.append(cart)
-    return copies
-
-
 def _nearest_site(cell: np.ndarray, site_copies: dict[str, list[np.ndarray]], xy: np.ndarray) -> str:
     labels = [label for label, copies in site_copies.items() for _ in copies]
     positions = np.array([p for copies in site_copies.values() for p in copies])
@@ -143,10 +89,10 @@ def adsorption_sites(
 ) -> dict:
     """Compute the Li self-adsorption energy at every symmetry-distinct top-surface site.
 
-    Steps: repeat the slab in-plane (:func:`~li_campaign.structures.slabs.lateral_repeats`
+    Steps: repeat the slab in-plane (:func:`~li_campaign.geometry.slabs.lateral_repeats`
     with ``spec.slab.min_lateral_A``); fix atoms within ``spec.slab.fix_bottom_A`` of the
     bottom (``FixAtoms``) and relax the clean slab; find the distinct sites on its top
-    surface (:func:`~li_campaign.structures.slabs.top_surface_sites`), labelled
+    surface (:func:`~li_campaign.geometry.slabs.top_surface_sites`), labelled
     ``<type>-<i>``; place a Li above each at one bulk nearest-neighbour distance from its
     nearest slab atom and relax it along z only (``FixedLine``): the pinned
     E_ads = E(slab+Li) − E(slab) − ε_bulk. Then relax the adatom freely from that geometry

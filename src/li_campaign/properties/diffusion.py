@@ -14,7 +14,7 @@ import numpy as np
 from ase import Atom
 from pymatgen.core import Structure
 
-from li_campaign.properties.adsorption import top_surface_operations
+from li_campaign.geometry.slabs import inplane_minimum_image, top_surface_operations
 from li_campaign.properties.exchange import enumerate_exchanges, exchange_endpoints
 from li_campaign.properties.neb import converged_neb
 from li_campaign.properties.relax import atoms_to_structure, relax_atoms, structure_to_atoms
@@ -30,7 +30,6 @@ from li_campaign.properties.site_graph import (
     site_nodes,
 )
 from li_campaign.schemas.properties import AdsorptionSite, Hop
-from li_campaign.structures.slabs import inplane_minimum_image
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ase import Atom
 
-from li_campaign.properties.adsorption import top_surface_operations
-from li_campaign.structures.slabs import inplane_minimum_image
+from li_campaign.geometry.slabs import inplane_minimum_image, top_surface_operations
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -84,7 +83,7 @@ def enumerate_exchanges(
     nearest slab atom distance; for each R, the final sites F of the pushed-out atom are the
     stable-site copies (any stable label) within ``END_SHELL_RATIO`` of the in-plane distance
     of the copy nearest to R, excluding S itself. Two paths are equivalent if a top-surface
-    symmetry operation (:func:`~li_campaign.properties.adsorption.top_surface_operations`)
+    symmetry operation (:func:`~li_campaign.geometry.slabs.top_surface_operations`)
     maps the start of one onto the start of the other (modulo an in-plane lattice
     translation) and its vectors R − S and F − S onto the other's. A path equivalent to the
     reverse of a kept one (the atom at F pushes the atom at R back to S; one CI-NEB gives both

@@ -11,7 +11,8 @@ from jobflow import Maker, job
 
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.db.reuse import calculation_key, reuse_or_compute
+from li_campaign.execution.reuse import calculation_key, reuse_or_compute
+from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.mlip.calculator import load_model
 from li_campaign.properties.adsorption import FREE_BASIS, adsorption_sites
 from li_campaign.properties.bulk import fit_bulk_eos
@@ -49,11 +50,10 @@ from li_campaign.schemas.spec import (
     VacancySpec,
     facet_label,
 )
-from li_campaign.structures.slabs import make_symmetric_slab
 
 
 def _provenance(maker, model: ModelDoc, structure, kind: str | None = None, settings: object = None) -> Provenance:
-    """Provenance of a model calculation; with ``kind``, also its reuse key (:mod:`li_campaign.db.reuse`)."""
+    """Provenance of a model calculation; with ``kind``, also its reuse key (:mod:`li_campaign.execution.reuse`)."""
     digest = structure_hash(structure)
     return Provenance(
         campaign=maker.campaign,

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from jobflow import Maker, job
 from pymatgen.core import Structure
 
-from li_campaign.db.reuse import calculation_key, reuse_or_compute
+from li_campaign.execution.reuse import calculation_key, reuse_or_compute
+from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.mlip.calculator import load_model
 from li_campaign.properties.jobs import _provenance
 from li_campaign.properties.md_diffusion import adatom_diffusion_md, arrhenius_fit
@@ -26,7 +27,6 @@ from li_campaign.schemas.spec import (
     RelaxSpec,
     facet_label,
 )
-from li_campaign.structures.slabs import make_symmetric_slab
 
 
 def facet_barrier_eV(diffusion: DiffusionDoc | None) -> float | None:

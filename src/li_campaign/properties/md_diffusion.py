@@ -86,10 +86,7 @@ from scipy.ndimage import gaussian_filter, maximum_filter
 from scipy.stats import linregress
 
 from li_campaign.core.errors import InputError
-from li_campaign.properties.adsorption import fixed_bottom_indices
-from li_campaign.properties.md_guard import MdGuard
-from li_campaign.properties.relax import structure_to_atoms
-from li_campaign.structures.slabs import (
+from li_campaign.geometry.slabs import (
     LAYER_TOL_A,
     adatom_start_position,
     inplane_minimum_image,
@@ -97,6 +94,9 @@ from li_campaign.structures.slabs import (
     make_symmetric_slab,
     nearest_neighbour_distance,
 )
+from li_campaign.properties.adsorption import fixed_bottom_indices
+from li_campaign.properties.md_guard import MdGuard
+from li_campaign.properties.relax import structure_to_atoms
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -62,6 +62,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ase.neighborlist import neighbor_list
 
+from li_campaign.core.errors import MdInstabilityError
+
 if TYPE_CHECKING:
     from ase import Atoms
 
@@ -69,36 +71,6 @@ if TYPE_CHECKING:
 
 #: The kinds of instability :class:`MdGuard` detects (``MdInstabilityError.kind``).
 KINDS = ("non_finite", "min_distance", "max_force", "temperature", "energy_drift")
-
-
-class MdInstabilityError(RuntimeError):
-    """An MD run crossed a stability limit of :class:`MdGuard`.
-
-    Attributes
-    ----------
-    kind
-        One of :data:`KINDS`.
-    reason
-        What was seen, with the value and the limit.
-    step
-        The step (or check number) at which it was seen.
-    last_good
-        Copy of the atoms (no calculator) at the last check that passed; ``None`` if the
-        first check failed.
-    last_good_step
-        The step of ``last_good``.
-    """
-
-    def __init__(self, kind: str, reason: str, step: int, last_good: Atoms | None, last_good_step: int | None):
-        super().__init__(f"MD unstable at step {step}: {reason}")
-        self.kind = kind
-        self.reason = reason
-        self.step = step
-        self.last_good = last_good
-        self.last_good_step = last_good_step
-
-    def __str__(self) -> str:
-        return f"MD unstable at step {self.step}: {self.reason}"
 
 
 @dataclass

@@ -7,11 +7,15 @@ then the climbing image (``climb=True``) to ``NebSpec.fmax_eV_A``. Climbing from
 interpolation can push the highest image up a wall of the true path or, on a nearly flat path,
 climb a spurious bump; after the pre-convergence the highest image sits near the saddle.
 
-Written here: the two phases, the image-count convergence loop, and the validity of a band
-(:func:`band_invalid_reason`). A band with n intermediate images is refined to 2n + 1 by
-keeping its relaxed images and inserting the midpoint (minimum image) of each pair of
-neighbours, so the finer band starts from the coarse path instead of a fresh interpolation and
-needs few optimiser steps. The loop stops when the forward barrier of two successive counts
+Written here: the two phases, the image-count convergence loop, the validity of a band
+(:func:`band_invalid_reason`), and :func:`relax_bands`, which steps many bands in lockstep
+(ASE's ``Optimizer.irun`` sequence per band) so that one evaluator call per round computes the
+intermediate images of every band still running (a batched model; results attached as
+:class:`~ase.calculators.singlepoint.SinglePointCalculator`\\ s).
+
+A band with n intermediate images is refined to 2n + 1 by keeping its relaxed images and
+inserting the midpoint (minimum image) of each pair of neighbours, so the finer band starts
+from the coarse path instead of a fresh interpolation and needs few optimiser steps. The loop stops when the forward barrier of two successive counts
 differs by less than the tolerance (``images_converged``) or when the next count would exceed
 ``max_images`` (not converged). The endpoints are fixed, so the reverse barrier changes by the
 same amount.
@@ -29,17 +33,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.geometry import find_mic
 from ase.mep import NEB
 from ase.optimize import FIRE
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from ase import Atoms
     from ase.calculators.calculator import Calculator
 
     from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec
+
+    Evaluator = Callable[[list[Atoms]], tuple[list[float], list[np.ndarray]]]
 
 
 @dataclass(frozen=True)
@@ -98,13 +105,10 @@ def relax_band(images: list[Atoms], calc: Calculator, neb: NebSpec) -> tuple[boo
     a fresh FIRE, all together at most ``neb.max_steps`` steps. Returns whether the last phase
     reached ``neb.fmax_eV_A`` and the number of optimiser steps of all phases. A batched
     calculator (one with ``evaluate_many``, in a batched pack) gets all intermediate images of
-    each step in one request (:func:`li_campaign.batched.neb.relax_bands`: the same ASE NEB
-    and FIRE steps).
+    each step in one request (:func:`relax_bands`: the same ASE NEB and FIRE steps).
     """
     evaluate_many = getattr(calc, "evaluate_many", None)
     if evaluate_many is not None:
-        from li_campaign.batched.neb import relax_bands
-
         return relax_bands([images], evaluate_many, neb)[0]
     for image in images:
         image.calc = calc
@@ -114,6 +118,70 @@ def relax_band(images: list[Atoms], calc: Calculator, neb: NebSpec) -> tuple[boo
         converged = bool(optimizer.run(fmax=fmax, steps=neb.max_steps - steps))
         steps += int(optimizer.nsteps)
     return converged, steps
+
+
+def _attach(images: list[Atoms], evaluator: Evaluator) -> None:
+    energies, forces = evaluator(images)
+    for image, energy, force in zip(images, energies, forces):
+        image.calc = SinglePointCalculator(image, energy=energy, forces=force)
+
+
+def relax_bands(bands: list[list[Atoms]], evaluator: Evaluator, neb: NebSpec) -> list[tuple[bool, int]]:
+    """Optimise every band in place (ASE NEB + FIRE, plain then climbing), all images evaluated in one call per step.
+
+    Each band runs the phases of :func:`band_phases` (plain NEB to
+    the pre-convergence fmax, then climbing image to ``neb.fmax_eV_A``), each with a fresh
+    FIRE, at most ``neb.max_steps`` steps in all, exactly as
+    :func:`relax_band`; bands in different phases step together.
+
+    Parameters
+    ----------
+    bands
+        The bands (endpoints included); each image ends with a SinglePointCalculator of its last evaluation.
+    evaluator
+        Evaluates a list of structures at once: the batched model
+        (``partial(evaluate, model=..., max_atoms=...)``) or a
+        :meth:`~li_campaign.batched.dispatch.BatchedCalculator.evaluate_many`.
+    neb
+        Band settings.
+
+    Returns
+    -------
+    list[tuple[bool, int]]
+        Per band, whether the last phase reached ``neb.fmax_eV_A`` and the optimizer steps of all phases.
+    """
+    _attach([image for band in bands for image in band], evaluator)  # endpoints once
+    phases = band_phases(neb)
+    phase = [0] * len(bands)  # index into phases of each band
+    done_steps = [0] * len(bands)  # steps of the finished phases of each band
+
+    def start_phase(b: int) -> FIRE:
+        climb, fmax = phases[phase[b]]
+        optimizer = FIRE(make_band(bands[b], neb, climb), logfile=None, trajectory=None)
+        optimizer.fmax = fmax  # what Optimizer.irun(fmax=...) sets
+        return optimizer
+
+    optimizers = [start_phase(b) for b in range(len(bands))]
+    outcome: dict[int, tuple[bool, int]] = {}
+    while True:
+        for b in range(len(bands)):
+            while b not in outcome:  # a band whose phase ends this round checks its next phase at once
+                optimizer = optimizers[b]
+                converged = bool(optimizer.gradient_converged(optimizer.optimizable.get_gradient()))
+                if not converged and done_steps[b] + optimizer.nsteps < neb.max_steps:
+                    optimizer.step()
+                    optimizer.nsteps += 1
+                    break
+                done_steps[b] += int(optimizer.nsteps)
+                if phase[b] + 1 < len(phases):
+                    phase[b] += 1
+                    optimizers[b] = start_phase(b)
+                else:
+                    outcome[b] = (converged, done_steps[b])
+        running = [b for b in range(len(bands)) if b not in outcome]
+        if not running:
+            return [outcome[b] for b in range(len(bands))]
+        _attach([image for b in running for image in bands[b][1:-1]], evaluator)
 
 
 def interpolated_band(

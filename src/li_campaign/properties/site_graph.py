@@ -282,7 +282,7 @@ def build_site_graph(
         Largest in-plane edge length (Å).
     operations
         Fractional top-surface symmetry operations
-        (:func:`li_campaign.properties.adsorption.top_surface_operations`); none: every edge
+        (:func:`li_campaign.geometry.slabs.top_surface_operations`); none: every edge
         is its own class.
 
     Returns

@@ -5,7 +5,7 @@ and one at the foot of the step on the lower terrace, :func:`across_step_barrier
 the descending hop (the adatom moves from the upper to the lower site) and the descending
 exchange (the adatom takes the place of the step-edge atom, which is pushed down to the lower
 site). The Ehrlich–Schwoebel barrier is the easier of the two minus the terrace hop barrier.
-The stepped slab can come from any builder (e.g. :mod:`li_campaign.structures.steps`); the
+The stepped slab can come from any builder (e.g. :mod:`li_campaign.geometry.steps`); the
 site positions are in-plane coordinates, the adatom heights are found here.
 """
 
@@ -19,11 +19,11 @@ from ase import Atom
 from ase.constraints import FixAtoms
 
 from li_campaign.core.errors import InputError
+from li_campaign.geometry.slabs import adatom_start_position, inplane_minimum_image, nearest_neighbour_distance
 from li_campaign.properties.adsorption import fixed_bottom_indices
 from li_campaign.properties.diffusion import EndpointMovedError, neb_path
 from li_campaign.properties.exchange import NEIGHBOUR_SHELL_A, ExchangePath, exchange_endpoints
 from li_campaign.properties.relax import fixed_indices, structure_to_atoms
-from li_campaign.structures.slabs import adatom_start_position, inplane_minimum_image, nearest_neighbour_distance
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -89,7 +89,7 @@ def across_step_barriers(
     """CI-NEB of the descending hop and exchange at one step edge, and the Ehrlich–Schwoebel barrier.
 
     The adatom is placed above each in-plane site at one bulk nearest-neighbour distance
-    from its nearest slab atom (:func:`~li_campaign.structures.slabs.adatom_start_position`);
+    from its nearest slab atom (:func:`~li_campaign.geometry.slabs.adatom_start_position`);
     the lower site is taken at its periodic image nearest the upper one. Endpoints are relaxed
     and checked, and the bands converged in image count, by
     :func:`li_campaign.properties.diffusion.neb_path` (the exchange from an IDPP

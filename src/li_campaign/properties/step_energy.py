@@ -1,7 +1,7 @@
 """Step formation energy per unit length and Li self-adsorption at step, terrace and kink sites.
 
 Protocol (written here; ASE relaxes): the stepped slab and its flat reference
-(:func:`li_campaign.structures.steps.stepped_slab`: same cell, same planes, the same bottom
+(:func:`li_campaign.geometry.steps.stepped_slab`: same cell, same planes, the same bottom
 planes fixed by ``selective_dynamics``) are relaxed at fixed cell with the same optimizer.
 The fixed bottom surface is identical in both and cancels, so
 
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ase import Atom
 
+from li_campaign.geometry.slabs import inplane_minimum_image
 from li_campaign.properties.relax import atoms_to_structure, relax_atoms, structure_to_atoms
-from li_campaign.structures.slabs import inplane_minimum_image
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
 
+    from li_campaign.geometry.steps import SteppedSlab
     from li_campaign.schemas.spec import RelaxSpec
-    from li_campaign.structures.steps import SteppedSlab
 
 
 def step_formation_energy(calc: Calculator, slab: SteppedSlab, bulk_energy_per_atom_eV: float, relax: RelaxSpec) -> dict:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ase.units import _e
 
+from li_campaign.geometry.slabs import count_layers
 from li_campaign.properties.relax import atoms_to_structure, relax_atoms, structure_to_atoms
-from li_campaign.structures.slabs import count_layers
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -29,7 +29,7 @@ def surface_energy(calc: Calculator, slab: Structure, bulk_energy_per_atom_eV: f
         ASE calculator.
     slab
         Symmetric slab with a, b in the xy plane and vacuum along z
-        (:func:`li_campaign.structures.slabs.make_symmetric_slab`).
+        (:func:`li_campaign.geometry.slabs.make_symmetric_slab`).
     bulk_energy_per_atom_eV
         ε_bulk from the same calculator (eV/atom).
     relax

@@ -12,8 +12,8 @@ import math
 from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import InputError
+from li_campaign.geometry.facets import interplanar_spacing, slab_with_layers, termination_shifts
 from li_campaign.properties.surface import surface_energy
-from li_campaign.structures.facets import interplanar_spacing, slab_with_layers, termination_shifts
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator

@@ -1,7 +1,7 @@
 """Makers of the facet enumeration and the stepped surfaces: converged γ, step energy, step/kink adsorption.
 
 Each loads the deployed model (sha256-checked), keys its calculation for reuse
-(:mod:`li_campaign.db.reuse`) and returns one document.
+(:mod:`li_campaign.execution.reuse`) and returns one document.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from jobflow import Maker, job
 
-from li_campaign.db.reuse import reuse_or_compute
+from li_campaign.execution.reuse import reuse_or_compute
+from li_campaign.geometry.facets import is_high_index, slab_with_layers
+from li_campaign.geometry.steps import SteppedSlab, stepped_slab
 from li_campaign.mlip.calculator import load_model
 from li_campaign.properties.jobs import _provenance
 from li_campaign.properties.step_energy import step_adsorption, step_formation_energy
@@ -26,8 +28,6 @@ from li_campaign.schemas.surfaces import (
     SteppedSlabInfo,
     StepSiteDoc,
 )
-from li_campaign.structures.facets import is_high_index, slab_with_layers
-from li_campaign.structures.steps import SteppedSlab, stepped_slab
 
 
 @dataclass

@@ -22,8 +22,8 @@ def count_calculations(store: JobStore, campaign: str) -> dict:
     """Count the result documents of ``campaign`` in a JobStore: computed and reused, by type.
 
     Every calculation is one result document, whether it ran as its own job or inside a
-    pack (:mod:`li_campaign.flows.packing`); documents with ``provenance.reused_from`` set
-    reused an identical earlier calculation (:mod:`li_campaign.db.reuse`) and computed
+    pack (:mod:`li_campaign.execution.packing`); documents with ``provenance.reused_from`` set
+    reused an identical earlier calculation (:mod:`li_campaign.execution.reuse`) and computed
     nothing.
 
     Returns

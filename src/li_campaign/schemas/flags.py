@@ -11,7 +11,7 @@ from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.registry import FLAGGED_DOC_TYPE
 
 if TYPE_CHECKING:
-    from li_campaign.properties.md_guard import MdInstabilityError
+    from li_campaign.core.errors import MdInstabilityError
 
 
 class FlaggedResultDoc(BaseModel):

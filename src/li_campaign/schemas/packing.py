@@ -1,4 +1,4 @@
-"""The output of a pack: many small calculations run in one job (:mod:`li_campaign.flows.packing`)."""
+"""The output of a pack: many small calculations run in one job (:mod:`li_campaign.execution.packing`)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class PackDoc(BaseModel):
     """Results of the member calculations of one pack, in member order.
 
     ``results[i]`` is the document that member ``i`` returned (None if it failed), already
-    serialized by :func:`serialize_result` in :func:`~li_campaign.flows.packing.run_pack`, i.e.
+    serialized by :func:`serialize_result` in :func:`~li_campaign.execution.packing.run_pack`, i.e.
     stored as the member job would have stored it; ``pack.output.results[i]`` is a reference to it.
     """
 

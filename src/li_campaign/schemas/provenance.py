@@ -20,8 +20,8 @@ class Provenance(BaseModel):
     structure_hash: str | None = Field(None, description="Hash of the input structure (core.hashing).")
     calc_key: str | None = Field(
         None,
-        description="Identity of the calculation: sha256 of (kind, structure hash, model sha256, settings); see db.reuse.",
+        description="Identity of the calculation: sha256 of (kind, structure hash, model sha256, settings); see execution.reuse.",
     )
     reused_from: str | None = Field(
-        None, description="uuid of the job whose result this is, when an identical calculation had already run (db.reuse)."
+        None, description="uuid of the job whose result this is, when an identical calculation had already run (execution.reuse)."
     )

@@ -16,9 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from li_campaign.core.errors import InputError
+# MillerIndex, parse_miller and facet_label live in core.miller (geometry imports them without the spec); kept importable here
+from li_campaign.core.miller import MillerIndex, distinct_facets, facet_label, parse_miller  # noqa: F401
 from li_campaign.core.textfiles import read_utf8
-
-MillerIndex = tuple[int, int, int]
 
 
 class _Spec(BaseModel):
@@ -38,55 +38,6 @@ class _Spec(BaseModel):
     def from_dict(cls, data: dict):
         """Rebuild (and re-validate) from :meth:`as_dict` output."""
         return cls.model_validate({k: v for k, v in data.items() if not k.startswith("@")})
-
-
-def parse_miller(value: object) -> MillerIndex:
-    """Parse ``"110"``, ``"1 1 0"``, ``"-1,1,0"`` or ``[1, 1, 0]`` into a Miller index tuple.
-
-    Raises
-    ------
-    ValueError
-        If the value is not three integers or is (0, 0, 0).
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        if any(sep in text for sep in (" ", ",")):
-            parts = [p for p in text.replace(",", " ").split() if p]
-        elif text.lstrip("-").isdigit() and len(text.replace("-", "")) == 3:
-            parts, i = [], 0
-            while i < len(text):
-                step = 2 if text[i] == "-" else 1
-                parts.append(text[i : i + step])
-                i += step
-        else:
-            raise ValueError(f"unknown facet {value!r}: expected a Miller index such as '110' or [1, 1, 0]")
-        try:
-            hkl = tuple(int(p) for p in parts)
-        except ValueError as exc:
-            raise ValueError(f"unknown facet {value!r}: Miller indices must be integers") from exc
-    elif isinstance(value, (list, tuple)):
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise ValueError(f"unknown facet {value!r}: Miller indices must be integers")
-        hkl = tuple(value)
-    else:
-        raise ValueError(f"unknown facet {value!r}: expected a string like '110' or a list of 3 integers")
-    if len(hkl) != 3:
-        raise ValueError(f"unknown facet {value!r}: a Miller index has 3 integers")
-    if hkl == (0, 0, 0):
-        raise ValueError("impossible facet (0, 0, 0): at least one Miller index must be non-zero")
-    return hkl  # type: ignore[return-value]
-
-
-def facet_label(hkl: MillerIndex) -> str:
-    """Return the canonical bcc facet label: the cubic family, e.g. (0, -1, 1) -> ``"110"``.
-
-    All members of a cubic {hkl} family are symmetry-equivalent surfaces of bcc Li, so the
-    label is the sorted absolute indices, largest first. Indices above 9 are separated by
-    ``_``.
-    """
-    fam = sorted((abs(i) for i in hkl), reverse=True)
-    sep = "_" if max(fam) > 9 else ""
-    return sep.join(str(i) for i in fam)
 
 
 def _facets(value: object) -> list[MillerIndex]:
@@ -130,7 +81,7 @@ class SlabTrainingSpec(_Spec):
         True,
         description=(
             "Also label each slab with one Li adatom at every symmetry-distinct top-surface site "
-            "(structures.slabs.top_surface_sites, the fan-out's site finder), each at adatom_n_heights heights."
+            "(geometry.slabs.top_surface_sites, the fan-out's site finder), each at adatom_n_heights heights."
         ),
     )
     adatom_min_lateral_A: float = Field(
@@ -185,7 +136,7 @@ class SlabTrainingSpec(_Spec):
         None,
         ge=1,
         le=4,
-        description="If set, the facets are every distinct bcc facet up to this index (structures.facets), not `facets`.",
+        description="If set, the facets are every distinct bcc facet up to this index (geometry.facets), not `facets`.",
     )
 
     _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
@@ -1003,7 +954,7 @@ class MdDiffusionSpec(_Spec):
 class FacetEnumerationSpec(_Spec):
     """Every symmetrically distinct facet up to ``max_index``, γ converged in slab thickness and vacuum.
 
-    See :func:`li_campaign.structures.facets.distinct_facets` and
+    See :func:`li_campaign.core.miller.distinct_facets` and
     :func:`li_campaign.properties.surface_convergence.converged_surface_energy`.
     """
 
@@ -1040,7 +991,7 @@ STEP_TERRACES = ("100", "110")
 
 
 class StepSpec(_Spec):
-    """Stepped (vicinal) slabs of the low-index terraces (:mod:`li_campaign.structures.steps`).
+    """Stepped (vicinal) slabs of the low-index terraces (:mod:`li_campaign.geometry.steps`).
 
     Only the (100) and (110) terraces: bcc(111) is so open (planes 0.99 Å apart at
     a = 3.44 Å, the top three planes all exposed) that removing part of one plane does not
@@ -1132,7 +1083,7 @@ class FanOutSpec(_Spec):
         description=(
             "Most calculations run in one job (one FireWorks launch): the surface-energy and adsorption-site "
             "calculations of all facets are packed together, then the NEBs. 1 runs every calculation as its "
-            "own job. Each calculation still gets its own result document (li_campaign.flows.packing)."
+            "own job. Each calculation still gets its own result document (li_campaign.execution.packing)."
         ),
     )
 
@@ -1166,8 +1117,6 @@ class FanOutSpec(_Spec):
         """The facets of the fan-out: enumerated up to ``facet_enumeration.max_index``, or ``facets``."""
         if self.facet_enumeration is None:
             return list(self.facets)
-        from li_campaign.structures.facets import distinct_facets
-
         return distinct_facets(self.facet_enumeration.max_index)
 
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 from jobflow import Flow, Maker, Response, job
 
-from li_campaign.db.reuse import expose_store, find_result, reuse_or_compute
 from li_campaign.dft.engine import get_engine
 from li_campaign.dft.engines import LabelError
 from li_campaign.dft.frames import frame_key
 from li_campaign.dft.kpoints import engine_kspacing
-from li_campaign.flows.packing import pack_jobs
+from li_campaign.execution.packing import pack_jobs
+from li_campaign.execution.reuse import expose_store, find_result, reuse_or_compute
 from li_campaign.schemas.frames import TrainingFrameBatchDoc, TrainingFrameDoc, TrainingSetDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import DftSpec, TrainingSetSpec
@@ -94,7 +94,7 @@ class TrainingSetMaker(Maker):
     fan-out's thickness (``training_set.slabs.fanout_thickness``). Slabs and their
     adatom supercells get commensurate k-meshes (:meth:`TrainingStructure.kpoint_mesh`), passed
     to the engine as explicit meshes and part of the reuse keys. ``dft.pack_size`` label
-    calculations run per job (:func:`~li_campaign.flows.packing.pack_jobs`).
+    calculations run per job (:func:`~li_campaign.execution.packing.pack_jobs`).
     """
 
     name: str = "training set"

@@ -15,8 +15,7 @@ from pymatgen.core import Lattice, Structure
 
 from li_campaign.core.lithium import bcc_li_conventional, check_lithium_structure
 from li_campaign.dft.kpoints import commensurate_kmesh
-from li_campaign.schemas.spec import AimdTrainingSpec, MlipSpec, MorseSpec, SlabTrainingSpec, TrainingSetSpec, facet_label
-from li_campaign.structures.slabs import (
+from li_campaign.geometry.slabs import (
     adatom_start_position,
     add_adatom,
     image_repeats,
@@ -24,6 +23,7 @@ from li_campaign.structures.slabs import (
     nearest_neighbour_distance,
     top_surface_sites,
 )
+from li_campaign.schemas.spec import AimdTrainingSpec, MlipSpec, MorseSpec, SlabTrainingSpec, TrainingSetSpec, facet_label
 
 LI_MELTING_POINT_K = 453.7
 """Melting point of Li at ambient pressure (K, experiment); MD frames above it are tagged ``liquid``."""
@@ -298,7 +298,7 @@ def _training_facets(slabs) -> list[tuple[int, int, int]]:
     """The facets of the slab section: every distinct facet up to ``max_miller_index`` if set, else ``facets``."""
     if slabs.max_miller_index is None:
         return list(slabs.facets)
-    from li_campaign.structures.facets import distinct_facets
+    from li_campaign.geometry.facets import distinct_facets
 
     return distinct_facets(slabs.max_miller_index)
 
@@ -377,7 +377,7 @@ def _extra_structures(spec: TrainingSetSpec, unit: Structure, rng: np.random.Gen
             for j in range(d.n_rattled):
                 out.append(TrainingStructure("divacancy", f"divacancy {shell}NN rattled {j}", _rattled(cell, rng, d.rattle_std_A)))
     if spec.steps is not None:
-        from li_campaign.structures.steps import stepped_slab
+        from li_campaign.geometry.steps import stepped_slab
 
         st = spec.steps
         for terrace in st.terraces:

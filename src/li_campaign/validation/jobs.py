@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from jobflow import Flow, JobConfig, Maker, OnMissing, Response, job
 
-from li_campaign.db.reuse import expose_store
 from li_campaign.dft.engine import get_engine
-from li_campaign.flows.packing import pack_jobs
-from li_campaign.flows.resources import CPU, GPU, run_on
+from li_campaign.execution.packing import pack_jobs
+from li_campaign.execution.resources import CPU, GPU, run_on
+from li_campaign.execution.reuse import expose_store
 from li_campaign.mlip.calculator import load_model
 from li_campaign.schemas.frames import TrainingFrameBatchDoc, TrainingFrameDoc
 from li_campaign.schemas.models import ModelDoc

@@ -11,7 +11,10 @@ and every job that runs the deployed model. A FireWorks worker file with
 
 from __future__ import annotations
 
-from jobflow import Flow, Job
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobflow import Flow, Job
 
 CPU = "cpu"
 GPU = "gpu"

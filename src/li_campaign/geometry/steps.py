@@ -5,7 +5,7 @@ fcc(211)-type cells only, pymatgen's ``SlabGenerator`` makes flat high-index sla
 construction is written here:
 
 1. a flat slab of the terrace, laterally primitive with one atom per plane
-   (:func:`li_campaign.structures.facets.slab_with_layers`, pymatgen ``SlabGenerator``);
+   (:func:`li_campaign.geometry.facets.slab_with_layers`, pymatgen ``SlabGenerator``);
 2. the step direction t is the shortest in-plane lattice vector, i.e. the densest atom row:
    ⟨100⟩ (length a) on (100) and ⟨111⟩ (length √3 a/2) on (110), the close-packed and
    lowest-energy step edges of those terraces;
@@ -32,7 +32,7 @@ each level are ``step-edge-upper`` (on the upper terrace at its edge) and ``step
 (in the corner at the foot of the step), the others ``terrace``; removed edge-row positions
 next to a remaining edge atom (the half-crystal positions) are ``kink``. Symmetry-equivalent
 sites (operations of the stepped slab that keep the surface normal,
-:func:`li_campaign.properties.adsorption.top_surface_operations`) are merged.
+:func:`li_campaign.geometry.slabs.top_surface_operations`) are merged.
 """
 
 from __future__ import annotations
@@ -46,15 +46,15 @@ import numpy as np
 from pymatgen.core import Structure
 
 from li_campaign.core.errors import InputError
-from li_campaign.properties.adsorption import symmetry_copies, top_surface_operations
-from li_campaign.schemas.spec import STEP_TERRACES, facet_label
-from li_campaign.structures.facets import canonical_miller, interplanar_spacing, slab_with_layers
-from li_campaign.structures.slabs import _check_miller, inplane_minimum_image
+from li_campaign.core.miller import canonical_miller, check_miller, facet_label
+from li_campaign.geometry.facets import interplanar_spacing, slab_with_layers
+from li_campaign.geometry.slabs import inplane_minimum_image, symmetry_copies, top_surface_operations
+from li_campaign.schemas.spec import STEP_TERRACES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from li_campaign.schemas.spec import MillerIndex
+    from li_campaign.core.miller import MillerIndex
 
 SITE_CLASSES = ("terrace", "step-edge-upper", "step-edge-lower", "kink")
 SITE_TOL_A = 0.1
@@ -207,7 +207,7 @@ def stepped_slab(
         If the terrace is not {100} or {110}, the width is below 3 rows, ``n_along`` is too
         small, or a size is not positive.
     """
-    terrace = _check_miller(terrace)
+    terrace = check_miller(terrace)
     if facet_label(terrace) not in STEP_TERRACES:
         raise InputError(
             f"terrace {terrace}: stepped slabs are built on the {' and '.join(STEP_TERRACES)} terraces only "

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
-
-if TYPE_CHECKING:
-    from li_campaign.db.config import Campaign
+from li_campaign.db.config import Campaign
 
 
 def current_campaign() -> Campaign:
     """Return the campaign named by ``LI_CAMPAIGN_DIR`` (set by ``li-campaign run`` and ``launch``)."""
-    from li_campaign.db.config import Campaign
-
     root = os.environ.get("LI_CAMPAIGN_DIR")
     if not root:
         raise DatabaseError("LI_CAMPAIGN_DIR is not set: jobs must run through li-campaign workers")

@@ -3,7 +3,8 @@
 The slab itself comes from pymatgen's :class:`~pymatgen.core.surface.SlabGenerator` and the
 adatom sites from :class:`~pymatgen.analysis.adsorption.AdsorbateSiteFinder`. Written here:
 input checking, layer counting, in-plane repeats and minimum images, the re-typing of
-4-fold hollows that the site finder calls bridges, and the adatom's starting height.
+4-fold hollows that the site finder calls bridges, the adatom's starting height, and the
+symmetry operations of the top surface with the copies of a site under them.
 """
 
 from __future__ import annotations
@@ -13,31 +14,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from pymatgen.analysis.adsorption import AdsorbateSiteFinder
+from pymatgen.core import Structure
 from pymatgen.core.surface import SlabGenerator
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from li_campaign.core.errors import InputError
 from li_campaign.core.lithium import bcc_li_conventional
+from li_campaign.core.miller import check_miller
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pymatgen.core import Structure
+    from pymatgen.core.operations import SymmOp
     from pymatgen.core.surface import Slab
 
 LAYER_TOL_A = 0.05
 """Atoms whose z differ by less than this (Å) lie in one atomic plane."""
-
-
-def _check_miller(miller: Sequence[int]) -> tuple[int, int, int]:
-    try:
-        hkl = tuple(int(i) for i in miller)
-    except (TypeError, ValueError):
-        raise InputError(f"Miller index {miller!r}: expected three integers") from None
-    if len(hkl) != 3 or any(int(i) != i for i in miller):
-        raise InputError(f"Miller index {miller!r}: expected three integers")
-    if hkl == (0, 0, 0):
-        raise InputError("Miller index (0, 0, 0) does not define a plane: at least one index must be non-zero")
-    return hkl  # type: ignore[return-value]
+SYMPREC_A = 0.1
+"""Symmetry tolerance (Å) for the relaxed slab, as AdsorbateSiteFinder uses."""
+COPY_TOL_A = 0.05
+"""Two site copies closer than this in-plane (Å) are the same copy."""
 
 
 def make_symmetric_slab(
@@ -73,7 +69,7 @@ def make_symmetric_slab(
         If ``a`` or a size is not positive, the Miller index is not three integers or is
         (0, 0, 0), or no symmetric termination exists.
     """
-    hkl = _check_miller(miller)
+    hkl = check_miller(miller)
     if not a > 0:
         raise InputError(f"lattice constant a = {a} Å: must be positive")
     if not min_slab_size_A > 0 or not min_vacuum_A > 0:
@@ -288,3 +284,53 @@ def adatom_slabs(slab: Structure, min_lateral_A: float) -> list[tuple[str, Struc
         for kind in ("hollow", "bridge", "ontop")
         if i < len(sites[kind])
     ]
+
+
+def top_surface_operations(structure: Structure) -> list[SymmOp]:
+    """Return the slab's symmetry operations (fractional) that map the top surface onto itself.
+
+    These are the SpacegroupAnalyzer operations whose fractional z row is (0, 0, 1) with no
+    z translation, i.e. those that neither flip nor shift the slab along its normal.
+    """
+    plain = Structure(structure.lattice, structure.species, structure.frac_coords)
+    operations = SpacegroupAnalyzer(plain, symprec=SYMPREC_A).get_symmetry_operations()
+    return [
+        op
+        for op in operations
+        if np.allclose(op.rotation_matrix[2], [0, 0, 1])
+        and abs(op.translation_vector[2] - round(op.translation_vector[2])) < 1e-3
+    ]
+
+
+def symmetry_copies(structure: Structure, position: np.ndarray, operations: list[SymmOp]) -> list[np.ndarray]:
+    """Return every symmetry-equivalent copy of a site in the cell, the site itself first.
+
+    Written by hand (pymatgen reduces sites by symmetry but does not list their copies):
+    each operation is applied to the fractional position, x and y are wrapped into the
+    cell, z is kept, and copies closer than ``COPY_TOL_A`` in-plane are merged.
+
+    Parameters
+    ----------
+    structure
+        The slab whose lattice the operations refer to.
+    position
+        Cartesian site position (Å).
+    operations
+        Fractional operations from :func:`top_surface_operations`.
+
+    Returns
+    -------
+    list[numpy.ndarray]
+        Cartesian positions (Å), all at the height of ``position``.
+    """
+    lattice = structure.lattice
+    frac = lattice.get_fractional_coords(position)
+    copies: list[np.ndarray] = []
+    for image in [frac, *(op.operate(frac) for op in operations)]:
+        wrapped = np.array([image[0] % 1.0, image[1] % 1.0, frac[2]])
+        cart = lattice.get_cartesian_coords(wrapped)
+        if not copies or np.min(
+            np.linalg.norm(inplane_minimum_image(lattice.matrix, np.array(copies) - cart), axis=1)
+        ) > COPY_TOL_A:
+            copies.append(cart)
+    return copies

@@ -1,9 +1,9 @@
 """Every symmetrically distinct bcc Li facet up to a maximum Miller index, and slabs of a given thickness.
 
 The facets come from pymatgen's ``get_symmetrically_distinct_miller_indices`` on the
-conventional cubic cell and the slabs from :func:`li_campaign.structures.slabs.make_symmetric_slab`
-(pymatgen ``SlabGenerator``). Written here: the canonical ordering, the bcc interplanar
-spacing, and the trimming of a slab to an exact number of atomic planes at an exact vacuum.
+conventional cubic cell (:func:`li_campaign.core.miller.distinct_facets`, importable from here too)
+and the slabs from :func:`li_campaign.geometry.slabs.make_symmetric_slab` (pymatgen
+``SlabGenerator``). Written here: the bcc interplanar spacing, and the trimming of a slab to an exact number of atomic planes at an exact vacuum.
 
 Termination
 -----------
@@ -18,65 +18,19 @@ is inversion-symmetric about its centre, so it is always a symmetric slab.
 from __future__ import annotations
 
 import math
-from functools import reduce
 from typing import TYPE_CHECKING
 
 import numpy as np
 from pymatgen.core import Lattice, Structure
-from pymatgen.core.surface import SlabGenerator, get_symmetrically_distinct_miller_indices
+from pymatgen.core.surface import SlabGenerator
 
 from li_campaign.core.errors import InputError
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.structures.slabs import _check_miller, make_symmetric_slab
+from li_campaign.core.miller import MAX_SUPPORTED_INDEX, canonical_miller, check_miller, distinct_facets  # noqa: F401
+from li_campaign.geometry.slabs import make_symmetric_slab
 
 if TYPE_CHECKING:
-    from li_campaign.schemas.spec import MillerIndex
-
-MAX_SUPPORTED_INDEX = 4
-"""Largest ``max_index`` accepted: 22 facets; the (443) planes are 0.27 Å apart at a = 3.44 Å."""
-
-
-def canonical_miller(hkl: MillerIndex) -> MillerIndex:
-    """Return the representative of the cubic {hkl} family: gcd-reduced absolute indices, largest first.
-
-    Its string form is :func:`li_campaign.schemas.spec.facet_label`.
-    """
-    hkl = _check_miller(hkl)
-    divisor = reduce(math.gcd, (abs(i) for i in hkl))
-    return tuple(sorted((abs(i) // divisor for i in hkl), reverse=True))  # type: ignore[return-value]
-
-
-def _order(hkl: MillerIndex) -> tuple:
-    return (max(hkl), sum(i * i for i in hkl), hkl)
-
-
-def distinct_facets(max_index: int) -> list[MillerIndex]:
-    """Return every symmetrically distinct facet of bcc Li with no index above ``max_index``.
-
-    ``get_symmetrically_distinct_miller_indices`` (pymatgen, point group m-3m of the
-    conventional cell) gives one member of each family; each is canonicalised
-    (:func:`canonical_miller`) and the list is sorted low index first: by largest index,
-    then by h² + k² + l².
-
-    Parameters
-    ----------
-    max_index
-        Largest Miller index, 1 to 4.
-
-    Returns
-    -------
-    list[tuple[int, int, int]]
-        E.g. ``[(1, 0, 0), (1, 1, 0), (1, 1, 1)]`` for 1; 6 facets for 2, 13 for 3, 22 for 4.
-
-    Raises
-    ------
-    InputError
-        If ``max_index`` is not an integer from 1 to 4.
-    """
-    if isinstance(max_index, bool) or not isinstance(max_index, int) or not 1 <= max_index <= MAX_SUPPORTED_INDEX:
-        raise InputError(f"max_index = {max_index!r}: must be an integer from 1 to {MAX_SUPPORTED_INDEX}")
-    found = get_symmetrically_distinct_miller_indices(bcc_li_conventional(3.44), max_index)
-    return sorted({canonical_miller(hkl) for hkl in found}, key=_order)
+    from li_campaign.core.miller import MillerIndex
 
 
 def is_high_index(hkl: MillerIndex) -> bool:
@@ -102,7 +56,7 @@ def termination_shifts(a: float, hkl: MillerIndex) -> list[float]:
     For bcc Li this is always a single shift (see the module docstring).
     """
     generator = SlabGenerator(
-        bcc_li_conventional(a), _check_miller(hkl), 4.0, 4.0, primitive=True, lll_reduce=True, allow_smaller_than_ouc=True
+        bcc_li_conventional(a), check_miller(hkl), 4.0, 4.0, primitive=True, lll_reduce=True, allow_smaller_than_ouc=True
     )
     return [float(slab.shift) for slab in generator.get_slabs()]
 
@@ -127,7 +81,7 @@ def slab_with_layers(a: float, hkl: MillerIndex, n_layers: int, vacuum_A: float)
     """Return a symmetric bcc Li slab of exactly ``n_layers`` atomic planes and ``vacuum_A`` of vacuum.
 
     A slab at least ``n_layers`` planes thick is cut by
-    :func:`~li_campaign.structures.slabs.make_symmetric_slab` (laterally primitive: one atom
+    :func:`~li_campaign.geometry.slabs.make_symmetric_slab` (laterally primitive: one atom
     per plane), the planes above the lowest ``n_layers`` are removed and the vacuum is set
     (:func:`set_vacuum`). Written by hand because pymatgen's thickness comes in steps of
     several planes for most facets; removing whole planes of a Bravais lattice keeps the slab

@@ -64,7 +64,7 @@ def test_overlapping_atoms_are_rejected():
 
 def test_clean_slabs_at_the_fanout_thickness_where_the_layers_differ():
     """8 Å training slabs against a 10 Å fan-out: (110) 4 against 5 layers, (111) 10 against 12, (100) 6 and 6."""
-    from li_campaign.structures.slabs import image_repeats, make_symmetric_slab
+    from li_campaign.geometry.slabs import image_repeats, make_symmetric_slab
     from li_campaign.structures.training_set import adatom_image_distance
 
     data = {"name": "t", "training_set": {"slabs": {"min_slab_size_A": 8.0, "n_perturbed": 2, "adatom_n_heights": 1}}}

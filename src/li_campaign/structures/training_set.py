@@ -15,6 +15,7 @@ from pymatgen.core import Lattice, Structure
 
 from li_campaign.core.lithium import bcc_li_conventional, check_lithium_structure
 from li_campaign.dft.kpoints import commensurate_kmesh
+from li_campaign.geometry.facets import distinct_facets
 from li_campaign.geometry.slabs import (
     adatom_start_position,
     add_adatom,
@@ -23,6 +24,7 @@ from li_campaign.geometry.slabs import (
     nearest_neighbour_distance,
     top_surface_sites,
 )
+from li_campaign.geometry.steps import stepped_slab
 from li_campaign.schemas.spec import AimdTrainingSpec, MlipSpec, MorseSpec, SlabTrainingSpec, TrainingSetSpec, facet_label
 
 LI_MELTING_POINT_K = 453.7
@@ -152,10 +154,10 @@ def adatom_height_scan(
     """Adatom cells at every symmetry-distinct top-surface site and each height: ``[(site, offset, cell), ...]``.
 
     The slab is repeated ``repeats`` in-plane; the sites are those of
-    :func:`~li_campaign.structures.slabs.top_surface_sites` (the fan-out's site finder, so every
+    :func:`~li_campaign.geometry.slabs.top_surface_sites` (the fan-out's site finder, so every
     site type the fan-out computes, the bulk-continuation sites included), labelled
     ``<type>-<i>`` as the fan-out labels them. Per site, the adatom sits above the site at the
-    start height of :func:`~li_campaign.structures.slabs.adatom_start_position` (nearest slab atom
+    start height of :func:`~li_campaign.geometry.slabs.adatom_start_position` (nearest slab atom
     one bulk nearest-neighbour distance away) plus each offset.
     """
     supercell = slab.copy()
@@ -298,8 +300,6 @@ def _training_facets(slabs) -> list[tuple[int, int, int]]:
     """The facets of the slab section: every distinct facet up to ``max_miller_index`` if set, else ``facets``."""
     if slabs.max_miller_index is None:
         return list(slabs.facets)
-    from li_campaign.geometry.facets import distinct_facets
-
     return distinct_facets(slabs.max_miller_index)
 
 
@@ -351,7 +351,7 @@ def morse_md_snapshots(
 def _extra_structures(spec: TrainingSetSpec, unit: Structure, rng: np.random.Generator, relax) -> list[TrainingStructure]:
     """The optional sections: EOS, multi-amplitude rattles, divacancies, stepped slabs and MD.
 
-    Stepped slabs (:func:`li_campaign.structures.steps.stepped_slab`) are labelled clean, or
+    Stepped slabs (:func:`li_campaign.geometry.steps.stepped_slab`) are labelled clean, or
     relaxed when ``relax.origins`` has ``step`` (their bottom planes carry
     ``selective_dynamics`` and stay fixed in VASP relaxations).
     """
@@ -377,8 +377,6 @@ def _extra_structures(spec: TrainingSetSpec, unit: Structure, rng: np.random.Gen
             for j in range(d.n_rattled):
                 out.append(TrainingStructure("divacancy", f"divacancy {shell}NN rattled {j}", _rattled(cell, rng, d.rattle_std_A)))
     if spec.steps is not None:
-        from li_campaign.geometry.steps import stepped_slab
-
         st = spec.steps
         for terrace in st.terraces:
             for kinked in (False, True) if st.kinks else (False,):

@@ -59,10 +59,13 @@ def _called_name(call: ast.Call) -> str | None:
 
 def _hashes_a_structure(node: ast.AST) -> bool:
     """Whether the code computes an input-structure hash for a provenance (``structure_hash(...)``,
-    ``_provenance(...)``, or a ``structure_hash=`` argument)."""
+    ``self.provenance(..., structure=...)`` of a :class:`~li_campaign.execution.maker.CalculationMaker`,
+    or a ``structure_hash=`` argument)."""
     calls = [call for call in ast.walk(node) if isinstance(call, ast.Call)]
     return any(
-        _called_name(call) in ("structure_hash", "_provenance") or any(k.arg == "structure_hash" for k in call.keywords)
+        _called_name(call) == "structure_hash"
+        or any(k.arg == "structure_hash" for k in call.keywords)
+        or (_called_name(call) == "provenance" and any(k.arg == "structure" for k in call.keywords))
         for call in calls
     )
 

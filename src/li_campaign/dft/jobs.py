@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jobflow import Maker, job
+from jobflow import job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -12,7 +12,7 @@ from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import check_lithium_structure
 from li_campaign.core.lithium import bcc_li_conventional
 from li_campaign.dft.engines import label_atoms, make_calculator
-from li_campaign.execution.reuse import calculation_key, reuse_or_compute
+from li_campaign.execution.maker import CalculationMaker
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
 from li_campaign.schemas.frames import TrainingFrameDoc
@@ -34,7 +34,7 @@ def ase_engine_settings(dft: DftSpec, slab: bool, kpts=None) -> dict:
 
 
 @dataclass
-class LabelFrameMaker(Maker):
+class LabelFrameMaker(CalculationMaker):
     """Label one structure with the engine of the spec (GPAW PBE or an analytic potential).
 
     Parameters
@@ -49,8 +49,6 @@ class LabelFrameMaker(Maker):
 
     name: str = "dft label"
     dft: DftSpec = field(default_factory=DftSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(
@@ -63,18 +61,25 @@ class LabelFrameMaker(Maker):
         ``frame_id``/``origin``/``label``.
         """
         check_lithium_structure(structure, label)
-        key = calculation_key("dft_frame", structure_hash(structure), None, ase_engine_settings(self.dft, slab, kpts))
-        provenance = Provenance(campaign=self.campaign, spec_hash=self.spec_hash, calc_key=key)
+        provenance = self.provenance("dft_frame", ase_engine_settings(self.dft, slab, kpts), structure=structure)
         update = {"frame_id": frame_id, "origin": origin, "label": label}
 
         def compute() -> TrainingFrameDoc:
-            return self._label(structure, frame_id, origin, label, slab, key, kpts)
+            return self._label(structure, frame_id, origin, label, slab, provenance, kpts)
 
-        return reuse_or_compute(provenance, compute, update=update)
+        return self.reuse_or_compute(provenance, compute, update=update)
 
     def _label(
-        self, structure: Structure, frame_id: str, origin: str, label: str, slab: bool, key: str, kpts=None
+        self,
+        structure: Structure,
+        frame_id: str,
+        origin: str,
+        label: str,
+        slab: bool,
+        provenance: Provenance,
+        kpts: list[int] | None = None,
     ) -> TrainingFrameDoc:
+        """Label ``structure``; the frame's provenance is ``provenance`` with the engine's settings."""
         atoms = AseAtomsAdaptor.get_atoms(structure)
         result = label_atoms(atoms, self.dft, slab=slab, kpts=kpts, stress=not slab)  # a slab's stress is never trained on
         return TrainingFrameDoc(
@@ -89,18 +94,12 @@ class LabelFrameMaker(Maker):
             stress_eV_A3=None if result.stress is None else result.stress.tolist(),
             engine=self.dft.engine,
             wall_time_s=result.wall_time_s,
-            provenance=Provenance(
-                campaign=self.campaign,
-                spec_hash=self.spec_hash,
-                dft_settings=result.settings,
-                structure_hash=structure_hash(structure),
-                calc_key=key,
-            ),
+            provenance=provenance.model_copy(update={"dft_settings": result.settings}),
         )
 
 
 @dataclass
-class DftBulkEosMaker(Maker):
+class DftBulkEosMaker(CalculationMaker):
     """The DFT teacher's own bcc equation of state (same engine and settings as the labels).
 
     The report sets the model's lattice constant beside this one.
@@ -110,27 +109,26 @@ class DftBulkEosMaker(Maker):
     dft: DftSpec = field(default_factory=DftSpec)
     eos: EosSpec = field(default_factory=EosSpec)
     a_guess_A: float = 3.44
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(self) -> BulkDoc:
         """Fit Birch–Murnaghan to DFT energies of the 2-atom cubic cell."""
         start = bcc_li_conventional(self.a_guess_A)
         calc, settings = make_calculator(AseAtomsAdaptor.get_atoms(start), self.dft)
-        key = calculation_key("dft_bulk_eos", structure_hash(start), None, {"dft": settings, "eos": self.eos})
-        provenance = Provenance(campaign=self.campaign, spec_hash=self.spec_hash, dft_settings=settings, calc_key=key)
+        provenance = self.provenance(
+            "dft_bulk_eos", {"dft": settings, "eos": self.eos}, structure=start, dft_settings=settings
+        )
 
         def compute() -> BulkDoc:
             fit = fit_bulk_eos(calc, self.a_guess_A, self.eos)
             cell = bcc_li_conventional(fit["lattice_constant_A"])
             return BulkDoc(source="dft", **fit, provenance=provenance.model_copy(update={"structure_hash": structure_hash(cell)}))
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class DftElasticMaker(Maker):
+class DftElasticMaker(CalculationMaker):
     """The DFT teacher's 0 K elastic constants at its own lattice constant (same engine and settings as the labels).
 
     Chain it after :class:`DftBulkEosMaker`::
@@ -151,8 +149,6 @@ class DftElasticMaker(Maker):
     name: str = "dft elastic constants"
     dft: DftSpec = field(default_factory=DftSpec)
     elastic: ElasticSpec = field(default_factory=ElasticSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(self, bulk: BulkDoc) -> ElasticDoc:
@@ -160,14 +156,12 @@ class DftElasticMaker(Maker):
         cell = bcc_li_conventional(bulk.lattice_constant_A)
         calc, settings = make_calculator(AseAtomsAdaptor.get_atoms(cell), self.dft)
         check_own_lattice(bulk, "dft", dft_settings=settings)
-        digest = structure_hash(cell)
-        key = calculation_key("dft_elastic", digest, None, {"dft": settings, "elastic": self.elastic})
-        provenance = Provenance(
-            campaign=self.campaign, spec_hash=self.spec_hash, dft_settings=settings, structure_hash=digest, calc_key=key
+        provenance = self.provenance(
+            "dft_elastic", {"dft": settings, "elastic": self.elastic}, structure=cell, dft_settings=settings
         )
 
         def compute() -> ElasticDoc:
             result = elastic_constants_0K(calc, bulk.lattice_constant_A, self.elastic)
             return ElasticDoc(source="dft", **result, eos_bulk_modulus_GPa=bulk.bulk_modulus_GPa, provenance=provenance)
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)

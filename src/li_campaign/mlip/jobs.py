@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
-from jobflow import JobConfig, Maker, job
+from jobflow import JobConfig, job
 
 from li_campaign.core.errors import InputError, MissingDataError
 from li_campaign.core.hashing import file_sha256
 from li_campaign.db.context import current_campaign
-from li_campaign.execution.reuse import calculation_key, reuse_or_compute
+from li_campaign.execution.maker import CalculationMaker
 from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.calculator import load_calculator
 from li_campaign.mlip.dataset import TRAIN_ONLY_ORIGINS, frame_content_key, frame_to_atoms, split_frames, write_extxyz
@@ -135,7 +135,7 @@ def energy_shift(mlip: MlipSpec, frames: list[dict]) -> float | None:
 
 
 @dataclass
-class FitNequipMaker(Maker):
+class FitNequipMaker(CalculationMaker):
     """Fit a NequIP model on frames read from the store and deploy it for ASE.
 
     Parameters
@@ -152,8 +152,6 @@ class FitNequipMaker(Maker):
 
     name: str = "fit nequip"
     mlip: MlipSpec = field(default_factory=MlipSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job(config=JobConfig(expose_store=True))
     def make(self, training_set: TrainingSetDoc) -> ModelDoc:
@@ -164,10 +162,9 @@ class FitNequipMaker(Maker):
         # the fit is identified by what it learns from (structure hash + DFT settings of every
         # frame) and how, not by the frames' names, which carry the campaign's name
         settings = {"mlip": self.mlip, "frames": sorted(frame_content_key(f) for f in frames)}
-        provenance = Provenance(
-            campaign=self.campaign, spec_hash=self.spec_hash, calc_key=calculation_key("nequip_fit", None, None, settings)
-        )
-        return reuse_or_compute(provenance, lambda: self._fit(frames, provenance), update={"campaign": self.campaign})
+        provenance = self.provenance("nequip_fit", settings)
+        update = {"campaign": self.campaign}
+        return self.reuse_or_compute(provenance, lambda: self._fit(frames, provenance), update=update)
 
     def _fit(self, frames: list[dict], provenance: Provenance) -> ModelDoc:
         """Train on ``frames``; return the registered model."""

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from jobflow import Maker, job
+from jobflow import job
 
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.execution.reuse import calculation_key, reuse_or_compute
+from li_campaign.execution.maker import CalculationMaker
 from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.mlip.calculator import load_model
 from li_campaign.properties.adsorption import FREE_BASIS, adsorption_sites
@@ -52,58 +52,42 @@ from li_campaign.schemas.spec import (
 )
 
 
-def _provenance(maker, model: ModelDoc, structure, kind: str | None = None, settings: object = None) -> Provenance:
-    """Provenance of a model calculation; with ``kind``, also its reuse key (:mod:`li_campaign.execution.reuse`)."""
-    digest = structure_hash(structure)
-    return Provenance(
-        campaign=maker.campaign,
-        spec_hash=maker.spec_hash,
-        model_sha256=model.sha256,
-        structure_hash=digest,
-        calc_key=calculation_key(kind, digest, model.sha256, settings) if kind else None,
-    )
-
-
 @dataclass
-class BulkLatticeMaker(Maker):
+class BulkLatticeMaker(CalculationMaker):
     """Equilibrium bcc lattice constant and ε_bulk of the model (Birch–Murnaghan E(V))."""
 
     name: str = "bulk lattice"
     eos: EosSpec = field(default_factory=EosSpec)
     a_guess_A: float = 3.44
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(self, model: ModelDoc) -> BulkDoc:
         """Return the model's :class:`BulkDoc`."""
         start = bcc_li_conventional(self.a_guess_A)
-        provenance = _provenance(self, model, start, "bulk_eos", self.eos)
+        provenance = self.provenance("bulk_eos", self.eos, structure=start, model_sha256=model.sha256)
 
         def compute() -> BulkDoc:
             fit = fit_bulk_eos(load_model(model), self.a_guess_A, self.eos)
             cell = bcc_li_conventional(fit["lattice_constant_A"])
             return BulkDoc(source="mlip", **fit, provenance=provenance.model_copy(update={"structure_hash": structure_hash(cell)}))
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class SurfaceEnergyMaker(Maker):
+class SurfaceEnergyMaker(CalculationMaker):
     """Surface energy of a symmetric slab of one facet, bulk-referenced."""
 
     name: str = "surface energy"
     slab: FanOutSlabSpec = field(default_factory=FanOutSlabSpec)
     relax: RelaxSpec = field(default_factory=RelaxSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(self, model: ModelDoc, bulk: BulkDoc, miller: MillerIndex) -> SurfaceEnergyDoc:
         """Build the slab at the model's lattice constant, relax it, return γ."""
         slab = make_symmetric_slab(bulk.lattice_constant_A, tuple(miller), self.slab.min_slab_size_A, self.slab.min_vacuum_A)
         settings = {"relax": self.relax, "bulk_energy_per_atom_eV": bulk.energy_per_atom_eV}
-        provenance = _provenance(self, model, slab, "surface_energy", settings)
+        provenance = self.provenance("surface_energy", settings, structure=slab, model_sha256=model.sha256)
 
         def compute() -> SurfaceEnergyDoc:
             result = surface_energy(load_model(model), slab, bulk.energy_per_atom_eV, self.relax)
@@ -114,17 +98,15 @@ class SurfaceEnergyMaker(Maker):
                 provenance=provenance,
             )
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class AdsorptionSiteMaker(Maker):
+class AdsorptionSiteMaker(CalculationMaker):
     """Self-adsorption energy at every symmetry-distinct adatom site of one facet."""
 
     name: str = "adsorption sites"
     fanout: FanOutSpec = field(default_factory=FanOutSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(self, model: ModelDoc, bulk: BulkDoc, miller: MillerIndex) -> AdsorptionDoc:
@@ -137,18 +119,18 @@ class AdsorptionSiteMaker(Maker):
             # results stored before the facet minimum was the free one (pinned minimum) are not reused
             "min_adsorption_basis": FREE_BASIS,
         }
-        provenance = _provenance(self, model, slab, "adsorption_sites", settings)
+        provenance = self.provenance("adsorption_sites", settings, structure=slab, model_sha256=model.sha256)
 
         def compute() -> AdsorptionDoc:
             result = adsorption_sites(load_model(model), slab, bulk.energy_per_atom_eV, spec)
             result["site_copies"] = {k: np.asarray(v).tolist() for k, v in result["site_copies"].items()}
             return AdsorptionDoc(facet=facet_label(miller), miller_index=tuple(miller), **result, provenance=provenance)
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class SurfaceNebMaker(Maker):
+class SurfaceNebMaker(CalculationMaker):
     """CI-NEB over every distinct hop between neighbouring stable sites of one facet, and its exchange paths.
 
     Each band's image count is converged with ``neb_convergence`` (None: one band of
@@ -161,8 +143,6 @@ class SurfaceNebMaker(Maker):
     fanout: FanOutSpec = field(default_factory=FanOutSpec)
     neb_convergence: NebConvergenceSpec | None = None
     mechanisms: SurfaceMechanismSpec | None = None
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job(data="images")
     def make(self, model: ModelDoc, adsorption: AdsorptionDoc) -> DiffusionDoc:
@@ -186,7 +166,9 @@ class SurfaceNebMaker(Maker):
             settings["neb_convergence"] = self.neb_convergence.model_dump(mode="json")
         if exchange:
             settings["exchange"] = True
-        provenance = _provenance(self, model, adsorption.slab_structure, "surface_neb", settings)
+        provenance = self.provenance(
+            "surface_neb", settings, structure=adsorption.slab_structure, model_sha256=model.sha256
+        )
 
         def compute() -> DiffusionDoc:
             result = adsorption.model_dump(exclude={"slab_structure", "provenance"})
@@ -225,11 +207,11 @@ class SurfaceNebMaker(Maker):
                 provenance=provenance,
             )
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class PhononMaker(Maker):
+class PhononMaker(CalculationMaker):
     """Harmonic phonons and thermodynamics of bcc Li at the model's lattice constant (phonopy).
 
     The band structure and the DOS (``band``, ``dos``) go to the large-data store.
@@ -237,24 +219,22 @@ class PhononMaker(Maker):
 
     name: str = "phonons"
     phonons: PhononSpec = field(default_factory=PhononSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job(data=["band", "dos"])
     def make(self, model: ModelDoc, bulk: BulkDoc) -> PhononDoc:
         """Compute the phonons at ``bulk.lattice_constant_A``; return the :class:`PhononDoc`."""
         cell = bcc_li_conventional(bulk.lattice_constant_A)
-        provenance = _provenance(self, model, cell, "phonons", self.phonons)
+        provenance = self.provenance("phonons", self.phonons, structure=cell, model_sha256=model.sha256)
 
         def compute() -> PhononDoc:
             result = harmonic_phonons(load_model(model), bulk.lattice_constant_A, self.phonons)
             return PhononDoc(**result, provenance=provenance)
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class FiniteTemperatureMaker(Maker):
+class FiniteTemperatureMaker(CalculationMaker):
     """a(T), isothermal Cij(T) and C_V of bcc Li at one temperature from MD (one job per temperature).
 
     The MD checkpoints go to ``<root>/checkpoints/<model sha256[:16]>-<spec hash[:8]>/``,
@@ -269,8 +249,6 @@ class FiniteTemperatureMaker(Maker):
     name: str = "finite temperature"
     md: FiniteTemperatureSpec = field(default_factory=FiniteTemperatureSpec)
     checkpoint_root: str = ""
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job(data="trajectory")
     def make(self, model: ModelDoc, bulk: BulkDoc, temperature_K: float) -> FiniteTemperatureDoc:
@@ -278,7 +256,8 @@ class FiniteTemperatureMaker(Maker):
         root = self.checkpoint_root or os.environ.get("LI_CAMPAIGN_DIR", "")
         workdir = Path(root) / "checkpoints" / f"{model.sha256[:16]}-{self.spec_hash[:8]}" if root else Path.cwd()
         cell = bcc_li_conventional(bulk.lattice_constant_A)
-        provenance = _provenance(self, model, cell, "finite_temperature", {"md": self.md, "temperature_K": temperature_K})
+        settings = {"md": self.md, "temperature_K": temperature_K}
+        provenance = self.provenance("finite_temperature", settings, structure=cell, model_sha256=model.sha256)
 
         def compute() -> FiniteTemperatureDoc | FlaggedResultDoc:
             try:
@@ -287,11 +266,11 @@ class FiniteTemperatureMaker(Maker):
                 return FlaggedResultDoc.from_instability("finite_temperature", exc, provenance, temperature_K=temperature_K)
             return FiniteTemperatureDoc(**result, provenance=provenance)
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class VacancyMaker(Maker):
+class VacancyMaker(CalculationMaker):
     """Vacancy formation energy converged in supercell size, and the ⟨111⟩ vacancy migration barrier (CI-NEB).
 
     The NEB images (``neb_images``) go to the large-data store.
@@ -299,16 +278,15 @@ class VacancyMaker(Maker):
 
     name: str = "vacancy"
     vacancy: VacancySpec = field(default_factory=VacancySpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job(data=["neb_images"])
     def make(self, model: ModelDoc, bulk: BulkDoc) -> VacancyDoc:
         """Compute E_f per supercell and the migration barrier at the model's ``bulk.lattice_constant_A``."""
         check_own_lattice(bulk, "mlip", model.sha256)
         a0 = bulk.lattice_constant_A
-        provenance = _provenance(self, model, bcc_li_conventional(a0), "vacancy", self.vacancy)
-        return reuse_or_compute(provenance, lambda: self._compute(model, a0, provenance))
+        cell = bcc_li_conventional(a0)
+        provenance = self.provenance("vacancy", self.vacancy, structure=cell, model_sha256=model.sha256)
+        return self.reuse_or_compute(provenance, lambda: self._compute(model, a0, provenance))
 
     def _compute(self, model: ModelDoc, a0: float, provenance: Provenance) -> VacancyDoc:
         """Run the vacancy calculations at lattice constant ``a0``."""
@@ -337,22 +315,21 @@ class VacancyMaker(Maker):
 
 
 @dataclass
-class ElasticMaker(Maker):
+class ElasticMaker(CalculationMaker):
     """0 K elastic constants C11, C12, C44 of the model at its own lattice constant (stress–strain)."""
 
     name: str = "elastic constants"
     elastic: ElasticSpec = field(default_factory=ElasticSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(self, model: ModelDoc, bulk: BulkDoc) -> ElasticDoc:
         """Strain the 2-atom cube at ``bulk.lattice_constant_A``; return the model's :class:`ElasticDoc`."""
         check_own_lattice(bulk, "mlip", model.sha256)
-        provenance = _provenance(self, model, bcc_li_conventional(bulk.lattice_constant_A), "elastic", self.elastic)
+        cell = bcc_li_conventional(bulk.lattice_constant_A)
+        provenance = self.provenance("elastic", self.elastic, structure=cell, model_sha256=model.sha256)
 
         def compute() -> ElasticDoc:
             result = elastic_constants_0K(load_model(model), bulk.lattice_constant_A, self.elastic)
             return ElasticDoc(source="mlip", **result, eos_bulk_modulus_GPa=bulk.bulk_modulus_GPa, provenance=provenance)
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jobflow import Maker, job
+from jobflow import job
 from pymatgen.core import Structure
 
-from li_campaign.execution.reuse import calculation_key, reuse_or_compute
+from li_campaign.execution.maker import CalculationMaker
 from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.mlip.calculator import load_model
-from li_campaign.properties.jobs import _provenance
 from li_campaign.properties.md_diffusion import adatom_diffusion_md, arrhenius_fit
 from li_campaign.properties.md_guard import MdInstabilityError
 from li_campaign.properties.step_edges import across_step_barriers
@@ -18,7 +17,6 @@ from li_campaign.schemas.flags import FlaggedResultDoc
 from li_campaign.schemas.kinetics import AdatomArrheniusDoc, AdatomDiffusionDoc, StepEdgeDiffusionDoc
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.properties import BulkDoc, DiffusionDoc
-from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import (
     MdDiffusionSpec,
     MillerIndex,
@@ -41,7 +39,7 @@ def facet_barrier_eV(diffusion: DiffusionDoc | None) -> float | None:
 
 
 @dataclass
-class AdatomDiffusionMDMaker(Maker):
+class AdatomDiffusionMDMaker(CalculationMaker):
     """Adatom self-diffusion coefficient on one facet at one temperature, for one adatom count (NVT MD).
 
     One job per (facet, temperature, adatom count): each run is an independent calculation
@@ -56,8 +54,6 @@ class AdatomDiffusionMDMaker(Maker):
 
     name: str = "adatom diffusion md"
     md: MdDiffusionSpec = field(default_factory=MdDiffusionSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job(data="trajectory")
     def make(
@@ -82,7 +78,7 @@ class AdatomDiffusionMDMaker(Maker):
             "n_adatoms": int(n_adatoms),
             "barrier_eV": barrier,
         }
-        provenance = _provenance(self, model, slab, "adatom_diffusion_md", settings)
+        provenance = self.provenance("adatom_diffusion_md", settings, structure=slab, model_sha256=model.sha256)
 
         def compute() -> AdatomDiffusionDoc | FlaggedResultDoc:
             try:
@@ -98,16 +94,14 @@ class AdatomDiffusionMDMaker(Maker):
                 facet=facet_label(miller), miller_index=tuple(miller), **result, provenance=provenance
             )
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class AdatomArrheniusMaker(Maker):
+class AdatomArrheniusMaker(CalculationMaker):
     """Arrhenius fit of the MD diffusivities of one facet and adatom count, compared with the NEB barrier."""
 
     name: str = "adatom arrhenius"
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(
@@ -140,12 +134,7 @@ class AdatomArrheniusMaker(Maker):
         keys = sorted(run.provenance.calc_key or "" for run in done)
         neb_key = neb.provenance.calc_key if neb is not None else None
         settings = {"runs": keys, "neb": neb_key, "unfinished_runs": len(runs) - len(done)}
-        provenance = Provenance(
-            campaign=self.campaign,
-            spec_hash=self.spec_hash,
-            model_sha256=done[0].provenance.model_sha256,
-            calc_key=calculation_key("adatom_arrhenius", None, done[0].provenance.model_sha256, settings),
-        )
+        provenance = self.provenance("adatom_arrhenius", settings, model_sha256=done[0].provenance.model_sha256)
 
         def compute() -> AdatomArrheniusDoc:
             excluded = [f"{flag.context.get('temperature_K')} K: unstable, {flag.flag_reason}" for flag in flagged]
@@ -182,11 +171,11 @@ class AdatomArrheniusMaker(Maker):
                 provenance=provenance,
             )
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class StepEdgeNebMaker(Maker):
+class StepEdgeNebMaker(CalculationMaker):
     """Descending hop and exchange at one step edge of a stepped slab (CI-NEB), and the Ehrlich–Schwoebel barrier.
 
     The NEB images (``images``) go to the large-data store.
@@ -198,8 +187,6 @@ class StepEdgeNebMaker(Maker):
     neb_convergence: NebConvergenceSpec = field(default_factory=NebConvergenceSpec)
     exchange: bool = True
     fix_bottom_A: float | None = None
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job(data="images")
     def make(
@@ -228,7 +215,7 @@ class StepEdgeNebMaker(Maker):
             "terrace_sites": terrace_sites,
             "terrace_barrier_eV": terrace_barrier_eV,
         }
-        provenance = _provenance(self, model, stepped_slab, "step_edge_neb", settings)
+        provenance = self.provenance("step_edge_neb", settings, structure=stepped_slab, model_sha256=model.sha256)
 
         def compute() -> StepEdgeDiffusionDoc:
             result = across_step_barriers(
@@ -259,4 +246,4 @@ class StepEdgeNebMaker(Maker):
                 provenance=provenance,
             )
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)

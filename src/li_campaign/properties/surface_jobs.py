@@ -9,13 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from jobflow import Maker, job
+from jobflow import job
 
-from li_campaign.execution.reuse import reuse_or_compute
+from li_campaign.execution.maker import CalculationMaker
 from li_campaign.geometry.facets import is_high_index, slab_with_layers
 from li_campaign.geometry.steps import SteppedSlab, stepped_slab
 from li_campaign.mlip.calculator import load_model
-from li_campaign.properties.jobs import _provenance
 from li_campaign.properties.step_energy import step_adsorption, step_formation_energy
 from li_campaign.properties.surface_convergence import converged_surface_energy, layer_schedule
 from li_campaign.schemas.models import ModelDoc
@@ -31,14 +30,12 @@ from li_campaign.schemas.surfaces import (
 
 
 @dataclass
-class ConvergedSurfaceEnergyMaker(Maker):
+class ConvergedSurfaceEnergyMaker(CalculationMaker):
     """Surface energy of one facet converged in slab thickness and vacuum (``doc_type`` ``surface_energy``)."""
 
     name: str = "converged surface energy"
     enumeration: FacetEnumerationSpec = field(default_factory=FacetEnumerationSpec)
     relax: RelaxSpec = field(default_factory=RelaxSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(self, model: ModelDoc, bulk: BulkDoc, miller: MillerIndex) -> ConvergedSurfaceEnergyDoc:
@@ -51,7 +48,9 @@ class ConvergedSurfaceEnergyMaker(Maker):
             "miller": list(miller),
             "bulk_energy_per_atom_eV": bulk.energy_per_atom_eV,
         }
-        provenance = _provenance(self, model, first, "converged_surface_energy", settings)
+        provenance = self.provenance(
+            "converged_surface_energy", settings, structure=first, model_sha256=model.sha256
+        )
 
         def compute() -> ConvergedSurfaceEnergyDoc:
             result = converged_surface_energy(
@@ -66,7 +65,7 @@ class ConvergedSurfaceEnergyMaker(Maker):
                 provenance=provenance,
             )
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 def slab_info(slab: SteppedSlab) -> SteppedSlabInfo:
@@ -100,21 +99,19 @@ def _build(step: StepSpec, a: float, terrace: MillerIndex, n_along: int, kinked:
 
 
 @dataclass
-class StepEnergyMaker(Maker):
+class StepEnergyMaker(CalculationMaker):
     """Formation energy per unit length of the close-packed step on one terrace (one atom along the step per cell)."""
 
     name: str = "step energy"
     step: StepSpec = field(default_factory=StepSpec)
     relax: RelaxSpec = field(default_factory=RelaxSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(self, model: ModelDoc, bulk: BulkDoc, terrace: MillerIndex) -> StepEnergyDoc:
         """Relax the stepped slab and its flat reference; return λ (eV/Å)."""
         slab = _build(self.step, bulk.lattice_constant_A, terrace, 1, False)
         settings = {"step": self.step, "relax": self.relax, "bulk_energy_per_atom_eV": bulk.energy_per_atom_eV}
-        provenance = _provenance(self, model, slab.structure, "step_energy", settings)
+        provenance = self.provenance("step_energy", settings, structure=slab.structure, model_sha256=model.sha256)
 
         def compute() -> StepEnergyDoc:
             result = step_formation_energy(load_model(model), slab, bulk.energy_per_atom_eV, self.relax)
@@ -135,11 +132,11 @@ class StepEnergyMaker(Maker):
                 provenance=provenance,
             )
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)
 
 
 @dataclass
-class StepAdsorptionMaker(Maker):
+class StepAdsorptionMaker(CalculationMaker):
     """Li self-adsorption at the sites of a stepped slab (all sites) or of a kinked slab (its kink sites).
 
     The stepped cell is repeated along the step to at least ``step.min_lateral_A``; the
@@ -149,8 +146,6 @@ class StepAdsorptionMaker(Maker):
     name: str = "step adsorption"
     step: StepSpec = field(default_factory=StepSpec)
     relax: RelaxSpec = field(default_factory=RelaxSpec)
-    campaign: str = ""
-    spec_hash: str = ""
 
     @job
     def make(self, model: ModelDoc, bulk: BulkDoc, terrace: MillerIndex, kinked: bool = False) -> StepAdsorptionDoc:
@@ -169,7 +164,7 @@ class StepAdsorptionMaker(Maker):
             "kinked": kinked,
             "bulk_energy_per_atom_eV": bulk.energy_per_atom_eV,
         }
-        provenance = _provenance(self, model, slab.structure, "step_adsorption", settings)
+        provenance = self.provenance("step_adsorption", settings, structure=slab.structure, model_sha256=model.sha256)
 
         def compute() -> StepAdsorptionDoc:
             result = step_adsorption(load_model(model), slab, bulk.energy_per_atom_eV, self.relax, classes)
@@ -183,4 +178,4 @@ class StepAdsorptionMaker(Maker):
                 provenance=provenance,
             )
 
-        return reuse_or_compute(provenance, compute)
+        return self.reuse_or_compute(provenance, compute)

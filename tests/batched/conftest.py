@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ase.build import bulk
+from ase.constraints import FixAtoms
 
 from li_campaign.batched.loader import torchsim_calc
 from li_campaign.mlip.untrained import untrained_nequip
@@ -39,3 +40,23 @@ def rattled(reps: tuple[int, int, int], seed: int, a: float = 3.44):
     atoms = bulk("Li", "bcc", a=a, cubic=True).repeat(reps)
     atoms.rattle(0.05, seed=seed)
     return atoms
+
+
+def fixed_slab(seed: int):
+    """A 2x2x3 bcc cell with vacuum above, the bottom layer (z < 1 Å) held by FixAtoms."""
+    atoms = rattled((2, 2, 3), seed)
+    atoms.center(vacuum=4.0, axis=2)
+    atoms.set_constraint(FixAtoms(indices=[a.index for a in atoms if a.position[2] < atoms.positions[:, 2].min() + 1.0]))
+    return atoms
+
+
+def vacancy_hop(seed: int):
+    """Start and end of a vacancy hop in a 2x2x2 bcc cell (15 atoms): the neighbour moves into the empty site."""
+    atoms = rattled((2, 2, 2), seed, a=3.44)
+    atoms.positions[0] = [0.0, 0.0, 0.0]
+    atoms.positions[1] = [1.72, 1.72, 1.72]
+    start = atoms.copy()
+    del start[0]
+    end = start.copy()
+    end.positions[0] = [0.0, 0.0, 0.0]
+    return start, end

@@ -15,8 +15,7 @@ from li_campaign.mlip.calculator import load_model
 from li_campaign.properties.neb import converged_neb
 from li_campaign.properties.relax import relax_atoms
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
-from tests.batched.conftest import rattled
-from tests.batched.test_batched import _slab, _vacancy_hop
+from tests.batched.conftest import fixed_slab, rattled, vacancy_hop
 
 NEB = NebSpec(n_images=3, fmax_eV_A=0.05, max_steps=60)
 REFINE = NebConvergenceSpec(enabled=True, tolerance_eV=1e-9, max_images=7)
@@ -24,13 +23,13 @@ DOC = SimpleNamespace(package_sha256="f" * 64)  # what the dispatcher reads of a
 
 
 def _relax(calc, seed: int, optimizer: str):
-    atoms, energy, converged, steps = relax_atoms(_slab(seed), calc, RelaxSpec(optimizer=optimizer, fmax_eV_A=0.01, max_steps=150))
+    atoms, energy, converged, steps = relax_atoms(fixed_slab(seed), calc, RelaxSpec(optimizer=optimizer, fmax_eV_A=0.01, max_steps=150))
     return atoms.positions.copy(), energy, converged, steps
 
 
 def _neb(calc):
     """A vacancy hop (test_batched's), endpoints relaxed, then a CI-NEB refined 3 -> 7 images."""
-    start, end = _vacancy_hop(0)
+    start, end = vacancy_hop(0)
     relax = RelaxSpec(optimizer="FIRE", fmax_eV_A=0.02, max_steps=100)
     start, _, _, _ = relax_atoms(start, calc, relax)
     end, _, _, _ = relax_atoms(end, calc, relax)

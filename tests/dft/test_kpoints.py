@@ -1,9 +1,11 @@
-"""k-meshes commensurate between a slab and its in-plane supercells (known answers, folding of the k-point sets)."""
+"""k-meshes commensurate between a slab and its in-plane supercells (known answers, folding of ASE's Γ-centred k-point sets)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from ase.calculators.calculator import kpts2sizeandoffsets
+from ase.dft.kpoints import monkhorst_pack
 from jobflow import JobStore
 from maggma.stores import MemoryStore
 
@@ -11,7 +13,6 @@ from li_campaign.dft.jobs import ase_engine_settings
 from li_campaign.dft.kpoints import (
     commensurate_kmesh,
     engine_kspacing,
-    gamma_centred_kpoints,
     kmesh_from_spacing,
     supercell_kmesh,
 )
@@ -26,11 +27,30 @@ def _reciprocal(cell: np.ndarray) -> np.ndarray:
     return 2 * np.pi * np.linalg.inv(cell).T  # rows b_i
 
 
+def gamma_centred_kpoints(mesh: list[int]) -> np.ndarray:
+    """ASE's Γ-centred Monkhorst–Pack k-points of ``mesh`` (what GPAW gets from ``kpts={"size": mesh, "gamma": True}``),
+    fractional, each component wrapped into [-0.5, 0.5)."""
+    size, offsets = kpts2sizeandoffsets(size=mesh, gamma=True)
+    points = monkhorst_pack(size) + offsets
+    return points - np.floor(points + 0.5)
+
+
 def _fold(kpoints_cart: np.ndarray, cell: np.ndarray) -> set[tuple[float, ...]]:
     """Cartesian k-points folded into the first cell of ``cell``'s reciprocal lattice (fractional, rounded)."""
     frac = kpoints_cart @ np.linalg.inv(_reciprocal(cell))
     frac = frac - np.floor(frac + 1e-9)
     return {tuple(np.round(f, 8) % 1.0) for f in frac}
+
+
+def test_spacing_rule_keeps_a_count_that_is_an_integer_up_to_round_off():
+    """2π|b|/kspacing = 11.000000000000002 here: the rule gives 11, ASE's kptdensity2monkhorstpack 12 (why it stays)."""
+    from ase import Atoms
+    from ase.calculators.calculator import kptdensity2monkhorstpack
+
+    cell, kspacing = np.eye(3) * 9.03, 2 * np.pi / (11 * 9.03)
+    assert kmesh_from_spacing(cell, kspacing) == [11, 11, 11]
+    assert kptdensity2monkhorstpack(Atoms(cell=cell, pbc=True), 1 / kspacing, even=False).tolist() == [12, 12, 12]
+    assert kmesh_from_spacing(cell, kspacing, (True, True, False)) == [11, 11, 1]
 
 
 def test_supercell_mesh_is_the_slab_mesh_divided_by_the_repeats():
@@ -87,7 +107,7 @@ def test_incommensurate_requests_are_refused():
         supercell_kmesh([4, 4, 1], (0, 2))
 
 
-def test_gamma_centred_mesh_holds_gamma_and_every_point_once():
+def test_ase_gamma_centred_mesh_holds_gamma_and_every_point_once():
     points = gamma_centred_kpoints([4, 3, 1])
     assert points.shape == (12, 3)
     assert np.all(points >= -0.5) and np.all(points < 0.5)

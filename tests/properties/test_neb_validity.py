@@ -16,11 +16,10 @@ import pytest
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
+from benchmarks import batched_extras
 from li_campaign.properties import neb as serial_neb
-from li_campaign.properties import neb_batched as batched_neb
 from li_campaign.properties.diffusion import EndpointMovedError, check_endpoints, neb_path
 from li_campaign.properties.neb import band_invalid_reason, converged_neb, interpolated_band, relax_band, relax_bands
-from li_campaign.properties.neb_batched import converged_nebs
 from li_campaign.schemas.properties import Hop
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
 
@@ -245,10 +244,11 @@ def test_batched_bands_run_the_same_phases_and_steps(monkeypatch):
 
 
 def test_batched_outcome_carries_the_same_validity(monkeypatch):
-    monkeypatch.setattr(batched_neb, "evaluate", lambda structures, model, max_atoms: _evaluator(0.05)(structures))
+    """The benchmarks' batched NEB driver (benchmarks/batched_extras.py) reports validity as the serial one does."""
+    monkeypatch.setattr(batched_extras, "evaluate", lambda structures, model, max_atoms: _evaluator(0.05)(structures))
     pairs = [(_atom(0.0), _atom(A)), (_atom(0.0), _atom(0.4 * A))]
     spec = NebSpec(n_images=3)
-    batched = converged_nebs(pairs, model=None, neb=spec)
+    batched = batched_extras.converged_nebs(pairs, model=None, neb=spec)
     serial = [converged_neb(start, end, Valley(0.05), spec) for start, end in pairs]
     assert [b.invalid_reason for b in batched] == [s.invalid_reason for s in serial]
     assert batched[0].valid and batched[0].barrier_forward_eV == pytest.approx(0.05, abs=0.002)

@@ -2,10 +2,12 @@
 
 Many small relaxations, NEB images and MD runs evaluated together in one model call per step:
 ``loader`` (choose the model form that works on this worker and record it), ``neighbors``
-(neighbour lists built for the whole batch on the model's device), ``batching`` (batch sizes
-from GPU memory), ``relax``, ``md`` (the calculations), ``constraints`` (fixed atoms)
-and ``executor`` (batched on GPU workers, one by one through ASE on CPU workers). Batched NEBs are
-:mod:`li_campaign.properties.neb_batched`: this package sits below the property algorithms.
+(neighbour lists built for the whole batch on the model's device), ``state`` and ``batching``
+(structures into one torch-sim state, batch sizes from GPU memory, the batched model call),
+``dispatch`` (the ASE calculations of a fan-out pack, their model calls evaluated together)
+and ``executor`` (batched on GPU workers, one by one through ASE on CPU workers). The
+torch-native relaxation and NEB drivers that the benchmarks compare against are
+``benchmarks/batched_extras.py``, outside the package.
 
 Examples
 --------

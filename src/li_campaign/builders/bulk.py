@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from maggma.core import Builder, Store
-from maggma.utils import to_dt
+from maggma.utils import to_dt, to_isoformat_ceil_ms
 
 from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
 from li_campaign.builders.flagged import report_flagged
-from li_campaign.builders.summary import LAST_UPDATED, _ceil_ms, _newest, _newest_time, _stale, _strip_ids
+from li_campaign.builders.summary import LAST_UPDATED, _newest, _newest_time, _stale, _strip_ids
 from li_campaign.schemas.properties import ElasticDoc, FiniteTemperatureDoc, PhononDoc, VacancyDoc
 
 _BUILT = {"state": "successful"}
@@ -203,7 +203,7 @@ class BulkPropertiesBuilder(Builder):
                 "bulk": _get(bulk, "uuid"), "vacancy": _get(vacancy, "uuid"), "phonons": _get(phonons, "uuid"),
                 "elastic": _get(elastic, "uuid"), "finite_temperature": {t: doc["uuid"] for t, doc in per_t.items()},
             },
-            LAST_UPDATED: _ceil_ms(_newest_time(everything)),
+            LAST_UPDATED: to_dt(to_isoformat_ceil_ms(_newest_time(everything))),
         }
 
     def update_targets(self, items: list[dict]) -> None:

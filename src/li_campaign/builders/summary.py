@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from maggma.core import Builder, Store
-from maggma.utils import to_dt
+from maggma.utils import to_dt, to_isoformat_ceil_ms
 
 from li_campaign.schemas.registry import BEP_FIT_FIELDS, EFFECTIVE_BARRIER_FIELDS, VALIDATION_COUNTS
 
 LAST_UPDATED = "last_updated"
 _VALIDATION_SUMMARY = ("passed", *VALIDATION_COUNTS)
 _BUILT = {"state": "successful", "model_sha256": {"$ne": None}}
-
-
-def _ceil_ms(value: datetime) -> datetime:
-    """Round up to a whole millisecond, the precision of BSON datetimes (exact values are kept)."""
-    extra = value.microsecond % 1000
-    return value + timedelta(microseconds=1000 - extra) if extra else value
 
 
 def _newest(docs: list[dict]) -> dict | None:
@@ -67,7 +61,8 @@ class FacetSummaryBuilder(Builder):
     target's member list of one source, so a re-computed or updated member would be missed.
     Instead :meth:`get_items` compares, per group, the newest ``last_updated`` of every source
     document with the target's ``last_updated``, which :meth:`process_item` sets to that newest
-    time rounded up to the millisecond (BSON datetimes keep milliseconds). A second build with
+    time rounded up to the next millisecond (maggma's ``to_isoformat_ceil_ms``, as the derived
+    collections do; BSON datetimes keep milliseconds). A second build with
     no new results therefore yields no items. When several documents of one source exist for
     the same model and facet (a re-run), the newest is used.
 
@@ -186,7 +181,7 @@ class FacetSummaryBuilder(Builder):
                 for name, doc in zip(names, (surface, adsorption, diffusion, bulk))
                 if doc is not None
             },
-            LAST_UPDATED: _ceil_ms(newest),
+            LAST_UPDATED: to_dt(to_isoformat_ceil_ms(newest)),
         }
 
     def update_targets(self, items: list[dict]) -> None:
@@ -487,7 +482,9 @@ class BepRegressionBuilder(_PerModelFacetBuilder):
             "min_effective_barrier_eV": MIN_BEP_BARRIER_EV,
             "high_index": {**_fit_points(high), "excluded": [e for e in excluded if e["high_index"]]},
             **validation_verdict(item.get("validation")),
-            LAST_UPDATED: _ceil_ms(_newest_time([*docs, *([item["validation"]] if item.get("validation") else [])])),
+            LAST_UPDATED: to_dt(
+                to_isoformat_ceil_ms(_newest_time([*docs, *([item["validation"]] if item.get("validation") else [])]))
+            ),
         }
 
 
@@ -549,7 +546,7 @@ class WulffShapeBuilder(_PerModelFacetBuilder):
             "facets": [doc["facet"] for doc in docs],
             "miller_indices": [list(doc["miller_index"]) for doc in docs],
             "surface_energies_J_m2": [doc["surface_energy_J_m2"] for doc in docs],
-            LAST_UPDATED: _ceil_ms(_newest_time(item["facets"])),
+            LAST_UPDATED: to_dt(to_isoformat_ceil_ms(_newest_time(item["facets"]))),
         }
         lattice_constant = next((doc["lattice_constant_A"] for doc in docs if doc.get("lattice_constant_A")), None)
         if not docs or lattice_constant is None:

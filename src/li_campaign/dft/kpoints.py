@@ -7,8 +7,9 @@ sets and E(slab + adatom) − E(slab) carries k-point noise. :func:`commensurate
 this: the in-plane mesh of the slab (the facet's primitive surface cell) is rounded up to a
 multiple of the adatom supercell's repeats, and a supercell gets exactly the slab's mesh
 divided by its repeats (:func:`supercell_kmesh`). With Γ-centred meshes the two k-point sets
-are then equivalent: every k-point of the slab folds onto one of the supercell's
-(:func:`gamma_centred_kpoints`), so E(n_x × n_y slab) = n_x n_y E(slab) holds to SCF accuracy.
+are then equivalent: every k-point of the slab folds onto one of the supercell's (checked in
+``tests/dft/test_kpoints.py`` with ASE's Γ-centred Monkhorst–Pack points, which GPAW gets from
+``kpts={"size": mesh, "gamma": True}``), so E(n_x × n_y slab) = n_x n_y E(slab) holds to SCF accuracy.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
 
 def kmesh_from_spacing(cell: np.ndarray, kspacing: float, periodic: tuple[bool, bool, bool] = (True,) * 3) -> list[int]:
     """Return n_i = ceil(2π |b_i| / kspacing) per reciprocal vector (1 along non-periodic axes).
+
+    Written by hand, not ASE's ``kptdensity2monkhorstpack(atoms, 1 / kspacing, even=False)``: that
+    is the same rule without a tolerance, so where 2π|b_i|/kspacing is an integer up to float
+    round-off (e.g. 11.000000000000002 for a 9.03 Å cubic cell at kspacing 2π/(11 · 9.03)) ASE
+    takes one k-point more. On such boundary cells (cubic 3.0–10.8 Å, kspacing 2π/(L·N)) 838 of 4392
+    meshes differ; on 20 000 random cells and spacings none do. Changing the mesh would change
+    the DFT labels and settings (reuse keys) of stored campaigns. ``even=True`` (ASE's default)
+    rounds up to even counts, which VASP's KSPACING rule does not.
 
     Parameters
     ----------
@@ -112,13 +121,6 @@ def commensurate_kmesh(
     kx, ky, kz = kmesh_from_spacing(reference, kspacing, (True, True, False))
     base = [mx * math.ceil(kx / mx), my * math.ceil(ky / my), kz]
     return supercell_kmesh(base, (nx, ny))
-
-
-def gamma_centred_kpoints(mesh: Sequence[int]) -> np.ndarray:
-    """Return the fractional k-points of a Γ-centred mesh, each component in [-0.5, 0.5), shape (Π mesh, 3)."""
-    axes = [np.arange(n) / n for n in mesh]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-    return grid - np.floor(grid + 0.5)
 
 
 def engine_kspacing(dft: DftSpec) -> float | None:

@@ -21,8 +21,9 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Structure
 from pymatgen.core.surface import SlabGenerator
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from li_campaign.core.errors import InputError
 from li_campaign.core.lithium import bcc_li_conventional
@@ -61,31 +62,16 @@ def termination_shifts(a: float, hkl: MillerIndex) -> list[float]:
     return [float(slab.shift) for slab in generator.get_slabs()]
 
 
-def set_vacuum(slab: Structure, vacuum_A: float) -> Structure:
-    """Return a copy of a slab (c along z) with c = thickness + ``vacuum_A`` and the atoms centred along z.
-
-    Written by hand: pymatgen's vacuum comes in multiples of the oriented-cell height.
-    """
-    if not vacuum_A > 0:
-        raise InputError(f"vacuum {vacuum_A} Å: must be positive")
-    z = slab.cart_coords[:, 2]
-    thickness = float(z.max() - z.min())
-    matrix = slab.lattice.matrix.copy()
-    matrix[2] = [0.0, 0.0, thickness + vacuum_A]
-    coords = slab.cart_coords.copy()
-    coords[:, 2] += 0.5 * vacuum_A - z.min()
-    return Structure(Lattice(matrix), slab.species, coords, coords_are_cartesian=True)
-
-
 def slab_with_layers(a: float, hkl: MillerIndex, n_layers: int, vacuum_A: float) -> Structure:
     """Return a symmetric bcc Li slab of exactly ``n_layers`` atomic planes and ``vacuum_A`` of vacuum.
 
     A slab at least ``n_layers`` planes thick is cut by
     :func:`~li_campaign.geometry.slabs.make_symmetric_slab` (laterally primitive: one atom
-    per plane), the planes above the lowest ``n_layers`` are removed and the vacuum is set
-    (:func:`set_vacuum`). Written by hand because pymatgen's thickness comes in steps of
-    several planes for most facets; removing whole planes of a Bravais lattice keeps the slab
-    inversion-symmetric.
+    per plane), the planes above the lowest ``n_layers`` are removed and the vacuum is set by
+    ASE's ``Atoms.center(vacuum_A / 2, axis=2)`` (c along z becomes thickness + ``vacuum_A``, the
+    atoms centred). Written by hand because pymatgen's thickness comes in steps of several planes
+    for most facets (and its vacuum in multiples of the oriented-cell height); removing whole
+    planes of a Bravais lattice keeps the slab inversion-symmetric.
 
     Parameters
     ----------
@@ -105,6 +91,8 @@ def slab_with_layers(a: float, hkl: MillerIndex, n_layers: int, vacuum_A: float)
     """
     if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 2:
         raise InputError(f"n_layers = {n_layers!r}: a slab needs at least 2 atomic planes")
+    if not vacuum_A > 0:
+        raise InputError(f"vacuum {vacuum_A} Å: must be positive")
     spacing = interplanar_spacing(a, hkl)
     slab = make_symmetric_slab(a, hkl, (n_layers + 1) * spacing, max(vacuum_A, 5.0))
     z = slab.cart_coords[:, 2]
@@ -113,7 +101,9 @@ def slab_with_layers(a: float, hkl: MillerIndex, n_layers: int, vacuum_A: float)
         raise RuntimeError(f"facet {hkl}: pymatgen gave {len(levels)} planes, {n_layers} were asked for")
     keep = np.flatnonzero(z - z.min() < (n_layers - 0.5) * spacing)
     trimmed = Structure(slab.lattice, [slab.species[i] for i in keep], slab.cart_coords[keep], coords_are_cartesian=True)
-    out = set_vacuum(trimmed, vacuum_A)
+    atoms = AseAtomsAdaptor.get_atoms(trimmed)
+    atoms.center(vacuum=0.5 * vacuum_A, axis=2)  # c is along z (make_symmetric_slab)
+    out = AseAtomsAdaptor.get_structure(atoms)
     counts = np.bincount(np.round((out.cart_coords[:, 2] - out.cart_coords[:, 2].min()) / spacing).astype(int))
     if len(counts) != n_layers or counts.min() != counts.max():
         raise RuntimeError(f"facet {hkl}: the trimmed slab is not {n_layers} whole planes: atoms per plane {counts.tolist()}")

@@ -2,7 +2,8 @@
 
 Stages (one package each): ``structures`` (training structures), ``dft`` (labels),
 ``mlip`` (NequIP fit and deployment), ``properties`` (fan-out calculations with the
-deployed model), ``flows`` (jobflow flows that connect them), ``builders`` (maggma
+deployed model), ``validation`` (teacher spot checks), ``active`` (active learning),
+``flows`` (jobflow flows that connect them), ``builders`` (maggma
 builders), ``report``, ``db`` (stores and the FireWorks LaunchPad) and ``cli``. Below them:
 ``geometry`` (slabs, facets, steps), ``execution`` (result reuse, job packing, worker
 routing), ``batched`` (torch-sim batched evaluation), ``schemas`` and ``core``.

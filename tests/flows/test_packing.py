@@ -241,3 +241,17 @@ def test_a_batched_pack_records_its_executor_and_passes_a_system_exit_on(monkeyp
     with pytest.raises(SystemExit) as info:  # e.g. the runner's SIGTERM: not recorded as a member failure
         run_pack([member("a", lambda: 1), member("c", lambda: sys.exit(3))], batched=True)
     assert info.value.code == 3  # the member's own exit, passed on unchanged
+
+
+def test_a_pack_stored_under_the_old_module_path_still_decodes_and_runs():
+    """Packs submitted before run_pack moved to execution.packing name li_campaign.flows.packing.run_pack."""
+    from jobflow import Job
+
+    (pack,), _ = pack_jobs(label_jobs(2), 2, "labels")
+    data = pack.as_dict()
+    assert data["function"]["@module"] == "li_campaign.execution.packing"
+    data["function"]["@module"] = "li_campaign.flows.packing"
+    old = Job.from_dict(data)
+    assert old.function is run_pack
+    store, responses = _run([old])
+    assert responses[old.uuid][1].output is not None

@@ -5,7 +5,7 @@ jobflow writes one document per job run into the JobStore's docs store (``output
     {"uuid", "index", "name", "output": {"doc_type": ..., ...}, "completed_at": ISO string, ...}
 
 :class:`JobOutputMapBuilder` turns each output of one ``doc_type`` into one flat document
-of a derived collection. Two things differ from a stock ``MapBuilder``:
+of a derived collection. Three things differ from a stock ``MapBuilder``:
 
 * The target's ``last_updated`` is rounded *up* to the next millisecond. ``completed_at``
   has microseconds while BSON datetimes (montydb and MongoDB) keep milliseconds, so

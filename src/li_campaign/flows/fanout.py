@@ -1,6 +1,6 @@
 """The facet-resolved fan-out with a deployed model, as a jobflow Flow built from the campaign spec.
 
-Three packed stages (:func:`~li_campaign.execution.packing.pack_jobs`), each a list of
+Four packed stages (:func:`~li_campaign.execution.packing.pack_jobs`), each a list of
 independent calculations; on GPU workers each pack's model calls run batched
 (:mod:`li_campaign.batched.dispatch`), on CPU workers one by one:
 

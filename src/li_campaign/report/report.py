@@ -1,7 +1,8 @@
 """The campaign report: numbers from the derived collections, a Markdown summary and figures.
 
 Only the collections written by the builders (:data:`~li_campaign.schemas.registry.RESULT_TYPES`)
-are read, never the JobStore: run ``li-campaign build`` first. The fields copied from a
+are read for the results (run ``li-campaign build`` first); the JobStore only for the count of
+calculations by type. The fields copied from a
 collection's documents are its registered :attr:`~li_campaign.schemas.registry.ResultType.report_fields`.
 """
 

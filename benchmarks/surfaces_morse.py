@@ -18,7 +18,7 @@ import time
 
 from ase.calculators.morse import MorsePotential
 
-from li_campaign.geometry.facets import distinct_facets
+from li_campaign.core.miller import distinct_facets
 from li_campaign.geometry.steps import stepped_slab
 from li_campaign.properties.bulk import fit_bulk_eos
 from li_campaign.properties.step_energy import step_adsorption, step_formation_energy

@@ -22,7 +22,8 @@ from scipy.stats import linregress
 from scipy.stats import t as t_dist
 
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.geometry.facets import distinct_facets, slab_with_layers
+from li_campaign.core.miller import distinct_facets
+from li_campaign.geometry.facets import slab_with_layers
 from li_campaign.geometry.slabs import lateral_repeats, make_symmetric_slab
 from li_campaign.geometry.steps import stepped_slab
 from li_campaign.properties.relax import structure_to_atoms

@@ -11,9 +11,9 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 
 from li_campaign.core.errors import InputError
+from li_campaign.core.miller import distinct_facets
 from li_campaign.geometry.facets import (
     canonical_miller,
-    distinct_facets,
     interplanar_spacing,
     is_high_index,
     slab_with_layers,

@@ -10,7 +10,7 @@ import pytest
 from li_campaign.core.errors import InputError
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.geometry.facets import distinct_facets
+from li_campaign.core.miller import distinct_facets
 from li_campaign.schemas.spec import spec_from_dict
 from li_campaign.structures.training_set import generate_training_structures, md_origin
 

@@ -11,32 +11,7 @@ from typing import TYPE_CHECKING
 
 from maggma.utils import grouper
 
-from li_campaign.builders.active import ActiveLearningBuilder
 from li_campaign.builders.base import job_outputs_store
-from li_campaign.builders.bulk import (
-    BulkPropertiesBuilder,
-    ElasticBuilder,
-    FiniteTemperatureBuilder,
-    PhononBuilder,
-    VacancyBuilder,
-)
-from li_campaign.builders.properties import (
-    AdsorptionEnergyBuilder,
-    BulkBuilder,
-    DiffusionBarrierBuilder,
-    ModelRegistryBuilder,
-    SurfaceEnergyBuilder,
-    TrainingFrameBuilder,
-)
-from li_campaign.builders.summary import BepRegressionBuilder, FacetSummaryBuilder, WulffShapeBuilder
-from li_campaign.builders.surfaces import (
-    AdatomArrheniusBuilder,
-    AdatomDiffusionBuilder,
-    StepAdsorptionBuilder,
-    StepEdgeBarrierBuilder,
-    StepEnergyBuilder,
-)
-from li_campaign.builders.validation import ValidationBuilder
 from li_campaign.schemas.registry import RESULT_TYPES
 
 if TYPE_CHECKING:
@@ -102,19 +77,4 @@ def run_builders(campaign: Campaign) -> dict[str, int]:
     return {builder.targets[0].collection_name: run_builder(builder) for builder in all_builders(campaign)}
 
 
-__all__ = [
-    "ActiveLearningBuilder",
-    "AdsorptionEnergyBuilder",
-    "BepRegressionBuilder",
-    "BulkBuilder",
-    "DiffusionBarrierBuilder",
-    "FacetSummaryBuilder",
-    "ModelRegistryBuilder",
-    "SurfaceEnergyBuilder",
-    "TrainingFrameBuilder",
-    "ValidationBuilder",
-    "all_builders",
-    "job_outputs_store",
-    "run_builder",
-    "run_builders",
-]
+__all__ = ["all_builders", "job_outputs_store", "run_builder", "run_builders"]

@@ -1,7 +1,7 @@
 """Every symmetrically distinct bcc Li facet up to a maximum Miller index, and slabs of a given thickness.
 
 The facets come from pymatgen's ``get_symmetrically_distinct_miller_indices`` on the
-conventional cubic cell (:func:`li_campaign.core.miller.distinct_facets`, importable from here too)
+conventional cubic cell (:func:`li_campaign.core.miller.distinct_facets`)
 and the slabs from :func:`li_campaign.geometry.slabs.make_symmetric_slab` (pymatgen
 ``SlabGenerator``). Written here: the bcc interplanar spacing, and the trimming of a slab to an exact number of atomic planes at an exact vacuum.
 
@@ -27,7 +27,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from li_campaign.core.errors import InputError
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.core.miller import MAX_SUPPORTED_INDEX, canonical_miller, check_miller, distinct_facets  # noqa: F401
+from li_campaign.core.miller import canonical_miller, check_miller
 from li_campaign.geometry.slabs import make_symmetric_slab
 
 if TYPE_CHECKING:

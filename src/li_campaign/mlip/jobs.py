@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
-from jobflow import JobConfig, job
+from jobflow import CURRENT_JOB, JobConfig, job
 
 from li_campaign.core.errors import InputError, MissingDataError
 from li_campaign.core.hashing import file_sha256
@@ -156,8 +156,6 @@ class FitNequipMaker(CalculationMaker):
     @job(config=JobConfig(expose_store=True))
     def make(self, training_set: TrainingSetDoc) -> ModelDoc:
         """Train, package, (compile,) verify and register; returns the :class:`ModelDoc`."""
-        from jobflow import CURRENT_JOB
-
         frames = read_frames(CURRENT_JOB.store, training_set.frame_ids)
         # the fit is identified by what it learns from (structure hash + DFT settings of every
         # frame) and how, not by the frames' names, which carry the campaign's name

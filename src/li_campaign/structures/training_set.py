@@ -14,8 +14,8 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 from li_campaign.core.lithium import bcc_li_conventional, check_lithium_structure
+from li_campaign.core.miller import distinct_facets
 from li_campaign.dft.kpoints import commensurate_kmesh
-from li_campaign.geometry.facets import distinct_facets
 from li_campaign.geometry.slabs import (
     adatom_start_position,
     add_adatom,

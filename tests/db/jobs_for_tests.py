@@ -29,6 +29,12 @@ def fan(n: int) -> Response:
 
 
 @job
+def threads(*after) -> str:
+    """The OMP_NUM_THREADS its worker was started with (``after``: outputs to wait for)."""
+    return os.environ.get("OMP_NUM_THREADS", "unset")
+
+
+@job
 def fail(message: str) -> None:
     """Raise, like a job whose calculation failed."""
     raise RuntimeError(message)

@@ -54,7 +54,7 @@ def test_pinned_workers_take_each_job_once_see_one_gpu_each_and_match_one_worker
         assert env["gpus"] in {"0", "1", "2"} and env["batch_job"] is None
         assert launch["fworker"]["name"] == local_worker_name()
         with open(f"{launch['launch_dir']}/worker.log") as log:
-            assert f"CUDA_VISIBLE_DEVICES={env['gpus']}\n" in log.readline()
+            assert f"CUDA_VISIBLE_DEVICES={env['gpus']}, " in log.readline()
     pinned_frames, probes = _results(campaign)
     assert sorted(p["i"] for p in probes) == [0, 1, 2]
     assert {p["cuda_visible_devices"] for p in probes} <= {"0", "1", "2"}  # one GPU each, never "0,1,2"

@@ -14,7 +14,7 @@ from li_campaign.db.launchpad import open_launchpad
 from li_campaign.db.runner import run_workers
 from li_campaign.db.status import campaign_status
 from li_campaign.db.submit import submit_flow
-from tests.db.jobs_for_tests import add, die, fail, fan
+from tests.db.jobs_for_tests import add, die, fail, fan, threads
 
 
 def _outputs(campaign):
@@ -35,6 +35,22 @@ def test_dynamic_flow_runs_with_two_workers(campaign):
     # every firework ran exactly once
     with open_launchpad(campaign, write=False) as lp:
         assert lp.launches.count_documents({}) == 8
+
+
+def test_a_launch_that_runs_alone_gets_every_core(campaign):
+    """Two ready jobs run one thread each; a job that can only start once they end (and nothing else
+    runs or is ready, like the fit after the labels) gets both workers' cores."""
+    a, b = threads(), threads()
+    lone = threads(a.output, b.output)
+    submit_flow(campaign, Flow([a, b, lone]), "hash-threads")
+    summary = run_workers(campaign, n_workers=2, progress=False, poll_s=0.05)
+    assert summary.fizzled == []
+    store = _outputs(campaign)
+    assert sorted([store.get_output(a.uuid), store.get_output(b.uuid)]) == ["1", "1"]
+    assert store.get_output(lone.uuid) == "2"
+    logs = sorted(p.read_text() for p in (campaign.root / "launches").glob("*/worker.log"))
+    assert sum("OMP_NUM_THREADS=2" in log for log in logs) == 1
+    assert sum("OMP_NUM_THREADS=1" in log for log in logs) == 2
 
 
 def test_state_survives_in_a_new_process(campaign):

@@ -38,6 +38,12 @@ def test_bulk_stage_uses_the_model_eos_and_the_teacher_uses_its_own():
     assert jobs["dft bulk eos"].maker.dft.gpaw.kspacing_inv_A == 0.25  # the labels' own
 
 
+def test_the_teacher_elastic_constants_can_be_switched_off():
+    names = {job.name for job, _ in CampaignMaker(spec=_spec(bulk={"dft_elastic": False})).make().iterflow()}
+    assert "dft elastic constants" not in names
+    assert {"elastic constants", "dft bulk eos", "phonons"} <= names  # the model's Cij and the teacher's EOS stay
+
+
 def test_bulk_stage_can_be_switched_off():
     names = {job.name for job, _ in CampaignMaker(spec=_spec(bulk={"enabled": False})).make().iterflow()}
     assert "phonons" not in names and "dft elastic constants" not in names

@@ -35,7 +35,7 @@ from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import spec_from_dict
 from li_campaign.schemas.validation import ValidationDoc
 from li_campaign.validation import jobs as validation_jobs
-from li_campaign.validation.plan import plan_spot_checks
+from li_campaign.validation.plan import band_indices, plan_spot_checks
 from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, Morse
 
 pytestmark = pytest.mark.filterwarnings("ignore:cd is deprecated")
@@ -319,25 +319,44 @@ def test_active_learning_explores_the_fanout_and_stops_when_its_committee_passes
 
 
 def test_a_short_band_check_keeps_the_models_saddle_and_a_shared_geometry_is_labelled_once(fanout):
-    """max_band_images 3: start, the model's highest image, end; the band's start is the site's own cell."""
+    """max_band_images 3 on a hop between equivalent sites: start and the model's highest image (the end
+    is the start by symmetry and is not labelled); the band's start is the site's own cell."""
     spec = SPEC.validation.model_copy(update={"max_band_images": 3})
     plan = plan_spot_checks(spec, fanout["bulk"], *(fanout["docs"][k] for k in ("surface", "adsorption", "diffusion")))
     (barrier,) = [c for c in plan.checks if c.quantity == "barrier"]
     (hop,) = [h for h in fanout["docs"]["diffusion"]["100"].hops if h.valid]
     assert len(hop.images) > 3 and len(hop.image_energies_eV) == len(hop.images)
+    assert hop.start == hop.end  # hollow to hollow: the end's energy is the start's
+    assert hop.image_energies_eV[-1] == pytest.approx(hop.image_energies_eV[0], abs=1e-3)
     peak = int(np.argmax(hop.image_energies_eV))
     requests = {r.name: r.structure for r in plan.requests}
     band = [requests[name] for name in barrier.frames]
-    assert len(band) == 3 and 0 < peak < len(hop.images) - 1
-    for structure, index in zip(band, (0, peak, len(hop.images) - 1)):
+    assert len(band) == 2 and 0 < peak < len(hop.images) - 1
+    assert "the end is the start by symmetry" in barrier.geometry
+    for structure, index in zip(band, (0, peak)):
         np.testing.assert_allclose(structure.cart_coords, hop.images[index].cart_coords, atol=1e-9)
     # the model's energies on the kept images give its reported barrier exactly (the saddle is kept)
-    energies = [hop.image_energies_eV[i] for i in (0, peak, len(hop.images) - 1)]
+    energies = [hop.image_energies_eV[i] for i in (0, peak)]
     assert max(energies) - energies[0] == pytest.approx(hop.barrier_forward_eV, abs=1e-9)
     # the hollow's adsorption check and the band start on the same relaxed endpoint: one frame, one label
     (ads,) = [c for c in plan.checks if c.quantity == "adsorption_energy" and c.item == hop.start]
     assert barrier.frames[0] == ads.frames[0]
     assert len(plan.requests) == len({name for c in plan.checks for name in c.frames} | {"bulk"})
+
+
+@pytest.mark.parametrize(
+    ("n_images", "most", "peak", "symmetric", "expected"),
+    [
+        (7, 3, 3, False, [0, 3, 6]),  # start, saddle, end
+        (7, 3, 2, False, [0, 2, 6]),  # the model's saddle replaces the evenly spaced middle
+        (7, 3, 3, True, [0, 3]),  # equivalent sites: the end is the start by symmetry
+        (7, 9, 4, True, [0, 1, 2, 3, 4, 5]),  # short band, all but the symmetric end
+        (7, 9, 4, False, [0, 1, 2, 3, 4, 5, 6]),
+        (7, 3, 6, True, [0, 3, 6]),  # the highest image is the end (an uphill band): kept
+    ],
+)
+def test_band_indices(n_images, most, peak, symmetric, expected):
+    assert band_indices(n_images, most, peak, symmetric=symmetric) == expected
 
 
 def test_relaxed_adsorption_checks_relax_both_cells_with_teacher_and_model(fanout):

@@ -9,6 +9,11 @@ lock it reserves fireworks and writes their launch folders; the workers
 the lock again it recovers each finished launch, which also applies jobflow's dynamic
 additions and detours.
 
+On CPUs with several workers each worker runs single-threaded (``OMP_NUM_THREADS=1``), except a
+launch that starts while no other launch runs and nothing else is ready: no other work can become
+ready before it ends, so it gets every worker's core (:func:`lone_launch_threads`; the NequIP fit
+between the labels and the fan-out is such a launch) and holds all the slots until it ends.
+
 On a GPU node (``gpus=``, ``li-campaign run --gpus auto``) each worker is pinned to its own
 GPU with ``CUDA_VISIBLE_DEVICES`` (:mod:`li_campaign.db.gpus`); a firework that asks for
 several GPUs (``spec._n_gpus``, :func:`li_campaign.execution.resources.use_gpus`) gets that many.
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
 
 _ACTIVE = ("RESERVED", "RUNNING")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # BLAS, OpenMP and torch threads
 LOCAL_WORKER = "li-campaign-local"  # the worker name of runners before it carried the host
 STALE_REASON = "the `li-campaign run` that started this job is no longer running"
 
@@ -84,6 +90,7 @@ class _Launch:
     name: str
     launch_dir: Path
     gpus: list[str] = field(default_factory=list)  # pinned GPUs (empty: not pinned)
+    threads: int = 1  # worker slots (CPU cores) this launch holds
     process: subprocess.Popen | None = None  # set when the worker is started, outside the lock
 
 
@@ -182,7 +189,8 @@ def run_workers(
     campaign
         The campaign to run.
     n_workers
-        Parallel worker processes (each single-threaded when more than one). Ignored when
+        Parallel worker processes, each single-threaded when more than one, except a launch
+        that runs alone, which gets them all (:func:`lone_launch_threads`). Ignored when
         ``gpus`` selects GPUs: then there is one worker per GPU.
     max_launches
         Stop starting new launches after this many (``None``: no limit).
@@ -206,11 +214,12 @@ def run_workers(
     n_slots = len(pool) if pool else n_workers
     identity = {"host": this_host(), "batch_job": batch_job_id()}
     env = dict(os.environ, LI_CAMPAIGN_DIR=str(campaign.root))
+    threaded = not pool and n_workers > 1  # CPU workers share the cores one each
     if pool:
         threads = str(max(1, len(os.sched_getaffinity(0)) // n_slots))
         env.update({**WORKER_DEVICE_ORDER, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
     elif n_workers > 1:
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     if pool == []:
         env["CUDA_VISIBLE_DEVICES"] = ""  # `--gpus 0`, or none visible: CPU workers
     free_gpus = list(pool or [])
@@ -226,6 +235,7 @@ def run_workers(
             while True:
                 finished = [launch for launch in running.values() if launch.process.poll() is not None]
                 to_start: list[_Launch] = []
+                nothing_ready = False
                 with open_launchpad(campaign) as lp:
                     for launch in finished:
                         state = _recover(lp, launch)
@@ -236,7 +246,7 @@ def run_workers(
                         else:
                             summary.fizzled.append(f"fw {launch.fw_id} {launch.name}: {state}")
                     while (
-                        len(running) + len(to_start) < n_slots
+                        sum(launch.threads for launch in running.values()) + len(to_start) < n_slots
                         and (not pool or free_gpus)
                         and (max_launches is None or summary.launched < max_launches)
                     ):
@@ -245,21 +255,27 @@ def run_workers(
                         fw, launch_id = lp.reserve_fw(fworker, str(launch_dir))
                         if fw is None:
                             launch_dir.rmdir()
+                            nothing_ready = True
                             break
                         pinned = [free_gpus.pop(0) for _ in range(gpus_wanted(fw.spec))] if pool else []
                         _record_slot(lp, launch_id, pinned, identity)
                         _setup_offline_launch(lp, fw, launch_id, launch_dir)
                         to_start.append(_Launch(launch_id, fw.fw_id, fw.name, launch_dir, pinned))
                         summary.launched += 1
+                    if threaded and nothing_ready and len(to_start) == 1:
+                        to_start[0].threads = lone_launch_threads(n_slots, len(running))
                     states = _fw_states(lp)
                     if not running and not to_start and pool:
                         summary.not_run = _too_big(lp, category, len(pool))
                 for launch in to_start:
                     worker_env = dict(env, CUDA_VISIBLE_DEVICES=",".join(launch.gpus)) if launch.gpus else env
+                    if launch.threads > 1:
+                        worker_env = dict(worker_env, **dict.fromkeys(THREAD_VARIABLES, str(launch.threads)))
                     log = open(launch.launch_dir / "worker.log", "w")  # noqa: SIM115 - closed with the process
                     log.write(
                         f"li-campaign worker on {identity['host']}, batch job {identity['batch_job']}, "
-                        f"CUDA_VISIBLE_DEVICES={worker_env.get('CUDA_VISIBLE_DEVICES', '(not set)')}\n"
+                        f"CUDA_VISIBLE_DEVICES={worker_env.get('CUDA_VISIBLE_DEVICES', '(not set)')}, "
+                        f"OMP_NUM_THREADS={worker_env.get('OMP_NUM_THREADS', '(not set)')}\n"
                     )
                     log.flush()
                     launch.process = subprocess.Popen(
@@ -285,6 +301,16 @@ def run_workers(
             bar.close()
     summary.states = states
     return summary
+
+
+def lone_launch_threads(n_slots: int, n_running: int) -> int:
+    """Threads of a launch that is the only one started in a round of reservations.
+
+    With no other launch running, and (since it is the only one reserved) nothing else ready,
+    no firework can become ready before it ends: it gets all ``n_slots`` cores instead of one
+    core and ``n_slots - 1`` idle workers. Otherwise one thread, as every CPU worker.
+    """
+    return n_slots if n_running == 0 else 1
 
 
 def gpus_wanted(spec: dict) -> int:

@@ -66,7 +66,7 @@ class CampaignMaker(Maker):
             parts.append((checks, CPU))
         if spec.bulk.enabled:
             parts.append((BulkPropertiesMaker(spec=spec).make(fit.output, bulk.output), GPU))
-            if teacher is not None:
+            if teacher is not None and spec.bulk.dft_elastic:
                 parts.append((dft_teacher_elastic(spec, teacher.output), CPU))
         if spec.active_learning is not None:
             sources = None

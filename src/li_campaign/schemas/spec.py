@@ -800,6 +800,13 @@ class BulkStageSpec(_Spec):
     phonons: PhononSpec = PhononSpec()
     elastic: ElasticSpec = ElasticSpec()
     finite_temperature: FiniteTemperatureSpec = FiniteTemperatureSpec()
+    dft_elastic: bool = Field(
+        True,
+        description=(
+            "Also compute the DFT teacher's 0 K elastic constants (the bulk table's DFT Cij column; one GPAW job of "
+            "about 3 min on the 2-atom cube at dft_elastic_kspacing_inv_A)."
+        ),
+    )
     dft_elastic_kspacing_inv_A: float = Field(
         0.15,
         gt=0.02,
@@ -1274,7 +1281,13 @@ class ValidationSpec(_Spec):
     sites_per_facet: int = Field(2, ge=1, le=8, description="Stable adsorption sites checked per facet, lowest first.")
     barrier: bool = Field(True, description="Check the effective-barrier hop of every facet.")
     max_band_images: int = Field(
-        9, ge=3, le=63, description="Most images of a band labelled (evenly spaced; endpoints and the model's top kept)."
+        9,
+        ge=3,
+        le=63,
+        description=(
+            "Most images of a band labelled (evenly spaced; endpoints and the model's top kept; the end of a hop "
+            "between symmetry-equivalent sites is the start by symmetry and is not labelled)."
+        ),
     )
     surface_energy_max_index: int = Field(
         1, ge=1, le=9, description="γ is checked on facets whose largest |Miller index| is at most this (low-index)."

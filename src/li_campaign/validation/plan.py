@@ -52,20 +52,26 @@ def _hop_images(hop: Hop) -> list[Structure]:
     return [_structure(image) for image in hop.images or []]
 
 
-def band_indices(n_images: int, most: int, peak: int | None = None) -> list[int]:
+def band_indices(n_images: int, most: int, peak: int | None = None, symmetric: bool = False) -> list[int]:
     """Indices of at most ``most`` images of an ``n_images`` band: evenly spaced, both endpoints kept.
 
     With ``peak`` (the model's highest image, its saddle), that image replaces the evenly spaced
     one nearest to it, so the teacher always sees the geometry the model's barrier is taken at;
-    ``most`` = 3 then gives start, saddle, end.
+    ``most`` = 3 then gives start, saddle, end. ``symmetric``: the hop joins two symmetry-equivalent
+    sites, so the end is the start by symmetry and is not labelled again (the barrier, the highest
+    image's energy minus the start's, needs only the start and the inner images).
     """
     if n_images <= most:
-        return list(range(n_images))
-    keep = [int(round(x)) for x in np.linspace(0, n_images - 1, most)]
-    if peak is not None and 0 < peak < n_images - 1 and peak not in keep:
-        inner = min(range(1, most - 1), key=lambda k: abs(keep[k] - peak))
-        keep[inner] = peak
-    return sorted(set(keep))
+        keep = list(range(n_images))
+    else:
+        keep = [int(round(x)) for x in np.linspace(0, n_images - 1, most)]
+        if peak is not None and 0 < peak < n_images - 1 and peak not in keep:
+            inner = min(range(1, most - 1), key=lambda k: abs(keep[k] - peak))
+            keep[inner] = peak
+        keep = sorted(set(keep))
+    if symmetric and len(keep) > 2 and keep[-1] == n_images - 1 and peak != n_images - 1:
+        keep.pop()
+    return keep
 
 
 MIN_LAYERS = 3
@@ -303,8 +309,10 @@ def _plan_barrier(planner: _Planner, facet: str, diff: DiffusionDoc | None, clea
         return
     images = _hop_images(hop)
     peak = None if not hop.image_energies_eV else int(np.argmax(hop.image_energies_eV))
-    keep = band_indices(len(images), planner.spec.max_band_images, peak)
+    keep = band_indices(len(images), planner.spec.max_band_images, peak, symmetric=hop.start == hop.end)
     shown = "" if len(keep) == len(images) else f", {len(keep)} of {len(images)} images"
+    if hop.start == hop.end and len(images) - 1 not in keep:
+        shown += "; the end is the start by symmetry"
     check = PlannedCheck(
         quantity="barrier", facet=facet, item=hop.path_label, geometry=f"model's converged band ({which}{shown})",
         model_reported=hop.barrier_forward_eV,

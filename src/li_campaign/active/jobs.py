@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from jobflow import Flow, Job, JobConfig, Maker, OnMissing, OutputReference, Response, job
+from jobflow import CURRENT_JOB, Flow, Job, JobConfig, Maker, OnMissing, OutputReference, Response, job
 from jobflow.core.reference import find_and_resolve_references
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
@@ -109,8 +109,6 @@ def register_committee(
     spec_hash: str,
 ) -> CommitteeDoc:
     """Group the members' registry entries into one :class:`CommitteeDoc` with fixed-holdout errors."""
-    from jobflow import CURRENT_JOB
-
     models = [_as_model(m) for m in members]
     team = [
         CommitteeMember(

@@ -28,6 +28,7 @@ _CAPACITY: dict[tuple[int, int, int], float] = {}
 
 def batch_capacity(structures: list[Atoms], model: ModelInterface, max_atoms_to_try: int = 200_000) -> float:
     """Largest number of atoms per batch that fits in GPU memory (inf on the CPU); measured once per model and sizes."""
+    # deferred: torch-sim takes ~0.2 s to import; mlip.calculator imports this module (via dispatch) on every model load
     import torch_sim as ts
 
     if model.device.type != "cuda":
@@ -47,6 +48,7 @@ def batch_capacity(structures: list[Atoms], model: ModelInterface, max_atoms_to_
 
 def plan_batches(structures: list[Atoms], model: ModelInterface, max_atoms: float | None = None) -> list[list[int]]:
     """Indices of ``structures`` grouped into batches of at most ``max_atoms`` atoms (default: :func:`batch_capacity`)."""
+    # deferred: torch-sim takes ~0.2 s to import; mlip.calculator imports this module (via dispatch) on every model load
     import torch_sim as ts
 
     capacity = batch_capacity(structures, model) if max_atoms is None else max_atoms

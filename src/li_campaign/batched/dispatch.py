@@ -99,6 +99,8 @@ class BatchDispatcher:
         load: Callable[[ModelDoc, str], BatchedModel] | None = None,
         max_atoms: float | None = None,
     ) -> None:
+        # deferred: the loader imports torch-sim and nequip's torch-sim model (~0.2 s); mlip.calculator imports this
+        # module on every model load, one-by-one included
         from li_campaign.batched.loader import load_batched
 
         self.device = device

@@ -27,12 +27,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+import torch_sim as ts
+from ase.build import bulk
+from nequip.integrations.torchsim import NequIPTorchSimCalc
+from nequip.integrations.utils import basic_transforms
 
 from li_campaign.batched import neighbors
 from li_campaign.core.hashing import verify_model_file
 
 if TYPE_CHECKING:
-    from nequip.integrations.torchsim import NequIPTorchSimCalc
     from nequip.nn.graph_model import GraphModel
 
     from li_campaign.schemas.models import ModelDoc
@@ -93,8 +96,6 @@ class BatchedModel:
 
 def probe_atoms():
     """The probe system: 16 bcc Li atoms, rattled 0.05 Å (seed 0)."""
-    from ase.build import bulk
-
     atoms = bulk("Li", "bcc", a=3.44, cubic=True).repeat(2)
     atoms.rattle(0.05, seed=0)
     return atoms
@@ -102,9 +103,6 @@ def probe_atoms():
 
 def torchsim_calc(model: GraphModel, device: str | torch.device) -> NequIPTorchSimCalc:
     """Wrap an in-memory nequip ``GraphModel`` for torch-sim with the batched neighbour list."""
-    from nequip.integrations.torchsim import NequIPTorchSimCalc
-    from nequip.integrations.utils import basic_transforms
-
     meta = model.metadata
     types = meta["type_names"].split(" ")
     transforms = basic_transforms(
@@ -114,8 +112,6 @@ def torchsim_calc(model: GraphModel, device: str | torch.device) -> NequIPTorchS
 
 
 def _energy(calc, device: str) -> float:
-    import torch_sim as ts
-
     state = ts.io.atoms_to_state([probe_atoms()], device=torch.device(device), dtype=torch.float64)
     return float(calc(state)["energy"].sum())
 
@@ -166,8 +162,6 @@ def load_batched_model(
     ModelIntegrityError
         If a file is missing or its sha256 differs from the registry.
     """
-    from nequip.integrations.torchsim import NequIPTorchSimCalc
-
     backend = neighbors.register()
     package = verify_model_file(package_path, package_sha256)
     n_atoms = len(probe_atoms())

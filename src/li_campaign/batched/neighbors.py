@@ -18,6 +18,9 @@ shifts, the same as matscipy and vesin, so the model sees exactly the edges of t
 from __future__ import annotations
 
 import torch
+from nequip.data import AtomicDataDict as K
+from nequip.data._nl import NEIGHBORLIST_BACKEND_OPTIONS, register_neighborlist_backend
+from vesin.torch import NeighborList
 
 BACKEND = "li_batched"
 """Name under which :func:`register` makes the backend known to nequip."""
@@ -43,8 +46,6 @@ def batched_neighbor_list(data: dict, r_max: float, max_atoms: int = 512, chunk_
     dict
         ``data`` with the neighbour list added in place.
     """
-    from nequip.data import AtomicDataDict as K
-
     pos = data[K.POSITIONS_KEY]
     dev, dtype, n_total = pos.device, pos.dtype, pos.shape[0]
     n_frames = K.num_frames(data)
@@ -103,8 +104,6 @@ def _padded_all_pairs(pos, cell, batch, ptr, n_max, r_max, chunk_pairs):
 
 def _vesin_frames(pos, cell, ptr, r_max):
     """vesin-torch, one frame at a time (for frames too large for the all-pairs search)."""
-    from vesin.torch import NeighborList
-
     search = NeighborList(cutoff=float(r_max), full_list=True)
     edges, shifts = [], []
     for f in range(cell.shape[0]):
@@ -116,8 +115,6 @@ def _vesin_frames(pos, cell, ptr, r_max):
 
 def register() -> str:
     """Register :func:`batched_neighbor_list` with nequip (idempotent); return the backend name."""
-    from nequip.data._nl import NEIGHBORLIST_BACKEND_OPTIONS, register_neighborlist_backend
-
     if BACKEND not in NEIGHBORLIST_BACKEND_OPTIONS:
         register_neighborlist_backend(BACKEND, batched_neighbor_list, supports_cpu=True, supports_cuda=True)
     return BACKEND

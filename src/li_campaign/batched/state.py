@@ -26,6 +26,7 @@ def to_state(structures: list[Atoms], device: torch.device | str, dtype: torch.d
         If the list is empty or a structure is not periodic in all three directions (the batched
         neighbour list and torch-sim's single ``pbc`` flag need full periodicity; slabs carry vacuum).
     """
+    # deferred: torch-sim takes ~0.2 s to import; mlip.calculator imports this module (via dispatch) on every model load
     import torch_sim as ts
 
     if not structures:

@@ -8,6 +8,7 @@ from datetime import datetime
 import numpy as np
 from maggma.core import Builder, Store
 from maggma.utils import to_dt, to_isoformat_ceil_ms
+from pymatgen.core import Lattice
 
 from li_campaign.schemas.registry import BEP_FIT_FIELDS, EFFECTIVE_BARRIER_FIELDS, VALIDATION_COUNTS
 
@@ -255,6 +256,7 @@ def bep_fit(x: list[float], y: list[float]) -> dict:
         than :data:`MIN_BEP_POINTS` points, equal adsorption energies or equal barriers there
         is no fit: the numbers are None and ``reason`` says why.
     """
+    # deferred: scipy.stats takes ~0.6 s to import and `li-campaign build` imports every builder, fit or not
     from scipy import stats
 
     n = len(x)
@@ -533,8 +535,9 @@ class WulffShapeBuilder(_PerModelFacetBuilder):
 
     def process_item(self, item: dict) -> dict:
         """Return the Wulff shape document of one model (pure: no database access)."""
+        # deferred: pymatgen's wulff module pulls in matplotlib, plotly and scipy (~1 s); `li-campaign build`
+        # imports every builder, shape or not
         from pymatgen.analysis.wulff import WulffShape
-        from pymatgen.core import Lattice
 
         docs = sorted(
             (doc for doc in item["facets"] if doc.get("surface_energy_J_m2") is not None), key=lambda doc: doc["facet"]

@@ -128,7 +128,7 @@ def distinct_facets(max_index: int) -> list[MillerIndex]:
     InputError
         If ``max_index`` is not an integer from 1 to 4.
     """
-    # deferred: heavy (pymatgen), not needed to parse or validate a spec
+    # deferred: pymatgen (also through core.lithium) is heavy, not needed to parse or validate a spec
     from pymatgen.core.surface import get_symmetrically_distinct_miller_indices
 
     from li_campaign.core.lithium import bcc_li_conventional

@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
 from li_campaign.core.errors import DatabaseError
 from li_campaign.db.settings import redact_uri
 from li_campaign.schemas.registry import RESULT_TYPES
@@ -144,8 +146,6 @@ def create_indexes(db: Database, specs: tuple[IndexSpec, ...] = INDEXES) -> list
     DatabaseError
         A unique index cannot be built because the collection holds duplicate keys.
     """
-    from pymongo.errors import DuplicateKeyError
-
     results = []
     for spec in specs:
         collection = db[spec.collection]
@@ -191,9 +191,6 @@ def init_database_indexes(campaign: Campaign) -> list[IndexResult]:
         The campaign is embedded, or the server is unreachable or refuses (the message
         carries the URI without its password).
     """
-    from pymongo.errors import PyMongoError
-
-
     if campaign.mode != "mongodb":
         raise DatabaseError(f"{campaign.root}: {campaign.mode} campaign; indexes exist only in mongodb mode")
     uri = campaign.config.mongodb_uri()

@@ -30,6 +30,7 @@ job's output once at its end, keyed by (uuid, index), so a rerun replaces it.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -62,6 +63,7 @@ _QUEUE_LIST_COMMANDS = {
 
 def load_fworker(path: str | os.PathLike) -> FWorker:
     """Read a FireWorks worker file (``launchers/*fworker*.yaml``), naming the file on error."""
+    # deferred: fireworks takes ~0.6 s to import; `li-campaign status` imports this module (via db.recover)
     from fireworks import FWorker
 
     path = Path(path)
@@ -75,6 +77,7 @@ def load_fworker(path: str | os.PathLike) -> FWorker:
 
 def load_qadapter(path: str | os.PathLike) -> QueueAdapterBase:
     """Read a FireWorks queue-adapter file (``launchers/*qadapter*.yaml``), naming the file on error."""
+    # deferred: fireworks takes ~0.6 s to import; `li-campaign status` imports this module (via db.recover)
     from fireworks.utilities.fw_serializers import load_object_from_file
 
     path = Path(path)
@@ -192,8 +195,6 @@ def recover_finished(lp: LaunchPad, fworker_name: str | None = None) -> int:
 
 def launch_has_result(launch_dir: str) -> bool:
     """True if the offline rocket in ``launch_dir`` finished (its result awaits recovery)."""
-    import json
-
     try:
         return "fwaction" in json.loads((Path(launch_dir) / "FW_offline.json").read_text())
     except (OSError, ValueError):
@@ -247,6 +248,7 @@ def recover_lost_launches(lp: LaunchPad, lost: list[dict]) -> list[int]:
     list[int]
         The fw_ids set to rerun.
     """
+    # deferred: fireworks takes ~0.6 s to import; `li-campaign status` imports this module (via db.recover)
     from fireworks import FWAction
 
     rerun = []
@@ -283,6 +285,7 @@ class LaunchSummary:
 
 def _submit(lp: LaunchPad, fworker: FWorker, qadapter, launches_dir: Path) -> bool:
     """Reserve one ready firework and submit its batch job; False when none is ready."""
+    # deferred: fireworks takes ~0.6 s to import; `li-campaign status` imports this module (via db.recover)
     from fireworks.queue.queue_launcher import launch_rocket_to_queue
 
     result = launch_rocket_to_queue(
@@ -383,6 +386,7 @@ def launch_to_queue(
 
 def _submit_node(lp: LaunchPad, fworker: FWorker, qadapter, launches_dir: Path) -> str | None:
     """Submit one node job (nothing reserved); its batch job id, or None when nothing is ready."""
+    # deferred: fireworks takes ~0.6 s to import; `li-campaign status` imports this module (via db.recover)
     from fireworks.queue.queue_launcher import launch_rocket_to_queue
 
     result = launch_rocket_to_queue(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
+from jobflow.managers.fireworks import flow_to_workflow
+
 from li_campaign.core.errors import InputError
 from li_campaign.db.launchpad import open_launchpad
 
@@ -36,9 +38,6 @@ def submit_flow(campaign: Campaign, flow: Flow, spec_hash: str, force: bool = Fa
     list[int]
         The new firework ids.
     """
-    from jobflow.managers.fireworks import flow_to_workflow
-
-
     with warnings.catch_warnings():  # independent branches (e.g. the DFT teacher) are intended
         warnings.filterwarnings("ignore", message="Some jobs are not connected")
         wf = flow_to_workflow(flow, store=None)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from ase.calculators.morse import MorsePotential
 
 from li_campaign.core.errors import InputError
 from li_campaign.dft.kpoints import kmesh_from_spacing
@@ -46,6 +47,7 @@ class Label:
 
 
 def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path, kpts=None, trajectory: bool = False):
+    # deferred: gpaw (~0.8 s: its C extension and MPI) serves only the gpaw engine; morse and vasp labels run without it
     from gpaw import GPAW, PW, FermiDirac, MethfesselPaxton
 
     g = dft.gpaw
@@ -91,8 +93,6 @@ def _gpaw_calculator(atoms: Atoms, dft: DftSpec, slab: bool, txt: str | Path, kp
 
 
 def _morse_calculator(dft: DftSpec):
-    from ase.calculators.morse import MorsePotential
-
     m = dft.morse
     # ASE takes the smooth cutoff window in units of r0
     calc = MorsePotential(

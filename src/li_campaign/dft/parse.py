@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from ase.io import read
 from ase.units import GPa
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
@@ -80,6 +81,7 @@ def read_vasprun(path: str | Path) -> VaspRun:
         If the file is missing, cannot be parsed (e.g. truncated by a killed run) or has
         ionic steps without forces (no ``<varray name="forces">``).
     """
+    # deferred: pymatgen.io.vasp takes ~0.5 s to import; the ASE-trajectory labels (no VASP) import this module
     from pymatgen.io.vasp import Vasprun
 
     path = Path(path)
@@ -124,8 +126,6 @@ def read_outcar(path: str | Path) -> VaspRun:
         If the file is missing, truncated (no closing timing summary) or holds no complete
         ionic step.
     """
-    from ase.io import read
-
     path = Path(path)
     if not path.is_file():
         raise LabelError(f"{path}: no OUTCAR")

@@ -32,7 +32,7 @@ from atomate2.vasp.jobs.base import _FILES_TO_ZIP
 from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
 from atomate2.vasp.jobs.md import MDMaker
 from jobflow import job
-from pymatgen.io.vasp import Incar, Kpoints
+from pymatgen.io.vasp import Incar, Kpoints, Potcar
 
 from li_campaign.dft.engines import LabelError
 from li_campaign.dft.frames import batch_doc, frame_doc, frame_key
@@ -66,8 +66,6 @@ def _written_inputs() -> dict:
     if potcar_spec.is_file():
         potcar = potcar_spec.read_text().split()
     else:
-        from pymatgen.io.vasp import Potcar
-
         potcar = Potcar.from_file("POTCAR").symbols
     return {
         "incar": {k: v for k, v in Incar.from_file("INCAR").items()},

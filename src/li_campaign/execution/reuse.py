@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jobflow import CURRENT_JOB
 from monty.json import MontyDecoder, jsanitize
 
 if TYPE_CHECKING:
@@ -91,15 +92,11 @@ def calculation(uuid: str):
 
 def calculation_uuid() -> str | None:
     """uuid of the calculation being run: the pack member in :func:`calculation`, else the running job's."""
-    from jobflow import CURRENT_JOB
-
     return _CALCULATION_UUID.get() or getattr(getattr(CURRENT_JOB, "job", None), "uuid", None)
 
 
 def current_store() -> JobStore | None:
     """Return the JobStore of the running jobflow job, or None outside one (or when not exposed)."""
-    from jobflow import CURRENT_JOB
-
     return getattr(CURRENT_JOB, "store", None)
 
 

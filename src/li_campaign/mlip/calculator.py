@@ -81,6 +81,7 @@ def load_calculator(path: str | Path, sha256: str, deploy_mode: str, device: str
         If the file is missing, its sha256 differs, it was trained for species other than
         ``["Li"]``, or it cannot be loaded on ``device``.
     """
+    # deferred: nequip imports torch, which the property jobs that import this module do not otherwise need
     from nequip.integrations.ase import NequIPCalculator
 
     path = verify_model_file(path, sha256)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from li_campaign.core.errors import InputError
 from li_campaign.schemas.models import TrainingDevices
 from li_campaign.schemas.spec import MlipSpec
@@ -34,8 +36,6 @@ def trainer_devices(n_gpus: int) -> dict:
 
 def visible_cuda_devices() -> list[str]:
     """Names of the GPUs this process sees (torch, after ``CUDA_VISIBLE_DEVICES``); empty without CUDA."""
-    import torch
-
     if not torch.cuda.is_available():
         return []
     return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

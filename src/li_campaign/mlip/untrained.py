@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nequip.model import NequIPGNNModel
+from nequip.utils.global_state import set_global_state
+
 if TYPE_CHECKING:
     from nequip.nn.graph_model import GraphModel
 
@@ -35,9 +38,6 @@ def untrained_nequip(
     compile_mode
         ``eager``, or ``compile`` for nequip's ``torch.compile`` wrapper.
     """
-    from nequip.model import NequIPGNNModel
-    from nequip.utils.global_state import set_global_state
-
     set_global_state()
     return NequIPGNNModel(
         seed=mlip.seed,

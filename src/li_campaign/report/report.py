@@ -14,8 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import matplotlib.pyplot as plt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from pymatgen.analysis.wulff import WulffShape
+from pymatgen.core import Lattice
 
 from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.report.active import (
@@ -387,16 +390,11 @@ def plot_wulff(wulff: dict | None, path: Path) -> None:
         fig.add_subplot().set_title("no Wulff shape: no surface energies", fontsize="small")
         FigureCanvasAgg(fig).print_png(path)
         return
-    from pymatgen.analysis.wulff import WulffShape
-    from pymatgen.core import Lattice
-
     shape = WulffShape(
         Lattice.cubic(wulff["lattice_constant_A"]), [tuple(m) for m in wulff["miller_indices"]], wulff["surface_energies_J_m2"]
     )
     ax = shape.get_plot(aspect_ratio=(5, 5))
     ax.figure.savefig(path, dpi=100)
-    import matplotlib.pyplot as plt
-
     plt.close(ax.figure)
 
 

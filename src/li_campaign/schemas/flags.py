@@ -50,6 +50,7 @@ class FlaggedResultDoc(BaseModel):
         **context
             Stored in :attr:`context` (JSON values).
         """
+        # deferred: pymatgen.io.ase imports ase, which the schemas do not otherwise need
         from pymatgen.io.ase import AseAtomsAdaptor
 
         last = None if error.last_good is None else AseAtomsAdaptor.get_structure(error.last_good)

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from ase import units
+from ase.calculators.morse import MorsePotential
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from pymatgen.core import Lattice, Structure
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from li_campaign.core.lithium import bcc_li_conventional, check_lithium_structure
 from li_campaign.core.miller import distinct_facets
@@ -324,12 +329,6 @@ def morse_md_snapshots(
     DFT-driven run would keep (every ``stride``-th after ``equilibration_steps``); the DFT
     engine labels them afterwards as single points.
     """
-    from ase import units
-    from ase.calculators.morse import MorsePotential
-    from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
-    from pymatgen.io.ase import AseAtomsAdaptor
-
     atoms = AseAtomsAdaptor.get_atoms(cell)
     atoms.calc = MorsePotential(
         epsilon=morse.epsilon_eV, r0=morse.r0_A, rho0=morse.rho0, rcut1=0.8 * morse.cutoff_A / morse.r0_A,

@@ -44,7 +44,6 @@ LOCAL_IMPORTS_PENDING = {
     "db/runner.py",
     "db/stores.py",
     "db/worker.py",
-    "validation/plan.py",
 }
 
 

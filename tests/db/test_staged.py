@@ -302,9 +302,12 @@ def test_corrupt_staged_outputs_fail_that_job_only_naming_the_file(campaign, no_
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_morse_campaign_runs_staged_through_the_cli(campaign, tmp_path):
     """``li-campaign run --staged`` on the pipeline Morse campaign: labels (a pack), the fit (it reads
-    its frames from the store), the fan-out (replace), every job once, no worker touches the database."""
+    its frames from the store), the fan-out (replace), every job once, no worker touches the database.
+
+    ``long``: 546 s on 2 cores (2026-12-04); CI runs the same campaign staged on SLURM (tests/cluster)."""
     log_dir = tmp_path / "worker_audit"
     env = dict(os.environ, **no_database_env(campaign, log_dir), LI_CAMPAIGN_DIR=str(campaign.root), OMP_NUM_THREADS="1")
     exe = Path(sys.executable).with_name("li-campaign")

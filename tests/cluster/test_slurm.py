@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from li_campaign.db.config import Campaign
+
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "tests" / "data" / "pipeline_morse.yaml"
 
@@ -30,10 +32,11 @@ def li(env, *args, check=True, timeout=900):
     return proc
 
 
-def user_launchers(tmp_path: Path, kind: str) -> tuple[Path, Path]:
-    """Copy launchers/{fworker,qadapter}_*_{kind} and edit them for the one-node test cluster."""
+def user_launchers(tmp_path: Path, kind: str, staged: bool = False) -> tuple[Path, Path]:
+    """Copy launchers/{fworker,qadapter}_*_{kind} and edit them for the one-node test cluster (and staged jobs)."""
     fworker = yaml.safe_load((REPO / "launchers" / f"fworker_{kind}.yaml").read_text())
     fworker["name"] = f"test-{kind}"
+    fworker["env"]["staged"] = staged
     qadapter = yaml.safe_load((REPO / "launchers" / f"qadapter_slurm_{kind}.yaml").read_text())
     for key in ("account", "ntasks_per_node", "gpus_per_task", "mem"):
         qadapter.pop(key, None)
@@ -45,8 +48,8 @@ def user_launchers(tmp_path: Path, kind: str) -> tuple[Path, Path]:
     return paths
 
 
-def start_launcher(env, tmp_path, kind, *extra):
-    fworker, qadapter = user_launchers(tmp_path, kind)
+def start_launcher(env, tmp_path, kind, *extra, staged=False):
+    fworker, qadapter = user_launchers(tmp_path, kind, staged)
     exe = Path(sys.executable).with_name("li-campaign")
     log = open(tmp_path / f"launch_{kind}.log", "w")  # noqa: SIM115 - closed by the test
     cmd = [str(exe), "launch", "--fworker", str(fworker), "--qadapter", str(qadapter), "--sleep", "1",
@@ -55,7 +58,6 @@ def start_launcher(env, tmp_path, kind, *extra):
 
 
 def launchpad_docs(root: Path):
-    from li_campaign.db.config import Campaign
     from li_campaign.db.launchpad import open_launchpad
 
     with open_launchpad(Campaign(root), write=False) as lp:
@@ -63,8 +65,6 @@ def launchpad_docs(root: Path):
 
 
 def job_outputs(root: Path) -> list[dict]:
-    from li_campaign.db.config import Campaign
-
     store = Campaign(root).job_store()
     store.connect()
     try:
@@ -113,8 +113,40 @@ def test_campaign_runs_on_slurm_every_job_once(slurm_env, campaign, tmp_path):
         assert proc.returncode == 0, logs
 
 
+def test_campaign_runs_staged_on_slurm_without_the_database(slurm_env, campaign, tmp_path):
+    """Staged workers (``env: {staged: true}``): no batch job opens a database file or connection.
+
+    Every batch job runs with the campaign's ``db/`` folder, sqlite and sockets refused and its
+    opens logged (tests/db/no_database); the launchers on the login node use the database as usual.
+    """
+    from li_campaign.db.queue import reservation_id
+    from tests.db.no_database_audit import assert_every_job_once, assert_no_database_opened, no_database_env
+
+    env = dict(slurm_env, **no_database_env(campaign, tmp_path / "batch_audit"))
+    li(env, "submit", str(SPEC))
+    launchers = [start_launcher(env, tmp_path, kind, "--timeout", "1500", staged=True) for kind in ("cpu", "gpu")]
+    for proc, log in launchers:
+        proc.wait(timeout=1800)
+        log.close()
+    logs = {kind: (tmp_path / f"launch_{kind}.log").read_text() for kind in ("cpu", "gpu")}
+    for proc, _ in launchers:
+        assert proc.returncode == 0, logs
+    fws, launches = assert_every_job_once(campaign)
+    assert all(reservation_id(launch) for launch in launches)  # every job ran as a batch job
+    assert {fw["spec"]["_category"] for fw in fws} == {"cpu", "gpu"}
+    assert_no_database_opened(tmp_path / "batch_audit", launches)
+    assert "--staged" in next(campaign.launches_dir.glob("*/FW_submit.script")).read_text()
+    store = Campaign(campaign.root).job_store()
+    store.connect()
+    assert len(list(store.query({}, load=True))) == len(fws)  # every output, large data loaded
+    store.close()
+
+
 @pytest.mark.faults
-def test_killed_batch_job_is_reported_and_recovered(slurm_env, campaign, tmp_path):
+@pytest.mark.parametrize("staged", [False, True], ids=["ordinary", "staged"])
+def test_killed_batch_job_is_reported_and_recovered(slurm_env, campaign, tmp_path, staged):
+    """A batch job killed mid-run is LOST, rerun by `recover`, and every output is stored once (staged: the
+    rerun's outputs, never the killed launch's folder)."""
     from jobflow import Flow
 
     from li_campaign.db.submit import submit_flow
@@ -126,7 +158,7 @@ def test_killed_batch_job_is_reported_and_recovered(slurm_env, campaign, tmp_pat
     second = child(first.output)
     submit_flow(campaign, run_on(Flow([first, second]), CPU), "kill-test")
 
-    proc, log = start_launcher(slurm_env, tmp_path, "cpu", "--once")
+    proc, log = start_launcher(slurm_env, tmp_path, "cpu", "--once", staged=staged)
     proc.wait(timeout=120)
     log.close()
     for _ in range(600):
@@ -152,7 +184,7 @@ def test_killed_batch_job_is_reported_and_recovered(slurm_env, campaign, tmp_pat
     assert "1 lost jobs set to run again" in recovered.stdout
     assert json.loads(li(slurm_env, "status", "--json").stdout)["lost"] == []
 
-    proc, log = start_launcher(slurm_env, tmp_path, "cpu", "--timeout", "300")
+    proc, log = start_launcher(slurm_env, tmp_path, "cpu", "--timeout", "300", staged=staged)
     proc.wait(timeout=400)
     log.close()
     fws, launches = launchpad_docs(campaign.root)
@@ -162,9 +194,6 @@ def test_killed_batch_job_is_reported_and_recovered(slurm_env, campaign, tmp_pat
             if launch["fw_id"] == first_fw["fw_id"]] == ["FIZZLED", "COMPLETED"]
     outputs = job_outputs(campaign.root)
     assert sorted(doc["uuid"] for doc in outputs) == sorted([first.uuid, second.uuid])  # each once
-
-    from li_campaign.db.config import Campaign
-
     store = Campaign(campaign.root).job_store()
     store.connect()
     assert store.get_output(second.uuid) == "second run, then the child"

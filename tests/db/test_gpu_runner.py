@@ -130,17 +130,19 @@ def _reserve_as(lp, name: str, launch_dir, reservation_id: str | None = None) ->
 
 def test_stale_recovery_takes_only_this_hosts_own_launches(campaign, tmp_path):
     submit_flow(campaign, Flow([add(1, 1), add(2, 2), add(3, 3), add(4, 4)]), "hosts")
-    with open_launchpad(campaign) as lp:
+    from li_campaign.db.staging import StagedOutputs
+
+    with open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:
         other = _reserve_as(lp, "li-campaign-local@another-node", tmp_path)  # alive on its own node
         in_job = _reserve_as(lp, local_worker_name(), tmp_path, reservation_id="4242")  # a node job's: queue's business
         mine = _reserve_as(lp, local_worker_name(), tmp_path)
         legacy = _reserve_as(lp, "li-campaign-local", tmp_path)  # a runner from before the host was in the name
-        assert sorted(recover_stale_launches(lp)) == sorted([mine, legacy])
+        assert sorted(recover_stale_launches(lp, outputs)) == sorted([mine, legacy])
         states = {fw["fw_id"]: fw["state"] for fw in lp.fireworks.find({}, {"fw_id": 1, "state": 1})}
         assert states[other] == states[in_job] == "RESERVED"
         assert states[mine] == states[legacy] == "READY"
-        assert recover_stale_launches(lp, batch_job="999") == []  # another job's runner on this host
-        assert recover_stale_launches(lp, batch_job="4242") == [in_job]  # a new runner of the same job
+        assert recover_stale_launches(lp, outputs, batch_job="999") == []  # another job's runner on this host
+        assert recover_stale_launches(lp, outputs, batch_job="4242") == [in_job]  # a new runner of the same job
 
 
 def test_cli_run_gpus_option(campaign):

@@ -1,7 +1,7 @@
 """`li-campaign launch --per-node`: node jobs that each run `li-campaign run --gpus auto`.
 
-The batch system is faked: submission records the script FireWorks wrote and returns a job
-id, and the queue snapshot lists the ids we say are alive. The node job itself is really
+The batch system is faked (``fake_slurm``, tests/db/conftest.py): submission records the script
+FireWorks wrote and returns a job id, and the queue snapshot lists the ids we say are alive. The node job itself is really
 run, with `bash` on its script, as a node would.
 """
 
@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import datetime, timezone
 
-import pytest
 from fireworks import FWorker
 from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
 from jobflow import Flow
@@ -23,24 +21,6 @@ from li_campaign.db.submit import submit_flow
 from li_campaign.execution.resources import CPU, GPU, run_on
 from tests.db.jobs_for_gpus import seen_gpus
 from tests.db.jobs_for_tests import add
-
-
-@pytest.fixture
-def fake_slurm(monkeypatch):
-    """Submission records each script and returns ids 101, 102, ...; ``alive`` is what squeue lists."""
-    state = {"scripts": {}, "alive": set()}
-
-    def submit_to_queue(self, script_file):
-        job_id = str(101 + len(state["scripts"]))
-        state["scripts"][job_id] = os.path.abspath(script_file)
-        state["alive"].add(job_id)
-        return job_id
-
-    monkeypatch.setattr(CommonAdapter, "submit_to_queue", submit_to_queue)
-    monkeypatch.setattr(
-        QueueSnapshot, "take", classmethod(lambda cls, q_type: cls(frozenset(state["alive"]), datetime.now(timezone.utc)))
-    )
-    return state
 
 
 def _qadapter() -> CommonAdapter:

@@ -20,6 +20,7 @@ from jobflow import Flow
 
 from li_campaign.db.launchpad import open_launchpad
 from li_campaign.db.queue import recover_finished
+from li_campaign.db.staging import StagedOutputs
 from li_campaign.db.submit import submit_flow
 from tests.db.jobs_for_tests import add
 
@@ -50,13 +51,13 @@ def test_offline_worker_runs_without_the_launchpad(campaign, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads((launch_dir / "FW_offline.json").read_text())["state"] == "COMPLETED"
 
-    with open_launchpad(campaign) as lp:
+    with open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:
         assert lp.get_fw_by_id(fw.fw_id).state == "RESERVED"  # nothing known until recovered
-        assert recover_finished(lp) == 1
+        assert recover_finished(lp, outputs) == 1
         assert lp.get_fw_by_id(fw.fw_id).state == "COMPLETED"
         (child_id,) = lp.get_wf_by_fw_id(fw.fw_id).links[fw.fw_id]
         assert lp.get_fw_by_id(child_id).state == "READY"  # the child is unblocked
-        assert recover_finished(lp) == 0  # recovering twice changes nothing
+        assert recover_finished(lp, outputs) == 0  # recovering twice changes nothing
     store = campaign.job_store()
     store.connect()
     assert store.get_output(first.uuid) == 3

@@ -72,7 +72,7 @@ def cmd_run(args) -> int:
     workers = args.workers or (1 if args.gpus is not None else os.cpu_count() or 1)
     summary = run_workers(
         campaign, n_workers=workers, max_launches=args.max_jobs, progress=not args.no_progress,
-        gpus=args.gpus, category=args.category,
+        gpus=args.gpus, category=args.category, staged=args.staged,
     )
     if summary.gpus is not None:
         print(f"workers pinned to GPUs: {','.join(summary.gpus) or 'none (CPU workers)'}")
@@ -102,7 +102,9 @@ def cmd_launch(args) -> int:
     print(f"submitted {summary.submitted} {what}, {summary.completed} completed; stopped: {summary.reason_stopped}")
     for item in summary.lost:
         print(f"  lost: fw {item['fw_id']} {item['name']}: {item['reason']}")
-    return 1 if summary.lost else 0
+    for reason in summary.not_staged:
+        print(f"  failed, inputs not staged: {reason}")
+    return 1 if summary.lost or summary.not_staged else 0
 
 
 def cmd_recover(args) -> int:
@@ -249,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category", default=None, help="only run jobs of this category (gpu: model jobs, cpu: DFT)")
     p.add_argument("--max-jobs", type=int, default=None, help="stop after starting this many jobs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--staged", action="store_true",
+                   help="workers open no database: inputs are written into each launch folder when the job is "
+                        "reserved, outputs inserted when it is read back (as a staged batch worker)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("launch", help="keep a SLURM/PBS queue fed with jobs (qlaunch with the campaign's lock)")

@@ -40,6 +40,10 @@ class Campaign:
         The campaign directory (``./campaign`` by default). It holds ``campaign.yaml``
         (the database config chosen at ``li-campaign init``), models, launch folders and,
         in embedded mode, the databases.
+    check_stores
+        Embedded mode: check the JobStore's collection files now. A running job passes
+        ``False`` (:func:`li_campaign.db.context.current_campaign`): it uses the campaign's
+        folders only, and a staged job must open no database file.
 
     Raises
     ------
@@ -53,7 +57,7 @@ class Campaign:
         unknown field; the message names the file and the field.
     """
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, check_stores: bool = True):
         self.root = Path(root).resolve()
         cfg_file = self.root / CAMPAIGN_CONFIG
         if not cfg_file.is_file():
@@ -61,7 +65,7 @@ class Campaign:
                 f"{self.root}: not an initialised campaign directory (no {CAMPAIGN_CONFIG}); run `li-campaign init`"
             )
         self.config = DbConfig.from_file(cfg_file, allow_empty=False)
-        if self.mode == "embedded":
+        if self.mode == "embedded" and check_stores:
             from li_campaign.db.stores import check_collection_file  # deferred: heavy (montydb, maggma, jobflow)
 
             for path in sorted((self.montydb_dir / MONTYDB_DATABASE).glob("*.collection")):

@@ -13,7 +13,11 @@ file) LaunchPad stays consistent and a user never edits FireWorks internals. Eac
 Every batch job runs one firework *offline* (:mod:`li_campaign.db.worker`): the compute
 node only reads ``FW.json`` and writes ``FW_offline.json`` in its launch folder, so it
 never needs to reach the LaunchPad. The JobStore must be reachable from the compute
-nodes (the embedded database on a shared file system, or MongoDB).
+nodes (the embedded database on a shared file system, or MongoDB), unless the worker file
+asks for *staged* jobs (``env: {staged: true}``, :mod:`li_campaign.db.staging`): then each
+job's inputs are resolved and written into its launch folder when it is reserved, the batch
+job opens no database, and the loop inserts its outputs into the JobStore when it reads the
+launch back.
 
 With ``per_node`` (``li-campaign launch --per-node``, :func:`launch_nodes_to_queue`) a batch
 job is a whole node instead: it runs ``li-campaign run --gpus auto`` (:func:`node_command`),
@@ -46,10 +50,11 @@ from li_campaign.db.launchpad import open_launchpad
 from li_campaign.db.runner import LOCAL_WORKER
 
 if TYPE_CHECKING:
-    from fireworks import FWorker, LaunchPad
+    from fireworks import Firework, FWorker, LaunchPad
     from fireworks.queue.queue_adapter import QueueAdapterBase
 
     from li_campaign.db.config import Campaign
+    from li_campaign.db.staging import StagedOutputs
 
 ACTIVE_STATES = ("RESERVED", "RUNNING")
 QUEUED = {"state_history.reservation_id": {"$exists": True}}  # launches submitted to a batch queue
@@ -62,7 +67,10 @@ _QUEUE_LIST_COMMANDS = {
 
 
 def load_fworker(path: str | os.PathLike) -> FWorker:
-    """Read a FireWorks worker file (``launchers/*fworker*.yaml``), naming the file on error."""
+    """Read a FireWorks worker file (``launchers/*fworker*.yaml``), naming the file on error.
+
+    ``env.staged`` (true or false, default false) chooses staged batch jobs (:mod:`li_campaign.db.staging`).
+    """
     # deferred: fireworks takes ~0.6 s to import; `li-campaign status` imports this module (via db.recover)
     from fireworks import FWorker
 
@@ -70,9 +78,15 @@ def load_fworker(path: str | os.PathLike) -> FWorker:
     if not path.is_file():
         raise InputError(f"{path}: worker file not found (copy one from launchers/)")
     try:
-        return FWorker.from_file(str(path))
+        fworker = FWorker.from_file(str(path))
     except Exception as exc:
         raise InputError(f"{path}: not a FireWorks worker file ({type(exc).__name__}: {exc})") from None
+    from li_campaign.db.staging import STAGED_WORKER_KEY  # deferred: heavy (jobflow, maggma)
+
+    staged = (fworker.env or {}).get(STAGED_WORKER_KEY, False)
+    if not isinstance(staged, bool):
+        raise InputError(f"{path}: env.{STAGED_WORKER_KEY} must be true or false, not {staged!r}")
+    return fworker
 
 
 def load_qadapter(path: str | os.PathLike) -> QueueAdapterBase:
@@ -93,11 +107,11 @@ def load_qadapter(path: str | os.PathLike) -> QueueAdapterBase:
     return qadapter
 
 
-def rocket_command(campaign: Campaign) -> str:
-    """The command a batch job runs in its launch folder: one offline firework of ``campaign``."""
+def rocket_command(campaign: Campaign, staged: bool = False) -> str:
+    """The command a batch job runs in its launch folder: one offline (or ``staged``) firework of ``campaign``."""
     return (
         f"{shlex.quote(sys.executable)} -m li_campaign.db.worker singleshot --offline "
-        f"--campaign-dir {shlex.quote(str(campaign.root))}"
+        f"{'--staged ' if staged else ''}--campaign-dir {shlex.quote(str(campaign.root))}"
     )
 
 
@@ -180,14 +194,14 @@ def reservation_id(launch: dict) -> str | None:
     return None
 
 
-def recover_finished(lp: LaunchPad, fworker_name: str | None = None) -> int:
-    """Read back every offline queue launch (of one worker); return how many completed."""
+def recover_finished(lp: LaunchPad, outputs: StagedOutputs, fworker_name: str | None = None) -> int:
+    """Read back every offline queue launch (of one worker) through ``outputs``; return how many completed."""
     completed = 0
     for launch in _pending_queue_launches(lp, fworker_name):
         run = lp.offline_runs.find_one({"launch_id": launch["launch_id"]}, {"completed": 1, "deprecated": 1})
         if not run or run.get("completed") or run.get("deprecated"):
             continue
-        lp.recover_offline(launch["launch_id"], ignore_errors=True)
+        outputs.recover(lp, launch["launch_id"])
         if lp.offline_runs.find_one({"launch_id": launch["launch_id"]}, {"completed": 1}).get("completed"):
             completed += 1
     return completed
@@ -281,9 +295,64 @@ class LaunchSummary:
     ticks: int = 0
     lost: list[dict] = field(default_factory=list)
     reason_stopped: str = ""
+    not_staged: list[str] = field(default_factory=list)  # staged worker: jobs failed because their inputs could not be staged
 
 
-def _submit(lp: LaunchPad, fworker: FWorker, qadapter, launches_dir: Path) -> bool:
+class StagingLaunchPad:
+    """The LaunchPad as FireWorks' queue launcher sees it for a staged worker.
+
+    ``launch_rocket_to_queue`` reserves a firework, names its launch folder and writes
+    ``FW.json`` from the reserved firework. Here the reservation also stages the job
+    (:func:`li_campaign.db.staging.stage_firework`: its references are resolved in the
+    firework that FireWorks then writes), and naming the launch folder writes the staged
+    inputs into it. A firework whose inputs cannot be staged is fizzled with the reason
+    (listed in :attr:`failed`) and the next ready one is reserved. Everything else is the
+    wrapped LaunchPad's.
+
+    Parameters
+    ----------
+    lp
+        The campaign's LaunchPad (the caller holds the campaign's lock).
+    outputs
+        Gives the campaign's JobStore.
+    """
+
+    def __init__(self, lp: LaunchPad, outputs: StagedOutputs):
+        self._lp = lp
+        self._outputs = outputs
+        self._staged: dict[int, tuple[Firework, list[dict]]] = {}
+        self.failed: list[str] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._lp, name)
+
+    def reserve_fw(self, fworker: FWorker, launch_dir: str, **kwargs) -> tuple[Firework | None, int | None]:
+        """Reserve a ready firework (as ``LaunchPad.reserve_fw``) and stage its job."""
+        from li_campaign.db.staging import StagingError, fail_launch, stage_firework
+
+        while True:
+            fw, launch_id = self._lp.reserve_fw(fworker, launch_dir, **kwargs)
+            if fw is None:
+                return fw, launch_id
+            try:
+                self._staged[launch_id] = (fw, stage_firework(self._lp, self._outputs.store(), fw, launch_id))
+                return fw, launch_id
+            except StagingError as exc:
+                fail_launch(self._lp, launch_id, str(exc))
+                self.failed.append(str(exc))
+                if kwargs.get("fw_id") is not None:
+                    return None, None
+
+    def change_launch_dir(self, launch_id: int, launch_dir: str) -> None:
+        """Set the launch folder (as ``LaunchPad.change_launch_dir``) and write the staged inputs into it."""
+        from li_campaign.db.staging import write_staged_inputs
+
+        self._lp.change_launch_dir(launch_id, launch_dir)
+        fw, documents = self._staged.pop(launch_id)
+        write_staged_inputs(Path(launch_dir), fw, documents)
+
+
+def _submit(lp: LaunchPad | StagingLaunchPad, fworker: FWorker, qadapter, launches_dir: Path) -> bool:
     """Reserve one ready firework and submit its batch job; False when none is ready."""
     # deferred: fireworks takes ~0.6 s to import; `li-campaign status` imports this module (via db.recover)
     from fireworks.queue.queue_launcher import launch_rocket_to_queue
@@ -327,7 +396,8 @@ def launch_to_queue(
         MLIP training and fan-out; empty: all) go to this queue.
     qadapter
         The FireWorks queue adapter (``CommonAdapter``, SLURM or PBS). Its ``rocket_launch``
-        is set here to :func:`rocket_command`.
+        is set here to :func:`rocket_command` (staged when the worker file says ``env: {staged: true}``:
+        :mod:`li_campaign.db.staging`; the batch jobs then open no database).
     max_queued
         At most this many of this worker's batch jobs queued or running at once.
     sleep_s
@@ -345,29 +415,37 @@ def launch_to_queue(
         Counts; ``lost`` lists batch jobs that ended without a result (``li-campaign recover``).
     """
 
+    from li_campaign.db.staging import StagedOutputs, is_staged_worker  # deferred: heavy (jobflow, maggma)
+
     if max_queued < 1:
         raise InputError("max_queued must be >= 1")
-    qadapter["rocket_launch"] = rocket_command(campaign)
+    staged = is_staged_worker(fworker)
+    qadapter["rocket_launch"] = rocket_command(campaign, staged=staged)
     campaign.launches_dir.mkdir(parents=True, exist_ok=True)
     summary = LaunchSummary()
     start = time.monotonic()
     while True:
         summary.ticks += 1
-        with open_launchpad(campaign) as lp:
+        with open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:
             queue = QueueSnapshot.take(qadapter.q_type)  # under the lock: no submission can race it
-            summary.completed += recover_finished(lp, fworker.name)
+            summary.completed += recover_finished(lp, outputs, fworker.name)
             summary.lost = find_lost_launches(lp, queue)
             lost_ids = {item["launch_id"] for item in summary.lost}
             mine = [lnch for lnch in _pending_queue_launches(lp, fworker.name) if lnch["launch_id"] not in lost_ids]
+            submitter = StagingLaunchPad(lp, outputs) if staged else lp
             submitted = 0
-            while len(mine) + submitted < max_queued and _submit(lp, fworker, qadapter, campaign.launches_dir):
+            while len(mine) + submitted < max_queued and _submit(submitter, fworker, qadapter, campaign.launches_dir):
                 submitted += 1
             summary.submitted += submitted
+            not_staged = submitter.failed if staged else []
+            summary.not_staged += not_staged
             work_left = len(mine) + submitted > 0 or _work_may_come(lp, fworker)
         log(
             f"tick {summary.ticks}: {summary.completed} completed, {len(mine) + submitted} in the queue "
             f"({submitted} new), {len(summary.lost)} lost"
         )
+        for reason in not_staged:
+            log(f"  failed, inputs not staged: {reason}")
         if not work_left:
             summary.reason_stopped = "no job left for this worker"
             break
@@ -417,12 +495,12 @@ def _live_node_jobs(lp: LaunchPad, category: str, queue: QueueSnapshot) -> int:
     return live
 
 
-def _recover_orphans(lp: LaunchPad, queue: QueueSnapshot) -> int:
+def _recover_orphans(lp: LaunchPad, outputs: StagedOutputs, queue: QueueSnapshot) -> int:
     """Read back finished launches whose node runner is gone (killed between the result and its read-back)."""
     recovered = 0
     for launch in _pending_queue_launches(lp):
         if launch["fworker"]["name"].startswith(LOCAL_WORKER) and queue.lost(launch) and launch_has_result(launch["launch_dir"]):
-            lp.recover_offline(launch["launch_id"], ignore_errors=True)
+            outputs.recover(lp, launch["launch_id"])
             recovered += 1
     return recovered
 
@@ -456,17 +534,24 @@ def launch_nodes_to_queue(
         As in :func:`launch_to_queue`; ``max_queued`` counts node jobs.
     """
 
+    from li_campaign.db.staging import StagedOutputs, is_staged_worker  # deferred: heavy (jobflow, maggma)
+
     if max_queued < 1:
         raise InputError("max_queued must be >= 1")
+    if is_staged_worker(fworker):
+        raise InputError(
+            "--per-node: a node job runs `li-campaign run`, which reserves jobs and so opens the database on "
+            "the node; a staged worker (env: {staged: true}) submits one batch job per job instead (no --per-node)"
+        )
     qadapter["rocket_launch"] = node_command(campaign, fworker.category)
     campaign.launches_dir.mkdir(parents=True, exist_ok=True)
     summary = LaunchSummary()
     start = time.monotonic()
     while True:
         summary.ticks += 1
-        with open_launchpad(campaign) as lp:
+        with open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:
             queue = QueueSnapshot.take(qadapter.q_type)
-            summary.completed += _recover_orphans(lp, queue)
+            summary.completed += _recover_orphans(lp, outputs, queue)
             summary.lost = find_lost_launches(lp, queue)
             live = _live_node_jobs(lp, fworker.category, queue)
             ready = lp.fireworks.count_documents({**fworker.query, "state": "READY"})

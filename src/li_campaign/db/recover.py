@@ -10,7 +10,8 @@ A worker can die mid-job in two places:
   batch job (``launch --per-node``) gives its launches the job's id, so they are judged
   by the queue like the launches of single batch jobs.
 
-Either way the launch has no result file. Recovery fizzles the launch with the reason
+Finished launches are read back first; a staged launch's outputs go into the JobStore then
+(:mod:`li_campaign.db.staging`). A lost launch has no result file. Recovery fizzles the launch with the reason
 (kept in the firework's launch history) and puts the firework back to READY. FireWorks'
 ``detect_lostruns`` cannot see these launches in time: offline rockets ping only once an
 hour (``PING_TIME_SECS``), so the queue and the run lock are asked instead.
@@ -103,17 +104,19 @@ def recover_campaign(campaign: Campaign, queue: str | None = None) -> RecoverySu
         ``"slurm"`` or ``"pbs"`` (default: detected).
     """
 
+    from li_campaign.db.staging import StagedOutputs  # deferred: heavy (jobflow, maggma)
+
     summary = RecoverySummary()
-    with open_launchpad(campaign) as lp:
+    with open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:
         q_type = detect_queue(lp, queue)
         snapshot = QueueSnapshot.take(q_type) if q_type else None  # before reading any result
-        summary.completed += recover_finished(lp)
+        summary.completed += recover_finished(lp, outputs)
         lost = find_lost_launches(lp, snapshot) if snapshot else []
         recover_lost_launches(lp, lost)
         summary.rerun += lost
     if not _runner_alive(campaign):
-        with RunnerLock(campaign), open_launchpad(campaign) as lp:
+        with RunnerLock(campaign), open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:
             stale = _stale_local_launches(lp)
-            rerun = set(recover_stale_launches(lp))
+            rerun = set(recover_stale_launches(lp, outputs))
         summary.rerun += [item for item in stale if item["fw_id"] in rerun]
     return summary

@@ -22,6 +22,10 @@ several nodes (one per node, ``li-campaign launch --per-node``) share a campaign
 named after its host, recovers only its own host's stale launches and holds a lock of its
 own; the launches of a runner inside a batch job carry the job id as their reservation id,
 so ``li-campaign status`` / ``recover`` find them lost through the queue when the job dies.
+
+With ``staged=True`` (``li-campaign run --staged``) the workers open no database: each job's
+inputs are resolved and written into its launch folder when it is reserved, and its outputs are
+inserted into the JobStore when it is read back (:mod:`li_campaign.db.staging`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from fireworks import LaunchPad
 
     from li_campaign.db.config import Campaign
+    from li_campaign.db.staging import StagedOutputs
 
 _ACTIVE = ("RESERVED", "RUNNING")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # BLAS, OpenMP and torch threads
@@ -117,27 +122,21 @@ def _setup_offline_launch(lp: LaunchPad, fw, launch_id: int, launch_dir: Path) -
     lp.add_offline_run(launch_id, fw.fw_id, fw.name)
 
 
-def _fail_launch(lp: LaunchPad, launch_id: int, reason: str) -> None:
-    from fireworks import FWAction
-
-    action = FWAction(stored_data={"_message": reason, "_exception": {"_stacktrace": reason}})
-    lp.complete_launch(launch_id, action, state="FIZZLED")
-    lp.offline_runs.update_one({"launch_id": launch_id}, {"$set": {"completed": True}})
-
-
-def _recover(lp: LaunchPad, launch: _Launch) -> str:
+def _recover(lp: LaunchPad, launch: _Launch, outputs: StagedOutputs) -> str:
     """Read back a finished launch; a worker that died without a result fizzles the firework.
 
     A launch that ``li-campaign recover`` already read back is not read again: FireWorks'
     ``recover_offline`` would apply its result (and jobflow's additions) a second time.
     """
+    from li_campaign.db.staging import fail_launch  # deferred: heavy (jobflow, maggma)
+
     run = lp.offline_runs.find_one({"launch_id": launch.launch_id}, {"completed": 1})
     if not (run and run.get("completed")):
-        lp.recover_offline(launch.launch_id, ignore_errors=True)
+        outputs.recover(lp, launch.launch_id)
     state = lp.fireworks.find_one({"fw_id": launch.fw_id}, {"state": 1})["state"]
     if state in _ACTIVE:
         code = launch.process.returncode
-        _fail_launch(
+        fail_launch(
             lp,
             launch.launch_id,
             f"worker for fw {launch.fw_id} ({launch.name}) exited with code {code} without a result; "
@@ -147,26 +146,29 @@ def _recover(lp: LaunchPad, launch: _Launch) -> str:
     return state
 
 
-def recover_stale_launches(lp: LaunchPad, batch_job: str | None = None) -> list[int]:
+def recover_stale_launches(lp: LaunchPad, outputs: StagedOutputs, batch_job: str | None = None) -> list[int]:
     """Recover local launches left reserved or running by a runner that was killed; rerun lost ones.
 
     Only this host's (and, inside a batch job, this job's) launches: the caller holds the
-    matching :class:`RunnerLock`, so no runner that owns them is alive.
+    matching :class:`RunnerLock`, so no runner that owns them is alive. Finished launches
+    are read back through ``outputs`` (staged ones insert their outputs first).
 
     Returns
     -------
     list[int]
         fw_ids that were put back to READY.
     """
+    from li_campaign.db.staging import fail_launch  # deferred: heavy (jobflow, maggma)
+
     rerun = []
     for run in list(lp.offline_runs.find({"completed": False, "deprecated": {"$ne": True}})):
         launch_id, fw_id = run["launch_id"], run["fw_id"]
         if not lp.launches.find_one({"launch_id": launch_id, **local_launch_query(batch_job=batch_job)}, {"_id": 1}):
             continue  # a batch-queue launch or another host's: li_campaign.db.queue / that host looks after it
-        lp.recover_offline(launch_id, ignore_errors=True)
+        outputs.recover(lp, launch_id)
         fw = lp.fireworks.find_one({"fw_id": fw_id}, {"state": 1})
         if fw and fw["state"] in _ACTIVE:
-            _fail_launch(lp, launch_id, STALE_REASON)
+            fail_launch(lp, launch_id, STALE_REASON)
             lp.offline_runs.update_one({"launch_id": launch_id}, {"$set": {"deprecated": True}})
             lp.rerun_fw(fw_id)
             rerun.append(fw_id)
@@ -181,6 +183,7 @@ def run_workers(
     progress: bool = True,
     gpus: str | None = None,
     category: str | None = None,
+    staged: bool = False,
 ) -> RunSummary:
     """Run ready fireworks with ``n_workers`` local processes until none is ready or running.
 
@@ -204,9 +207,16 @@ def run_workers(
         machine, or ``"0"``) ``n_workers`` workers run with the GPUs hidden.
     category
         Only run fireworks of this FireWorks category (``"gpu"``, ``"cpu"``); ``None``: all.
+    staged
+        Run every job staged (:mod:`li_campaign.db.staging`): its inputs are resolved and
+        written into its launch folder under the lock, the worker opens no database (in
+        mongodb mode the URI and key-password variables are not passed to it), and its outputs are inserted
+        into the JobStore when it is read back. A job whose inputs cannot be staged fails
+        with the reason.
     """
     from tqdm import tqdm
 
+    from li_campaign.db.staging import StagedOutputs  # deferred: heavy (jobflow, maggma)
 
     if n_workers < 1:
         raise ValueError("n_workers must be >= 1")
@@ -214,6 +224,10 @@ def run_workers(
     n_slots = len(pool) if pool else n_workers
     identity = {"host": this_host(), "batch_job": batch_job_id()}
     env = dict(os.environ, LI_CAMPAIGN_DIR=str(campaign.root))
+    if staged and campaign.mode == "mongodb":  # a staged worker has no business with the database's secrets
+        for variable in (campaign.config.uri_env, campaign.config.tls_certificate_key_file_password_env):
+            env.pop(variable or "", None)
+    worker_args = ["--staged"] if staged else []
     threaded = not pool and n_workers > 1  # CPU workers share the cores one each
     if pool:
         threads = str(max(1, len(os.sched_getaffinity(0)) // n_slots))
@@ -229,16 +243,16 @@ def run_workers(
     run_lock = RunnerLock(campaign, batch_job=identity["batch_job"])
     _exit_on_sigterm()
     with run_lock:
-        with open_launchpad(campaign) as lp:
-            recover_stale_launches(lp, identity["batch_job"])
+        with open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:
+            recover_stale_launches(lp, outputs, identity["batch_job"])
         try:
             while True:
                 finished = [launch for launch in running.values() if launch.process.poll() is not None]
                 to_start: list[_Launch] = []
                 nothing_ready = False
-                with open_launchpad(campaign) as lp:
+                with open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:
                     for launch in finished:
-                        state = _recover(lp, launch)
+                        state = _recover(lp, launch, outputs)
                         del running[launch.launch_id]
                         free_gpus.extend(launch.gpus)
                         if state == "COMPLETED":
@@ -259,6 +273,10 @@ def run_workers(
                             break
                         pinned = [free_gpus.pop(0) for _ in range(gpus_wanted(fw.spec))] if pool else []
                         _record_slot(lp, launch_id, pinned, identity)
+                        if staged and not _stage(lp, outputs, fw, launch_id, launch_dir):
+                            free_gpus.extend(pinned)
+                            summary.fizzled.append(f"fw {fw.fw_id} {fw.name}: FIZZLED (inputs not staged)")
+                            continue
                         _setup_offline_launch(lp, fw, launch_id, launch_dir)
                         to_start.append(_Launch(launch_id, fw.fw_id, fw.name, launch_dir, pinned))
                         summary.launched += 1
@@ -279,7 +297,8 @@ def run_workers(
                     )
                     log.flush()
                     launch.process = subprocess.Popen(
-                        [sys.executable, "-m", "li_campaign.db.worker", str(launch.launch_dir), "--campaign-dir", str(campaign.root)],
+                        [sys.executable, "-m", "li_campaign.db.worker", str(launch.launch_dir),
+                         "--campaign-dir", str(campaign.root), *worker_args],
                         cwd=launch.launch_dir,
                         env=worker_env,
                         stdout=log,
@@ -301,6 +320,19 @@ def run_workers(
             bar.close()
     summary.states = states
     return summary
+
+
+def _stage(lp: LaunchPad, outputs: StagedOutputs, fw, launch_id: int, launch_dir: Path) -> bool:
+    """Stage a reserved firework's inputs into ``launch_dir``; fizzle it with the reason if that fails."""
+    from li_campaign.db.staging import StagingError, fail_launch, stage_firework, write_staged_inputs
+
+    try:
+        documents = stage_firework(lp, outputs.store(), fw, launch_id)
+    except StagingError as exc:
+        fail_launch(lp, launch_id, str(exc))
+        return False
+    write_staged_inputs(launch_dir, fw, documents)
+    return True
 
 
 def lone_launch_threads(n_slots: int, n_running: int) -> int:

@@ -6,6 +6,11 @@ FireWorks' offline ``Rocket`` and writes ``FW_offline.json``, which the runner (
 JobStore, which is built from the campaign config in this process, so no store (and no
 credential) is ever serialized into a firework spec.
 
+With ``--staged`` the worker opens no database at all: the job's inputs were resolved when
+it was reserved, it runs against :class:`~li_campaign.db.staging.StagedJobStore` (files in
+``staged/`` of the launch folder), and the runner or ``li-campaign launch`` / ``recover``
+inserts its outputs into the JobStore (:mod:`li_campaign.db.staging`).
+
 FireWorks 2.1.4 calls ``monty.io.zopen(path)`` without a mode in offline mode, which
 monty >= 2026.7 rejects; :func:`patch_fireworks_zopen` restores the old default ``"rt"``.
 """
@@ -43,8 +48,27 @@ def run_offline_launch(launch_dir: str, campaign_dir: str) -> None:
     Rocket(launchpad=None, fworker=FWorker(name="li-campaign"), fw_id=None).run()
 
 
+def run_staged_launch(launch_dir: str, campaign_dir: str) -> None:
+    """Run the staged firework of ``launch_dir`` against its local files; no database is opened.
+
+    ``campaign_dir`` is only passed on to the job (``LI_CAMPAIGN_DIR``: the fit writes the
+    deployed model into the campaign's ``models`` folder).
+    """
+    from fireworks.core.fworker import FWorker
+    from fireworks.core.rocket import Rocket
+    from jobflow import SETTINGS
+
+    from li_campaign.db.staging import StagedJobStore
+
+    patch_fireworks_zopen()
+    SETTINGS.JOB_STORE = StagedJobStore(launch_dir)
+    os.environ["LI_CAMPAIGN_DIR"] = os.path.abspath(campaign_dir)
+    os.chdir(launch_dir)
+    Rocket(launchpad=None, fworker=FWorker(name="li-campaign"), fw_id=None).run()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m li_campaign.db.worker [singleshot --offline] [--campaign-dir D] [LAUNCH_DIR]``.
+    """Entry point: ``python -m li_campaign.db.worker [singleshot --offline] [--staged] [--campaign-dir D] [LAUNCH_DIR]``.
 
     The ``singleshot --offline --fw_id N`` form is what FireWorks' queue launcher writes
     into a batch script (it appends ``--fw_id``); the firework is always the one reserved
@@ -57,13 +81,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="`singleshot` is accepted for FireWorks' queue launcher; LAUNCH_DIR has FW.json (default: .)")
     parser.add_argument("--offline", action="store_true", help="accepted; the worker always runs offline")
     parser.add_argument("--fw_id", type=int, help="accepted; the firework is the one in FW.json")
+    parser.add_argument("--staged", action="store_true",
+                        help="run against the launch folder's staged inputs; open no database (li_campaign.db.staging)")
     parser.add_argument("--campaign-dir", default=os.environ.get("LI_CAMPAIGN_DIR", "campaign"))
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     where = [item for item in args.where if item != "singleshot"]
     if len(where) > 1:
         parser.error(f"one launch folder expected, got {where}")
     launch_dir = where[0] if where else "."
-    run_offline_launch(os.path.abspath(launch_dir), args.campaign_dir)
+    run = run_staged_launch if args.staged else run_offline_launch
+    run(os.path.abspath(launch_dir), args.campaign_dir)
     return 0
 
 

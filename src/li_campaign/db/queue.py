@@ -328,6 +328,7 @@ class StagingLaunchPad:
 
     def reserve_fw(self, fworker: FWorker, launch_dir: str, **kwargs) -> tuple[Firework | None, int | None]:
         """Reserve a ready firework (as ``LaunchPad.reserve_fw``) and stage its job."""
+        # deferred: db.staging imports jobflow and maggma (via db.stores, ~0.6 s); `li-campaign status` imports this module
         from li_campaign.db.staging import StagingError, fail_launch, stage_firework
 
         while True:
@@ -345,7 +346,7 @@ class StagingLaunchPad:
 
     def change_launch_dir(self, launch_id: int, launch_dir: str) -> None:
         """Set the launch folder (as ``LaunchPad.change_launch_dir``) and write the staged inputs into it."""
-        from li_campaign.db.staging import write_staged_inputs
+        from li_campaign.db.staging import write_staged_inputs  # deferred: as in reserve_fw
 
         self._lp.change_launch_dir(launch_id, launch_dir)
         fw, documents = self._staged.pop(launch_id)

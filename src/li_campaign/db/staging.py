@@ -39,6 +39,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import bson.json_util
+from jobflow import Job
+from maggma.stores import MemoryStore
+
 from li_campaign.core.errors import LiCampaignError
 from li_campaign.db.retry import RetryPolicy, with_retries
 from li_campaign.db.settings import DATA_STORE
@@ -46,7 +50,7 @@ from li_campaign.db.stores import LargeDataJobStore
 
 if TYPE_CHECKING:
     from fireworks import Firework, LaunchPad
-    from jobflow import Job, JobStore
+    from jobflow import JobStore
 
     from li_campaign.db.config import Campaign
 
@@ -83,8 +87,6 @@ def firework_job(fw: Firework) -> Job:
     StagingError
         If the firework is not a jobflow job.
     """
-    from jobflow import Job
-
     tasks = fw.tasks
     job = tasks[0].get("job") if len(tasks) == 1 else None
     if not isinstance(job, Job):
@@ -143,14 +145,10 @@ def _plain(doc: dict) -> dict:
 
 
 def _dumps(data: Any) -> str:
-    import bson.json_util
-
     return bson.json_util.dumps(data)
 
 
 def _loads(text: str) -> Any:
-    import bson.json_util
-
     return bson.json_util.loads(text)
 
 
@@ -205,8 +203,6 @@ class StagedJobStore(LargeDataJobStore):
     """
 
     def __init__(self, launch_dir: str | Path):
-        from maggma.stores import MemoryStore
-
         self.launch_dir = Path(launch_dir)
         super().__init__(
             MemoryStore("outputs", key="uuid"),
@@ -316,7 +312,7 @@ def offline_result(launch_dir: str | Path) -> dict | None:
 
 def fail_launch(lp: LaunchPad, launch_id: int, reason: str) -> None:
     """Fizzle a launch with ``reason`` (kept in the firework's launch) and close its offline run."""
-    from fireworks import FWAction
+    from fireworks import FWAction  # deferred: fireworks (~0.6 s) only when a launch is failed; jobflow does not load it
 
     action = FWAction(stored_data={"_message": reason, "_exception": {"_stacktrace": reason}})
     lp.complete_launch(launch_id, action, state="FIZZLED")

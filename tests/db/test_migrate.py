@@ -314,3 +314,16 @@ def test_bad_target_folders_and_configs_are_named(source, tmp_path):
     assert main(["--campaign-dir", str(campaign.root), "db", "migrate", "--to", str(bad), "--target-dir", str(tmp_path / "t")]) == 2
     assert not (tmp_path / "t").exists()
 
+
+def test_status_warns_when_an_embedded_campaign_passes_the_ceiling(campaign, monkeypatch, capsys):
+    from li_campaign.db import status
+    from li_campaign.db.status import campaign_status
+
+    submit_flow(campaign, Flow([add(1, 2), add(3, 4)]), "spec-a")
+    assert campaign_status(campaign)["embedded_ceiling_warning"] is None
+    assert (Path(__file__).parents[2] / "benchmarks/results/embedded_launchpad_2026-12-04.txt").is_file()
+    monkeypatch.setattr(status, "EMBEDDED_CEILING_FIREWORKS", 1)
+    assert main(["--campaign-dir", str(campaign.root), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: 2 fireworks, LaunchPad file 0 MB: past the embedded database's ceiling (1 fireworks" in out
+    assert "li-campaign db migrate --to db_config/mongodb.yaml" in out

@@ -124,6 +124,8 @@ def cmd_status(args) -> int:
         return 0
     print(f"{status['n_workflows']} workflow(s), {status['n_fireworks']} jobs: "
           + ", ".join(f"{k} {v}" for k, v in status["states"].items()))
+    if status["embedded_ceiling_warning"]:
+        print(f"WARNING: {status['embedded_ceiling_warning']}")
     for fail in status["failed"]:
         print(f"  FIZZLED fw {fail['fw_id']} {fail['name']}: {fail['reason']}")
     for calc in status["failed_calculations"]:

@@ -126,6 +126,8 @@ def cmd_status(args) -> int:
         return 0
     print(f"{status['n_workflows']} workflow(s), {status['n_fireworks']} jobs: "
           + ", ".join(f"{k} {v}" for k, v in status["states"].items()))
+    if status["embedded_ceiling_warning"]:
+        print(f"WARNING: {status['embedded_ceiling_warning']}")
     for fail in status["failed"]:
         print(f"  FIZZLED fw {fail['fw_id']} {fail['name']}: {fail['reason']}")
     for calc in status["failed_calculations"]:
@@ -198,6 +200,23 @@ def cmd_db_verify(args) -> int:
         return 1
     print("verified: every result's model is registered, every model file matches its sha256, "
           "every structure result has its structure hash, no document over the size limit")
+    return 0
+
+
+def cmd_db_migrate(args) -> int:
+    from li_campaign.db.config import DbConfig
+    from li_campaign.db.migrate import migrate_campaign
+
+    config = DbConfig.from_file(args.to)
+    source = _campaign(args)
+    report = migrate_campaign(source, config, args.target_dir, merge=args.merge, progress=print)
+    print("\n".join(report.summary_lines()))
+    if not report.ok:
+        print("migration NOT verified: the parts marked MISMATCH (or the firework states) differ in the target",
+              file=sys.stderr)
+        return 1
+    print(f"verified: every copied document and model file is in the target with its sha256; "
+          f"continue with `li-campaign --campaign-dir {args.target_dir} run` (the source is unchanged)")
     return 0
 
 
@@ -294,6 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_db_init)
     c = dbsub.add_parser("verify", help="check results, model files and document sizes; exit 1 naming each problem")
     c.set_defaults(func=cmd_db_verify)
+    c = dbsub.add_parser(
+        "migrate",
+        help="copy this campaign (LaunchPad, JobStore, derived collections, model files) into another database "
+             "(e.g. embedded into MongoDB), verify counts and hashes; the source is only read",
+    )
+    c.add_argument("--to", required=True, help="database config of the target (db_config/*.yaml)")
+    c.add_argument("--target-dir", required=True,
+                   help="campaign directory of the target: a new or empty folder, or a campaign initialised with --to")
+    c.add_argument("--merge", action="store_true",
+                   help="add to a target that already holds a campaign (ids shifted, its documents kept)")
+    c.set_defaults(func=cmd_db_migrate)
     return parser
 
 

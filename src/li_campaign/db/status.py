@@ -14,6 +14,45 @@ if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
 
 
+EMBEDDED_CEILING_FIREWORKS = 2000
+"""Fireworks past which an embedded campaign should move to MongoDB (``li-campaign status`` warns).
+
+Measured by ``benchmarks/embedded_launchpad.py`` (raw output
+``benchmarks/results/embedded_launchpad_2026-12-04.txt``, 2-core VM, 7.9 kB of LaunchPad file per
+firework as in the demo): every access loads and dumps the whole file under the campaign lock,
+0.06 s at 100 fireworks, 0.76 s at 1 000, 2.1 s at 2 500, 5.2 s at 5 000. Short jobs run at half
+the rate of a small campaign at about 2 000 fireworks (1 683 jobs/h at 100, 1 244 at 1 000, 648 at
+2 500), and every command waits longer with every firework added.
+"""
+
+EMBEDDED_CEILING_BYTES = 16_000_000
+"""The same ceiling as a LaunchPad file size: 2 000 fireworks made a 16 MB file in the benchmark."""
+
+
+def embedded_ceiling_warning(campaign: Campaign, n_fireworks: int) -> str | None:
+    """A warning when an embedded campaign has passed the measured ceiling of its LaunchPad; else None.
+
+    Parameters
+    ----------
+    campaign
+        The campaign (a mongodb-mode one never gets a warning).
+    n_fireworks
+        Its number of fireworks.
+    """
+    if campaign.mode != "embedded":
+        return None
+    size = campaign.fireworks_db_file.stat().st_size
+    if n_fireworks <= EMBEDDED_CEILING_FIREWORKS and size <= EMBEDDED_CEILING_BYTES:
+        return None
+    return (
+        f"{n_fireworks} fireworks, LaunchPad file {size / 1e6:.0f} MB: past the embedded database's ceiling "
+        f"({EMBEDDED_CEILING_FIREWORKS} fireworks or {EMBEDDED_CEILING_BYTES / 1e6:.0f} MB; "
+        "benchmarks/results/embedded_launchpad_2026-12-04.txt). Every job reads and rewrites the whole file "
+        "under one lock, so the campaign runs slower with every job added: move it to MongoDB with "
+        "`li-campaign db migrate --to db_config/mongodb.yaml --target-dir NEW_DIR` (README, Database modes)"
+    )
+
+
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 
 
@@ -116,6 +155,9 @@ def invalid_bands(campaign: Campaign) -> list[dict]:
 def campaign_status(campaign: Campaign, queue: str | None = None) -> dict:
     """Return firework counts by state, the reason of every failed firework, lost jobs and invalid NEB bands.
 
+    ``embedded_ceiling_warning`` says when an embedded campaign has passed its LaunchPad's
+    measured ceiling (:func:`embedded_ceiling_warning`), else None.
+
     ``invalid_bands`` lists per facet each NEB band that gives no barrier and its reason
     (:func:`invalid_bands`; ``invalid_bands_error`` if the JobStore cannot be read).
 
@@ -158,6 +200,7 @@ def campaign_status(campaign: Campaign, queue: str | None = None) -> dict:
     except DatabaseError as exc:  # the JobStore cannot be read: say so, report the rest
         bands, bands_error = [], str(exc)
     return {
+        "embedded_ceiling_warning": embedded_ceiling_warning(campaign, len(fws)),
         "invalid_bands": bands,
         "invalid_bands_error": bands_error,
         "failed_calculations": failed_calculations,

@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 from li_campaign.core.errors import DatabaseError, InputError, LiCampaignError
 from li_campaign.core.hashing import file_sha256
 from li_campaign.db.config import CAMPAIGN_CONFIG, DATA_STORE, Campaign, DbConfig
+from li_campaign.db.indexes import init_database_indexes
 from li_campaign.db.launchpad import initialise_launchpad, is_initialised, open_launchpad
 from li_campaign.db.settings import redact_uri
 from li_campaign.schemas.registry import RESULT_TYPES
@@ -586,8 +587,6 @@ def _copy(
     if not _launchpad_initialised(target):
         initialise_launchpad(target)
     if target.mode == "mongodb":
-        from li_campaign.db.indexes import init_database_indexes
-
         init_database_indexes(target)  # the unique keys before the writes (upserts on them)
     rewrite = _ModelPathRewriter(source, target)
     report.parts.append(_copy_model_files(source, target))

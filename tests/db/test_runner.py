@@ -37,9 +37,10 @@ def test_dynamic_flow_runs_with_two_workers(campaign):
         assert lp.launches.count_documents({}) == 8
 
 
-def test_a_launch_that_runs_alone_gets_every_core(campaign):
+def test_a_launch_that_runs_alone_gets_every_core(campaign, monkeypatch):
     """Two ready jobs run one thread each; a job that can only start once they end (and nothing else
     runs or is ready, like the fit after the labels) gets both workers' cores."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the runner's own setting caps the grant
     a, b = threads(), threads()
     lone = threads(a.output, b.output)
     submit_flow(campaign, Flow([a, b, lone]), "hash-threads")
@@ -51,6 +52,15 @@ def test_a_launch_that_runs_alone_gets_every_core(campaign):
     logs = sorted(p.read_text() for p in (campaign.root / "launches").glob("*/worker.log"))
     assert sum("OMP_NUM_THREADS=2" in log for log in logs) == 1
     assert sum("OMP_NUM_THREADS=1" in log for log in logs) == 2
+
+
+def test_the_runners_own_thread_setting_caps_a_lone_launch():
+    from li_campaign.db.runner import lone_launch_threads
+
+    assert lone_launch_threads(2, 0) == 2 and lone_launch_threads(2, 1) == 1
+    assert lone_launch_threads(2, 0, "1") == 1  # `make test`: the cores are shared, no grant
+    assert lone_launch_threads(4, 0, "2") == 2 and lone_launch_threads(2, 0, "8") == 2
+    assert lone_launch_threads(2, 0, "") == 2
 
 
 def test_state_survives_in_a_new_process(campaign):

@@ -281,7 +281,7 @@ def run_workers(
                         to_start.append(_Launch(launch_id, fw.fw_id, fw.name, launch_dir, pinned))
                         summary.launched += 1
                     if threaded and nothing_ready and len(to_start) == 1:
-                        to_start[0].threads = lone_launch_threads(n_slots, len(running))
+                        to_start[0].threads = lone_launch_threads(n_slots, len(running), os.environ.get("OMP_NUM_THREADS"))
                     states = _fw_states(lp)
                     if not running and not to_start and pool:
                         summary.not_run = _too_big(lp, category, len(pool))
@@ -335,14 +335,18 @@ def _stage(lp: LaunchPad, outputs: StagedOutputs, fw, launch_id: int, launch_dir
     return True
 
 
-def lone_launch_threads(n_slots: int, n_running: int) -> int:
+def lone_launch_threads(n_slots: int, n_running: int, cap: str | None = None) -> int:
     """Threads of a launch that is the only one started in a round of reservations.
 
     With no other launch running, and (since it is the only one reserved) nothing else ready,
     no firework can become ready before it ends: it gets all ``n_slots`` cores instead of one
     core and ``n_slots - 1`` idle workers. Otherwise one thread, as every CPU worker.
+    ``cap``: the runner's own ``OMP_NUM_THREADS``, if set, is a ceiling: someone else shares
+    the cores (``make test`` runs two pytest processes of one thread each), and threads that
+    outnumber the cores spin (a NEB pack ran 23 min instead of ~1 with 2 threads there).
     """
-    return n_slots if n_running == 0 else 1
+    threads = n_slots if n_running == 0 else 1
+    return max(1, min(threads, int(cap))) if cap and cap.isdigit() else threads
 
 
 def gpus_wanted(spec: dict) -> int:

@@ -26,6 +26,7 @@ import fcntl
 import os
 import tempfile
 import time
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
@@ -84,9 +85,11 @@ def campaign_lock(campaign: Campaign, timeout_s: float | None = None, write: boo
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _write_atomically(path: os.PathLike, text: str) -> None:
-    directory = os.path.dirname(os.fspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".fireworks.", suffix=".tmp")
+def write_atomically(path: os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` complete or not at all (temporary file in its folder + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -137,7 +140,7 @@ def open_launchpad(campaign: Campaign, write: bool = True) -> Iterator[LaunchPad
 
                 text = bson.json_util.dumps(server_store.to_dict())
                 what = f"{campaign.fireworks_db_file}: writing the embedded LaunchPad"
-                with_retries(lambda: _write_atomically(campaign.fireworks_db_file, text), what)
+                with_retries(lambda: write_atomically(campaign.fireworks_db_file, text), what)
     else:
         import pymongo
 

@@ -34,8 +34,6 @@ nothing of it is inserted and no other launch is touched.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +42,7 @@ from jobflow import Job
 from maggma.stores import MemoryStore
 
 from li_campaign.core.errors import LiCampaignError
+from li_campaign.db.launchpad import write_atomically
 from li_campaign.db.retry import RetryPolicy, with_retries
 from li_campaign.db.settings import DATA_STORE
 from li_campaign.db.stores import LargeDataJobStore
@@ -152,27 +151,11 @@ def _loads(text: str) -> Any:
     return bson.json_util.loads(text)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` complete or not at all (temporary file + ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_staged_inputs(launch_dir: Path, fw: Firework, documents: list[dict]) -> Path:
     """Write ``staged/inputs.json``: the job's uuid and index and the documents it may read."""
     job = firework_job(fw)
     path = Path(launch_dir) / STAGED_DIR / INPUTS_FILE
-    _write_atomically(path, _dumps({"uuid": job.uuid, "index": job.index, "documents": documents}))
+    write_atomically(path, _dumps({"uuid": job.uuid, "index": job.index, "documents": documents}))
     return path
 
 
@@ -250,7 +233,7 @@ class StagedJobStore(LargeDataJobStore):
                 self._written.append(job)
         written = [_plain(self.docs_store.query_one({"uuid": uuid, "index": index})) for uuid, index in self._written]
         blobs = [_plain(blob) for blob in self.additional_stores[DATA_STORE].query({})]
-        _write_atomically(self.outputs_file, _dumps({"documents": written, "blobs": blobs}))
+        write_atomically(self.outputs_file, _dumps({"documents": written, "blobs": blobs}))
 
 
 def _blob_references(value: Any) -> list[str]:

@@ -132,7 +132,7 @@ def main() -> None:
             write = access_s(campaign, True, args.repeats)
             read = access_s(campaign, False, args.repeats)
             wall, rate = jobs_per_hour(campaign, args.jobs, args.workers)
-            print(f"{n:9d} {size_mb:8.1f} {write:14.3f} {read:13.3f} {wall:10.1f} {rate:13.0f}", flush=True)
+            print(f"{n:9d} {size_mb:8.1f} {write:14.3f} {read:13.3f} {wall:10.2f} {rate:13.0f}", flush=True)
     print(f"# load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

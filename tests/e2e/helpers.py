@@ -26,3 +26,16 @@ def outputs_of(store, doc_type: str) -> list[dict]:
 
     docs = store.query(outputs_query(doc_type), properties=["uuid", "output"])
     return [item["output"] for doc in docs for item in job_items(doc, doc_type)]
+
+
+def computed_outputs(store, doc_type: str, **fields) -> list[dict]:
+    """Results of ``doc_type`` that were computed (not reused), packed or not, with ``fields`` equal."""
+    from li_campaign.builders.base import job_items, outputs_query
+
+    docs = store.query(outputs_query(doc_type), properties=["uuid", "output"])
+    return [
+        item["output"]
+        for doc in docs
+        for item in job_items(doc, doc_type)
+        if not item["output"]["provenance"].get("reused_from") and all(item["output"].get(k) == v for k, v in fields.items())
+    ]

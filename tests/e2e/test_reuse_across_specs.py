@@ -14,7 +14,7 @@ import shutil
 import pytest
 import yaml
 
-from tests.e2e.helpers import SPEC, li, outputs_of
+from tests.e2e.helpers import SPEC, computed_outputs, li, outputs_of
 
 pytestmark = pytest.mark.slow
 
@@ -42,25 +42,13 @@ def extended(finished, tmp_path_factory) -> dict:
     return {"root": root, "run": run, "store": store, "env": env}
 
 
-def _computed(store, doc_type: str, **fields) -> list[dict]:
-    """Documents of ``doc_type`` that were computed (not reused), packed or not, with ``fields`` equal."""
-    from li_campaign.builders.base import job_items, outputs_query
-
-    items = [item for doc in store.query(outputs_query(doc_type), properties=["uuid", "output"]) for item in job_items(doc, doc_type)]
-    return [
-        item["output"]
-        for item in items
-        if not item["output"]["provenance"].get("reused_from") and all(item["output"].get(k) == v for k, v in fields.items())
-    ]
-
-
 def test_second_spec_completes(extended):
     assert extended["run"].returncode == 0, extended["run"].stdout + extended["run"].stderr
 
 
 def test_no_second_fit_and_no_second_bulk_eos(extended, finished):
     store = extended["store"]
-    fits = _computed(store, "model")
+    fits = computed_outputs(store, "model")
     assert len(fits) == 1 and fits[0]["provenance"]["campaign"] == "e2e-morse"
     fit_job = store.query_one({"output.doc_type": "model", "output.provenance.reused_from": None}, properties=["uuid"])
     reused = [
@@ -69,7 +57,7 @@ def test_no_second_fit_and_no_second_bulk_eos(extended, finished):
     ]
     assert len(reused) == 1 and reused[0]["sha256"] == fits[0]["sha256"]
     assert reused[0]["provenance"]["reused_from"] == fit_job["uuid"]
-    mlip_eos = _computed(store, "bulk", source="mlip")
+    mlip_eos = computed_outputs(store, "bulk", source="mlip")
     assert [doc["provenance"]["campaign"] for doc in mlip_eos] == ["e2e-morse"]
 
 
@@ -79,7 +67,7 @@ def test_only_the_new_facet_is_computed(extended):
     counts = count_calculations(extended["store"], NAME)
     # the new facet's fan-out and the spot checks of this spec (new frames of the new facet only, and a new
     # spot-check document: this spec's fan-out is the new facet)
-    new_frames = [f for f in _computed(extended["store"], "training_frame") if f["frame_id"].startswith(f"{NAME}:")]
+    new_frames = [f for f in computed_outputs(extended["store"], "training_frame") if f["frame_id"].startswith(f"{NAME}:")]
     assert new_frames and all(f["origin"] == "validation" and f":{NEW_FACET}:" in f["frame_id"] for f in new_frames)
     assert counts["by_type"] == {
         "adsorption": 1, "diffusion": 1, "surface_energy": 1, "validation": 1, "training_frame": len(new_frames)
@@ -97,4 +85,4 @@ def test_only_the_new_facet_is_computed(extended):
     skip = {"adsorption", "diffusion", "surface_energy", "validation"}
     model_bound = sum(n for kind, n in first["by_type"].items() if kind not in skip) - len(first_spot)
     assert counts["reused"] == model_bound + len(reused_spot), (counts, first)
-    assert [doc["facet"] for doc in _computed(extended["store"], "surface_energy", facet=NEW_FACET)] == [NEW_FACET]
+    assert [doc["facet"] for doc in computed_outputs(extended["store"], "surface_energy", facet=NEW_FACET)] == [NEW_FACET]

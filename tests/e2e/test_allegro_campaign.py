@@ -62,9 +62,9 @@ def test_the_registry_entry_is_an_allegro_model(allegro_campaign):
     assert model.hyperparameters["architecture"] == "allegro"
     assert model.hyperparameters["allegro"]["num_scalar_features"] == 8
     assert model.hyperparameters["allegro"]["num_tensor_features"] == 4
-    # the deployed file is an Allegro network (the class that nequip's own model would not contain)
+    # the deployed file is an Allegro network (a layer that a NequIP model does not have)
     calc = load_model(model)
-    assert any(isinstance(module, Allegro_Module) for module in calc.model.modules())
+    assert any(type(module).__name__ == Allegro_Module.__name__ for module in calc.model.modules())  # torch.package copies
     assert model.n_parameters and model.holdout.n_frames > 0 and set(model.split_errors) == {"train", "val", "test"}
 
 

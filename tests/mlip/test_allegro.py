@@ -73,7 +73,7 @@ def test_every_allegro_hyperparameter_reaches_allegro_model():
         "avg_num_neighbors": "${training_data_stats:num_neighbors_mean}",
         "per_type_energy_scales": "${training_data_stats:per_type_forces_rms}",
         "per_type_energy_shifts": {"Li": -0.07},
-        "pair_potential": {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal", "chemical_species": ["Li"]},
+        "pair_potential": {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal", "chemical_species": "${chemical_species}"},
     }
 
 

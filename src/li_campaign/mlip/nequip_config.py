@@ -19,7 +19,8 @@ MONITOR = "val0_epoch/weighted_sum"
 _METRICS = "li_campaign.mlip.nequip_metrics"
 
 ZBL = {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal", "chemical_species": ["Li"]}
-"""The ZBL pair term at short range that both architectures add (the energy of atoms pushed close together)."""
+"""The ZBL pair term that both architectures add (the repulsion of atoms pushed close together); the
+training config takes its species from the config's type names."""
 
 
 def architecture_config(mlip: MlipSpec) -> dict:
@@ -211,6 +212,7 @@ def nequip_config(
         "run": ["train", "test"],
         "cutoff_radius": mlip.r_max_A,
         "model_type_names": ["Li"],
+        "chemical_species": "${model_type_names}",
         "monitored_metric": MONITOR,
         "data": {
             "_target_": "nequip.data.datamodule.ASEDataModule",
@@ -273,7 +275,7 @@ def nequip_config(
                 "per_type_energy_shifts": (
                     "${training_data_stats:per_atom_energy_mean}" if energy_shift_eV is None else {"Li": energy_shift_eV}
                 ),
-                "pair_potential": ZBL,
+                "pair_potential": {**ZBL, "chemical_species": "${chemical_species}"},
             },
         },
     }

@@ -40,7 +40,8 @@ def test_every_allegro_hyperparameter_reaches_allegro_model():
         "allegro_mlp_nonlinearity": None, "tp_path_channel_coupling": False, "readout_mlp_depth": 2,
         "readout_mlp_width": 12, "readout_mlp_nonlinearity": "gelu",
     }  # fmt: skip
-    assert set(allegro) == set(AllegroSpec.model_fields)  # every field, none at its default below
+    assert set(allegro) == set(AllegroSpec.model_fields)  # every field, none at its default
+    assert all(value != AllegroSpec.model_fields[name].default for name, value in allegro.items())
     mlip = MlipSpec(architecture="allegro", num_layers=3, l_max=2, parity=True, seed=7, precision="float64", allegro=allegro)
     model = nequip_config(mlip, FILES, scales=SCALES, energy_shift_eV=-0.07)["training_module"]["model"]
     assert model == {

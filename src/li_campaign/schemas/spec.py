@@ -419,8 +419,9 @@ class AllegroSpec(_Spec):
     ``parity``, ``seed``, ``precision`` (``model_dtype``), and the data statistics and energy
     reference set the same way for both (``avg_num_neighbors`` = the training frames' mean
     neighbour count, ``per_type_energy_scales`` = their force RMS, ``per_type_energy_shifts`` =
-    ``mlip.energy_shift``, not trainable, ZBL pair term). Allegro's ``weight_individual_irreps``
-    and ``forward_normalize`` are left at allegro's defaults (True, True; its docs: "best to use
+    ``mlip.energy_shift``, neither trainable; the ZBL pair term). Allegro's
+    ``weight_individual_irreps`` and ``forward_normalize`` (weight initialisation) stay at
+    allegro's defaults, True and True (of the former its model builder says "best to use
     defaults").
 
     The defaults give a model of the NequIP defaults' size (9.1k parameters against NequIP's 8.7k;
@@ -619,7 +620,7 @@ class MlipSpec(_Spec):
         description="Relative share of each loss term at the start of training (used when loss_coeffs is None).",
     )
 
-    def __repr_args__(self):
+    def __repr_args__(self) -> list[tuple[str | None, object]]:
         """The fields, less ``allegro`` when it is None (a NequIP spec).
 
         The fit's reuse key hashes the spec's ``str`` (jsanitize of a pydantic model); leaving
@@ -629,7 +630,7 @@ class MlipSpec(_Spec):
 
     @model_validator(mode="before")
     @classmethod
-    def _allegro_defaults(cls, data):
+    def _allegro_defaults(cls, data: object) -> object:
         """With architecture allegro and no allegro section, the section's defaults."""
         if isinstance(data, dict) and data.get("architecture") == "allegro" and data.get("allegro") is None:
             return {**data, "allegro": {}}

@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from li_campaign.core.errors import InputError
 # MillerIndex, parse_miller and facet_label live in core.miller (geometry imports them without the spec); kept importable here
@@ -627,6 +637,14 @@ class MlipSpec(_Spec):
         the absent Allegro section out keeps the keys of NequIP fits stored before it existed.
         """
         return [(name, value) for name, value in super().__repr_args__() if name != "allegro" or value is not None]
+
+    @model_serializer(mode="wrap")
+    def _without_absent_allegro(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """The dump, less ``allegro`` when it is None: NequIP specs keep the ``spec_hash`` they had before it."""
+        dump = handler(self)
+        if dump.get("allegro", 0) is None:
+            dump.pop("allegro")
+        return dump
 
     @model_validator(mode="before")
     @classmethod

@@ -21,7 +21,8 @@ SHARED_SCOPES = {
 """Test files that must share one pytest-xdist worker, by path prefix: the scope they run in."""
 
 HEAVY_FIRST = ("tests/e2e/test_campaign.py", "tests/e2e/test_model_vs_teacher.py", "tests/e2e/test_reuse_across_specs.py",
-               "tests/e2e/test_migrate_campaign.py", "tests/e2e/test_surfaces.py", "tests/cluster/")  # fmt: skip
+               "tests/e2e/test_migrate_campaign.py", "tests/e2e/test_surfaces.py", "tests/e2e/test_allegro_campaign.py",
+               "tests/cluster/")  # fmt: skip
 """Files whose campaigns take minutes (``--durations`` of ``.ci/run``), started first, longest first: with the
 work handed out in collection order, a long scope started last would run alone at the end."""
 

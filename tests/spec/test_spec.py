@@ -56,6 +56,16 @@ def test_facet_label_is_the_cubic_family():
         ({"validation": {"adsorption_tol_eV": 0}}, "validation.adsorption_tol_eV", "greater than"),
         ({"validation": {"max_band_images": 2}}, "validation.max_band_images", "greater than or equal to 3"),
         ({"validation": {"thresholds": {}}}, "validation.thresholds", "Extra inputs"),
+        ({"mlip": {"architecture": "mace"}}, "mlip.architecture", "Input should be 'nequip' or 'allegro'"),
+        ({"mlip": {"architecture": "allegro", "allegro": {"num_bessel": 8}}}, "mlip.allegro.num_bessel", "Extra inputs"),
+        ({"mlip": {"architecture": "allegro", "allegro": {"num_scalar_features": 2}}}, "mlip.allegro.num_scalar_features",
+         "greater than or equal to 4"),
+        ({"mlip": {"architecture": "allegro", "allegro": {"readout_mlp_nonlinearity": "relu"}}},
+         "mlip.allegro.readout_mlp_nonlinearity", "Input should be 'silu', 'mish' or 'gelu'"),
+        ({"mlip": {"architecture": "allegro", "allegro": {"two_body_mlp_depth": 0}}}, "mlip.allegro.two_body_mlp_depth",
+         "greater than or equal to 1"),
+        ({"mlip": {"allegro": {"num_tensor_features": 8}}}, "mlip.allegro",
+         "Allegro hyperparameters are only used with mlip.architecture: allegro (it is 'nequip')"),
     ],
 )
 def test_bad_fields_are_named(patch, field, message):
@@ -66,6 +76,18 @@ def test_bad_fields_are_named(patch, field, message):
     assert "spec.yaml" in text
     assert f"{field}:" in text
     assert message in text
+
+
+def test_allegro_section_defaults_and_values():
+    from li_campaign.schemas.spec import AllegroSpec
+
+    assert spec_from_dict({"name": "t"}).mlip.allegro is None  # NequIP: no Allegro settings
+    default = spec_from_dict({"name": "t", "mlip": {"architecture": "allegro"}}).mlip
+    assert default.allegro == AllegroSpec() and default.allegro.num_scalar_features == 32
+    assert default.allegro.num_tensor_features == 8 and default.allegro.tp_path_channel_coupling is True
+    given = spec_from_dict({"name": "t", "mlip": {"architecture": "allegro", "allegro": {"num_tensor_features": 12}}}).mlip
+    assert given.allegro.num_tensor_features == 12 and given.allegro.num_scalar_features == 32
+    assert default.model_dump()["allegro"]["readout_mlp_width"] == 16
 
 
 def test_missing_name_is_reported():

@@ -1,4 +1,4 @@
-"""Load a deployed NequIP model as a torch-sim model, choosing the form that works on this worker.
+"""Load a deployed model (NequIP or Allegro) as a torch-sim model, choosing the form that works on this worker.
 
 Candidates, fastest first:
 

@@ -1,4 +1,4 @@
-"""Makers of the MLIP stage: fit NequIP on stored frames, package, compile, register."""
+"""Makers of the MLIP stage: fit NequIP or Allegro on stored frames, package, compile, register."""
 
 from __future__ import annotations
 
@@ -136,7 +136,16 @@ def energy_shift(mlip: MlipSpec, frames: list[dict]) -> float | None:
 
 @dataclass
 class FitNequipMaker(CalculationMaker):
-    """Fit a NequIP model on frames read from the store and deploy it for ASE.
+    """Fit a NequIP or Allegro model on frames read from the store and deploy it for ASE.
+
+    Both architectures (``mlip.architecture``) are models of the nequip framework, trained by
+    ``nequip-train`` on the same frames, split, loss (stress masked on cells with vacuum),
+    learning-rate schedule and early stopping, packaged by ``nequip-package`` and compiled by
+    ``nequip-compile``; only the config's model section differs
+    (:func:`~li_campaign.mlip.nequip_config.architecture_config`). The registry entry records the
+    architecture and the compile target. The class, its job name (``fit nequip``) and its reuse
+    kind (``nequip_fit``) keep their names for either architecture, so that stored flows still
+    load.
 
     Parameters
     ----------

@@ -18,6 +18,71 @@ MONITOR = "val0_epoch/weighted_sum"
 
 _METRICS = "li_campaign.mlip.nequip_metrics"
 
+ZBL = {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal", "chemical_species": ["Li"]}
+"""The ZBL pair term that both architectures add (the repulsion of atoms pushed close together); the
+training config takes its species from the config's type names."""
+
+
+def architecture_config(mlip: MlipSpec) -> dict:
+    """The model builder of ``mlip.architecture`` and its hyperparameters (no data statistics, species or cutoff).
+
+    ``nequip``: ``nequip.model.NequIPGNNModel``; ``allegro``: ``allegro.model.AllegroModel``
+    (nequip-allegro) with its two-body radial-chemical embedding
+    ``allegro.nn.TwoBodyBesselScalarEmbed``, every argument from ``mlip.allegro``
+    (:class:`~li_campaign.schemas.spec.AllegroSpec`). Both take ``seed``, ``model_dtype``,
+    ``num_layers``, ``l_max`` and ``parity`` from ``mlip``.
+
+    Parameters
+    ----------
+    mlip
+        Model settings.
+
+    Returns
+    -------
+    dict
+        ``_target_`` and keyword arguments of the builder; the caller adds ``type_names``, ``r_max``,
+        ``avg_num_neighbors``, ``per_type_energy_scales``, ``per_type_energy_shifts`` and ``pair_potential``.
+    """
+    common = {
+        "seed": mlip.seed,
+        "model_dtype": mlip.precision,
+        "num_layers": mlip.num_layers,
+        "l_max": mlip.l_max,
+        "parity": mlip.parity,
+    }
+    if mlip.architecture == "nequip":
+        return {
+            "_target_": "nequip.model.NequIPGNNModel",
+            **common,
+            "num_features": mlip.num_features,
+            "radial_mlp_depth": mlip.radial_mlp_depth,
+            "radial_mlp_width": mlip.radial_mlp_width,
+        }
+    allegro = mlip.allegro
+    return {
+        "_target_": "allegro.model.AllegroModel",
+        **common,
+        "radial_chemical_embed": {
+            "_target_": "allegro.nn.TwoBodyBesselScalarEmbed",
+            "num_bessels": allegro.num_bessels,
+            "bessel_trainable": allegro.bessel_trainable,
+            "polynomial_cutoff_p": allegro.polynomial_cutoff_p,
+        },
+        "radial_chemical_embed_dim": allegro.radial_chemical_embed_dim,
+        "scalar_embed_mlp_hidden_layers_depth": allegro.two_body_mlp_depth,
+        "scalar_embed_mlp_hidden_layers_width": allegro.two_body_mlp_width,
+        "scalar_embed_mlp_nonlinearity": allegro.two_body_mlp_nonlinearity,
+        "num_scalar_features": allegro.num_scalar_features,
+        "num_tensor_features": allegro.num_tensor_features,
+        "allegro_mlp_hidden_layers_depth": allegro.allegro_mlp_depth,
+        "allegro_mlp_hidden_layers_width": allegro.allegro_mlp_width,
+        "allegro_mlp_nonlinearity": allegro.allegro_mlp_nonlinearity,
+        "tp_path_channel_coupling": allegro.tp_path_channel_coupling,
+        "readout_mlp_hidden_layers_depth": allegro.readout_mlp_depth,
+        "readout_mlp_hidden_layers_width": allegro.readout_mlp_width,
+        "readout_mlp_nonlinearity": allegro.readout_mlp_nonlinearity,
+    }
+
 
 def read_scales(files: dict[str, Path]) -> dict[str, dict[str, float | None]]:
     """:func:`~li_campaign.mlip.dataset.label_scales` of each extxyz file (NaN stress = masked)."""
@@ -95,7 +160,7 @@ def nequip_config(
     scales: dict[str, dict[str, float | None]] | None = None,
     energy_shift_eV: float | None = None,
 ) -> dict:
-    """Return a nequip 0.19 training config (NequIPGNNModel, EMA, CSV logger, CPU or GPU).
+    """Return a nequip 0.19 training config (NequIPGNNModel or AllegroModel, EMA, CSV logger, CPU or GPU).
 
     The loss is balanced by the training labels' spread (:func:`loss_coefficients`), the stress
     of frames written with a NaN stress (cells with vacuum) is masked, the learning rate is cut on
@@ -202,27 +267,15 @@ def nequip_config(
                 "frequency": 1,
             },
             "model": {
-                "_target_": "nequip.model.NequIPGNNModel",
-                "seed": mlip.seed,
-                "model_dtype": mlip.precision,
+                **architecture_config(mlip),
                 "type_names": "${model_type_names}",
                 "r_max": "${cutoff_radius}",
-                "num_layers": mlip.num_layers,
-                "l_max": mlip.l_max,
-                "parity": mlip.parity,
-                "num_features": mlip.num_features,
-                "radial_mlp_depth": mlip.radial_mlp_depth,
-                "radial_mlp_width": mlip.radial_mlp_width,
                 "avg_num_neighbors": "${training_data_stats:num_neighbors_mean}",
                 "per_type_energy_scales": "${training_data_stats:per_type_forces_rms}",
                 "per_type_energy_shifts": (
                     "${training_data_stats:per_atom_energy_mean}" if energy_shift_eV is None else {"Li": energy_shift_eV}
                 ),
-                "pair_potential": {
-                    "_target_": "nequip.nn.pair_potential.ZBL",
-                    "units": "metal",
-                    "chemical_species": "${chemical_species}",
-                },
+                "pair_potential": {**ZBL, "chemical_species": "${chemical_species}"},
             },
         },
     }

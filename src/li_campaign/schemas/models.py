@@ -68,7 +68,7 @@ class ModelDoc(BaseModel):
 
     doc_type: Literal["model"] = "model"
     campaign: str
-    architecture: str
+    architecture: str = Field(..., description="nequip or allegro (mlip.architecture).")
     sha256: str = Field(..., description="sha256 of the deployed file (what the fan-out loads).")
     deployed_path: str = Field(..., description="Absolute path of the deployed file.")
     deploy_mode: Literal["aotinductor", "eager"]

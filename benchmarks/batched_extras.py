@@ -15,9 +15,9 @@ driver (``li_campaign.batched.md``), which nothing called, was deleted.
   geometry, energy and step count are taken at that moment, as ASE's optimizer stops there,
   while the batch steps on until every member is converged or ``max_steps`` is reached. So each
   result equals ASE's FIRE on that structure alone, up to float round-off.
-* :func:`converged_nebs`: :func:`li_campaign.properties.neb.converged_neb` (image-count refinement)
+* :func:`converged_nebs`: :func:`li_campaign.kinetics.neb.converged_neb` (image-count refinement)
   for a list of endpoint pairs, each refinement level batched over all pairs still refining. The
-  bands are driven by :func:`li_campaign.properties.neb.relax_bands` (ASE's own NEB and FIRE, all
+  bands are driven by :func:`li_campaign.kinetics.neb.relax_bands` (ASE's own NEB and FIRE, all
   bands in lockstep); the evaluator is the batched model call
   :func:`li_campaign.batched.batching.evaluate`.
 """
@@ -33,7 +33,7 @@ from torch_sim.models.interface import ModelInterface
 
 from li_campaign.batched.batching import evaluate, plan_batches
 from li_campaign.batched.state import to_state
-from li_campaign.properties.neb import (
+from li_campaign.kinetics.neb import (
     NebOutcome,
     band_barriers,
     band_invalid_reason,
@@ -121,7 +121,7 @@ def batched_relax(
     max_steps: int = 400,
     max_atoms: float | None = None,
 ) -> list[tuple[Atoms, float, bool, int]]:
-    """Relax every structure at fixed cell, batched; same return shape as :func:`li_campaign.properties.relax.relax_atoms`.
+    """Relax every structure at fixed cell, batched; same return shape as :func:`li_campaign.simulation.relax.relax_atoms`.
 
     Parameters
     ----------
@@ -177,7 +177,7 @@ def converged_nebs(
     method: Literal["linear", "idpp"] = "linear",
     max_atoms: float | None = None,
 ) -> list[NebOutcome]:
-    """:func:`li_campaign.properties.neb.converged_neb` for every (start, end) pair, batched across pairs."""
+    """:func:`li_campaign.kinetics.neb.converged_neb` for every (start, end) pair, batched across pairs."""
     evaluator = partial(evaluate, model=model, max_atoms=max_atoms)
     bands = [interpolated_band(start, end, neb.n_images, method) for start, end in pairs]
     status = relax_bands(bands, evaluator, neb)

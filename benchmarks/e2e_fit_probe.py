@@ -18,6 +18,7 @@ import numpy as np, yaml
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.optimize import BFGS
 from pymatgen.io.ase import AseAtomsAdaptor
+from li_campaign.bulk.eos import fit_bulk_eos
 from li_campaign.core.hashing import file_sha256
 from li_campaign.dft.engines import make_calculator
 from li_campaign.geometry.slabs import make_symmetric_slab
@@ -25,11 +26,10 @@ from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.calculator import load_calculator
 from li_campaign.mlip.dataset import write_extxyz, split_frames
 from li_campaign.mlip.nequip_config import nequip_config
-from li_campaign.properties.adsorption import adsorption_sites
-from li_campaign.properties.bulk import fit_bulk_eos
-from li_campaign.properties.surface import surface_energy
 from li_campaign.schemas.spec import spec_from_dict
 from li_campaign.structures.training_set import generate_training_structures
+from li_campaign.surfaces.adsorption import adsorption_sites
+from li_campaign.surfaces.surface_energy import surface_energy
 
 tag = sys.argv[1]; ts_over = json.loads(sys.argv[2]); ml_over = json.loads(sys.argv[3]); no_zbl = ml_over.pop("_no_zbl", False); total_loss = ml_over.pop("_total_loss", False)
 raw = yaml.safe_load(open(Path(__file__).resolve().parents[1] / "tests" / "data" / "e2e_morse.yaml"))

@@ -8,7 +8,7 @@ calls together. The pack mixes the three kinds of the fan-out, in equal numbers:
 * **relax**: FIRE (``fmax`` 0.05 eV/Å, ≤ 200 steps) of a 32-atom slab with its bottom layer fixed
   (``benchmarks.fanout_relax_neb.slab``);
 * **neb**: CI-NEB of a vacancy hop in a 53-atom cell (5 images, ``fmax`` 0.1 eV/Å, ≤ 100 steps,
-  no image refinement) with :func:`li_campaign.properties.neb.converged_neb`;
+  no image refinement) with :func:`li_campaign.kinetics.neb.converged_neb`;
 * **md**: 50 steps of ASE Langevin (1 fs, 300 K) of a rattled 54-atom cell.
 
 One by one, each member gets nequip's ASE calculator on the same device; ``--ase`` members of
@@ -37,9 +37,9 @@ from benchmarks.fanout_md import ase_calculator
 from benchmarks.fanout_relax_neb import ase_relax, slab, vacancy_hop
 from li_campaign.batched.dispatch import BatchDispatcher
 from li_campaign.batched.loader import BatchedModel, torchsim_calc
+from li_campaign.kinetics.neb import converged_neb
 from li_campaign.mlip.calculator import load_model
 from li_campaign.mlip.untrained import untrained_nequip
-from li_campaign.properties.neb import converged_neb
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
 
 KINDS = ("relax", "neb", "md")

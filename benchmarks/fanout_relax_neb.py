@@ -2,10 +2,10 @@
 
 * **relax**: fixed-cell FIRE relaxations of N 32-atom bcc Li slabs (2×2×4 cubic cells with 5 Å
   of vacuum on each side, rattled 0.1 Å, bottom layer held by ``FixAtoms``), ``fmax`` 0.05 eV/Å,
-  at most 200 steps. One by one: ASE FIRE as in :func:`li_campaign.properties.relax.relax_atoms`, with
+  at most 200 steps. One by one: ASE FIRE as in :func:`li_campaign.simulation.relax.relax_atoms`, with
   nequip's ASE calculator; batched: :func:`benchmarks.batched_extras.batched_relax`.
 * **neb**: CI-NEBs of M vacancy hops in 53-atom bcc cells (5 images, ``fmax`` 0.1 eV/Å, at most 100
-  steps, no image refinement). One by one: :func:`li_campaign.properties.neb.converged_neb`;
+  steps, no image refinement). One by one: :func:`li_campaign.kinetics.neb.converged_neb`;
   batched: :func:`benchmarks.batched_extras.converged_nebs` (all images of all bands in one model call).
 
 The model is an untrained NequIP of the chosen size (weights do not change the speed; its energy
@@ -33,8 +33,8 @@ from benchmarks._common import MODELS, bcc, machine, sync
 from benchmarks.batched_extras import batched_relax, converged_nebs
 from benchmarks.fanout_md import ase_calculator
 from li_campaign.batched.loader import torchsim_calc
+from li_campaign.kinetics.neb import converged_neb
 from li_campaign.mlip.untrained import untrained_nequip
-from li_campaign.properties.neb import converged_neb
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
 
 
@@ -61,7 +61,7 @@ def vacancy_hop(seed: int):
 
 
 def ase_relax(atoms, calc, relax: RelaxSpec) -> tuple:
-    """ASE FIRE on one structure, as :func:`li_campaign.properties.relax.relax_atoms` runs it.
+    """ASE FIRE on one structure, as :func:`li_campaign.simulation.relax.relax_atoms` runs it.
 
     Repeated here because that module imports pymatgen, which the GPU machine lacks.
     """

@@ -53,8 +53,8 @@ def md_run(model_path: str, sha256: str, seed: int, reps: int, steps: int) -> di
 @job
 def relax_run(model_path: str, sha256: str, seed: int, reps: int, max_steps: int) -> dict:
     """BFGS relaxation of a rattled ``reps``³ bcc Li cell (fixed cell); final energy and force calls."""
-    from li_campaign.properties.relax import relax_atoms
     from li_campaign.schemas.spec import RelaxSpec
+    from li_campaign.simulation.relax import relax_atoms
 
     atoms = _atoms(reps, seed)
     calc, device = _calculator(model_path, sha256)

@@ -18,12 +18,12 @@ import time
 
 from ase.calculators.morse import MorsePotential
 
+from li_campaign.bulk.eos import fit_bulk_eos
 from li_campaign.core.miller import distinct_facets
 from li_campaign.geometry.steps import stepped_slab
-from li_campaign.properties.bulk import fit_bulk_eos
-from li_campaign.properties.step_energy import step_adsorption, step_formation_energy
-from li_campaign.properties.surface_convergence import converged_surface_energy
 from li_campaign.schemas.spec import EosSpec, FacetEnumerationSpec, RelaxSpec
+from li_campaign.surfaces.step_energy import step_adsorption, step_formation_energy
+from li_campaign.surfaces.surface_convergence import converged_surface_energy
 
 TEST_RELAX = RelaxSpec(fmax_eV_A=0.01, max_steps=300, optimizer="LBFGS")
 

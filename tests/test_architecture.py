@@ -35,18 +35,6 @@ def test_the_import_contracts_are_kept():
     assert "2 kept, 0 broken" in report, report
 
 
-# Files whose function-local imports are being reworked elsewhere; they are cleaned when that work is merged.
-LOCAL_IMPORTS_PENDING = {
-    "cli/main.py",
-    "db/config.py",
-    "db/launchpad.py",
-    "db/recover.py",
-    "db/runner.py",
-    "db/stores.py",
-    "db/worker.py",
-}
-
-
 def _uncommented_local_imports(path: Path) -> list[str]:
     """``path:line: import`` for each import inside a function with no comment saying why it is there.
 
@@ -79,11 +67,5 @@ def _uncommented_local_imports(path: Path) -> list[str]:
 def test_function_local_imports_say_why():
     # a function-local import defers a heavy import (or breaks a cycle) and says so; the rest belong at the top
     package = Path(li_campaign.__file__).resolve().parent
-    files = sorted(package.rglob("*.py"))
-    missing = [
-        entry
-        for path in files
-        if path.relative_to(package).as_posix() not in LOCAL_IMPORTS_PENDING
-        for entry in _uncommented_local_imports(path)
-    ]
+    missing = [entry for path in sorted(package.rglob("*.py")) for entry in _uncommented_local_imports(path)]
     assert not missing, "function-local imports without a comment saying why (move them to the top, or say why not):\n" + "\n".join(missing)

@@ -11,10 +11,10 @@ from ase.units import fs
 
 from li_campaign.batched.dispatch import BatchDispatcher, active_dispatcher
 from li_campaign.batched.loader import BatchedModel
+from li_campaign.kinetics.neb import converged_neb
 from li_campaign.mlip.calculator import load_model
-from li_campaign.properties.neb import converged_neb
-from li_campaign.properties.relax import relax_atoms
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
+from li_campaign.simulation.relax import relax_atoms
 from tests.batched.conftest import fixed_slab, rattled, vacancy_hop
 
 NEB = NebSpec(n_images=3, fmax_eV_A=0.05, max_steps=60)

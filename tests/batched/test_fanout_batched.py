@@ -9,8 +9,8 @@ from jobflow import run_locally
 from li_campaign.core.hashing import file_sha256
 from li_campaign.flows.fanout import FanOutMaker
 from li_campaign.mlip.calculator import load_calculator
+from li_campaign.schemas.bulk import BulkDoc
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
-from li_campaign.schemas.properties import BulkDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import CampaignSpec
 from tests.mlip.test_deploy import packaged  # noqa: F401  (module fixture: a tiny trained, packaged NequIP)

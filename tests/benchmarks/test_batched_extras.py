@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from benchmarks.batched_extras import batched_relax, converged_nebs
-from li_campaign.properties.neb import converged_neb
-from li_campaign.properties.relax import relax_atoms
+from li_campaign.kinetics.neb import converged_neb
 from li_campaign.schemas.spec import NebConvergenceSpec, NebSpec, RelaxSpec
+from li_campaign.simulation.relax import relax_atoms
 from tests.batched.conftest import (  # noqa: F401  (ase_calc, graph_model, ts_model: fixtures)
     ase_calc,
     fixed_slab,

@@ -16,12 +16,14 @@ from pymatgen.core import Lattice, Structure
 from li_campaign.builders import all_builders, job_outputs_store, run_builders
 from li_campaign.builders.properties import SurfaceEnergyBuilder
 from li_campaign.builders.summary import BepRegressionBuilder, FacetSummaryBuilder, bep_fit
-from li_campaign.report import collect_report
 from li_campaign.db.config import Campaign, DbConfig
+from li_campaign.report import collect_report
+from li_campaign.schemas.bulk import BulkDoc
 from li_campaign.schemas.frames import TrainingFrameDoc
+from li_campaign.schemas.kinetics import DiffusionDoc, Hop
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, OriginErrors, ParityData
-from li_campaign.schemas.properties import AdsorptionDoc, AdsorptionSite, BulkDoc, DiffusionDoc, Hop, SurfaceEnergyDoc
 from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.surfaces import AdsorptionDoc, AdsorptionSite, SurfaceEnergyDoc
 from li_campaign.schemas.validation import SpotCheck, ValidationDoc
 
 pytestmark = [

@@ -8,8 +8,8 @@ from jobflow import Flow, job, run_locally
 from li_campaign.cli.main import main
 from li_campaign.core.hashing import file_sha256, structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
+from li_campaign.schemas.bulk import BulkDoc
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
-from li_campaign.schemas.properties import BulkDoc
 from li_campaign.schemas.provenance import Provenance
 
 pytestmark = [pytest.mark.faults, pytest.mark.filterwarnings("ignore:cd is deprecated")]

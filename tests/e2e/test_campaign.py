@@ -152,11 +152,11 @@ def test_missing_model_file_fails_the_job_with_its_name(finished):
     """A fan-out job whose model file is gone fails with the file's name; nothing else changes."""
     from jobflow import Flow
 
+    from li_campaign.bulk.jobs import BulkLatticeMaker
     from li_campaign.db.config import Campaign
     from li_campaign.db.runner import run_workers
     from li_campaign.db.status import campaign_status
     from li_campaign.db.submit import submit_flow
-    from li_campaign.properties.jobs import BulkLatticeMaker
     from li_campaign.schemas.models import ModelDoc
 
     campaign = Campaign(finished["root"])

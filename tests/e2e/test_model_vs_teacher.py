@@ -135,7 +135,7 @@ def test_lattice_constant_matches_the_teacher(finished, teacher):
 def _slab_100(teacher: dict, repeats: tuple[int, int] = (1, 1)) -> tuple[Atoms, list[int]]:
     """The campaign's (100) slab geometry rebuilt at the teacher's a0, and its fixed bottom atoms."""
     from li_campaign.geometry.slabs import make_symmetric_slab
-    from li_campaign.properties.relax import structure_to_atoms
+    from li_campaign.simulation.relax import structure_to_atoms
 
     spec = _spec().fanout.slab
     slab = make_symmetric_slab(teacher["a0"], (1, 0, 0), spec.min_slab_size_A, spec.min_vacuum_A)

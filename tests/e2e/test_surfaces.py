@@ -26,8 +26,8 @@ from li_campaign.core.miller import distinct_facets
 from li_campaign.geometry.facets import slab_with_layers
 from li_campaign.geometry.slabs import lateral_repeats, make_symmetric_slab
 from li_campaign.geometry.steps import stepped_slab
-from li_campaign.properties.relax import structure_to_atoms
 from li_campaign.schemas.spec import facet_label, load_spec
+from li_campaign.simulation.relax import structure_to_atoms
 from tests.e2e.test_campaign import REPO, li
 from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, EV_PER_A3_IN_GPA, Morse
 

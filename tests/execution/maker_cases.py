@@ -15,8 +15,8 @@ from unittest import mock
 
 from pymatgen.core import Lattice, Structure
 
+from li_campaign.schemas.bulk import BulkDoc
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
-from li_campaign.schemas.properties import BulkDoc
 from li_campaign.schemas.provenance import Provenance
 
 CAMPAIGN = "c18"
@@ -94,15 +94,14 @@ def li_cell(a: float = 3.44) -> Structure:
 
 def mlip_cases() -> dict:
     """Name -> (maker, provenance handed to reuse) for the model Makers."""
-    from li_campaign.properties.jobs import (
-        AdsorptionSiteMaker, BulkLatticeMaker, ElasticMaker, FiniteTemperatureMaker, PhononMaker, SurfaceEnergyMaker,
-        SurfaceNebMaker, VacancyMaker,
-    )  # fmt: skip
-    from li_campaign.properties.kinetics_jobs import AdatomArrheniusMaker, AdatomDiffusionMDMaker, StepEdgeNebMaker
-    from li_campaign.properties.surface_jobs import ConvergedSurfaceEnergyMaker, StepAdsorptionMaker, StepEnergyMaker
-    from li_campaign.schemas.kinetics import AdatomDiffusionDoc
-    from li_campaign.schemas.properties import AdsorptionDoc, DiffusionDoc
+    from li_campaign.bulk.jobs import BulkLatticeMaker, ElasticMaker, FiniteTemperatureMaker, PhononMaker, VacancyMaker
+    from li_campaign.kinetics.jobs import AdatomArrheniusMaker, AdatomDiffusionMDMaker, StepEdgeNebMaker, SurfaceNebMaker
+    from li_campaign.schemas.kinetics import AdatomDiffusionDoc, DiffusionDoc
     from li_campaign.schemas.spec import StepSpec
+    from li_campaign.schemas.surfaces import AdsorptionDoc
+    from li_campaign.surfaces.jobs import (
+        AdsorptionSiteMaker, ConvergedSurfaceEnergyMaker, StepAdsorptionMaker, StepEnergyMaker, SurfaceEnergyMaker,
+    )  # fmt: skip
 
     m, b = model(), bulk()
     out = {}

@@ -10,9 +10,10 @@ from pymatgen.core import Lattice, Structure
 
 from li_campaign.core.lithium import bcc_li_conventional
 from li_campaign.dft.jobs import LabelFrameMaker
-from li_campaign.schemas.properties import AdsorptionDoc, AdsorptionSite, DiffusionDoc, Hop, SurfaceEnergyDoc
+from li_campaign.schemas.kinetics import DiffusionDoc, Hop
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import DftSpec, MorseSpec
+from li_campaign.schemas.surfaces import AdsorptionDoc, AdsorptionSite, SurfaceEnergyDoc
 
 NAME = "li-pack"
 SHA = "c" * 64

@@ -10,16 +10,16 @@ from jobflow import Flow, JobStore, run_locally
 from jobflow.managers.fireworks import flow_to_workflow
 from maggma.stores import MemoryStore
 
+from li_campaign.bulk.jobs import BulkLatticeMaker
 from li_campaign.core.errors import InputError
 from li_campaign.db.runner import run_workers
 from li_campaign.db.status import campaign_status
 from li_campaign.db.submit import submit_flow
 from li_campaign.execution.packing import PackMember, pack_jobs, run_pack
 from li_campaign.flows.campaign import FanOutMaker
-from li_campaign.properties.jobs import BulkLatticeMaker
 from li_campaign.schemas.frames import TrainingFrameDoc
+from li_campaign.schemas.kinetics import DiffusionDoc
 from li_campaign.schemas.packing import PackDoc
-from li_campaign.schemas.properties import DiffusionDoc
 from li_campaign.schemas.spec import spec_from_dict
 from tests.flows.jobs_for_packing import (
     FacetResultsMaker,

@@ -14,10 +14,12 @@ from li_campaign.builders import run_builders
 from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.report import collect_report, write_report
+from li_campaign.schemas.bulk import BulkDoc
 from li_campaign.schemas.frames import TrainingFrameDoc
+from li_campaign.schemas.kinetics import DiffusionDoc, Hop
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
-from li_campaign.schemas.properties import AdsorptionDoc, AdsorptionSite, BulkDoc, DiffusionDoc, Hop, SurfaceEnergyDoc
 from li_campaign.schemas.provenance import Provenance
+from li_campaign.schemas.surfaces import AdsorptionDoc, AdsorptionSite, SurfaceEnergyDoc
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Some jobs are not connected"),

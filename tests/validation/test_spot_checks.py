@@ -26,14 +26,18 @@ from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.core import Structure
 
+from li_campaign.bulk import jobs as bulk_jobs
 from li_campaign.dft import jobs as dft_jobs
 from li_campaign.dft.jobs import DftBulkEosMaker
-from li_campaign.properties import jobs as property_jobs
+from li_campaign.kinetics import jobs as kinetics_jobs
+from li_campaign.schemas.bulk import BulkDoc
+from li_campaign.schemas.kinetics import DiffusionDoc
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
-from li_campaign.schemas.properties import AdsorptionDoc, BulkDoc, DiffusionDoc, SurfaceEnergyDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import spec_from_dict
+from li_campaign.schemas.surfaces import AdsorptionDoc, SurfaceEnergyDoc
 from li_campaign.schemas.validation import ValidationDoc
+from li_campaign.surfaces import jobs as surface_jobs
 from li_campaign.validation import jobs as validation_jobs
 from li_campaign.validation.plan import band_indices, plan_spot_checks
 from tests.morse_reference import EV_PER_A2_IN_J_PER_M2, Morse
@@ -85,16 +89,17 @@ def fanout():
     ctx = SPEC.provenance_context()
     fan = SPEC.fanout
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(property_jobs, "load_model", lambda model: morse())
-        bulk_job = property_jobs.BulkLatticeMaker(eos=fan.eos, a_guess_A=2.92, **ctx).make(MODEL)
+        for module in (bulk_jobs, surface_jobs, kinetics_jobs):
+            patch.setattr(module, "load_model", lambda model: morse())
+        bulk_job = bulk_jobs.BulkLatticeMaker(eos=fan.eos, a_guess_A=2.92, **ctx).make(MODEL)
         bulk = BulkDoc.model_validate(_run(bulk_job).get_output(bulk_job.uuid, load=True))
-        surface_job = property_jobs.SurfaceEnergyMaker(slab=fan.slab, relax=fan.relax, **ctx).make(
+        surface_job = surface_jobs.SurfaceEnergyMaker(slab=fan.slab, relax=fan.relax, **ctx).make(
             MODEL, bulk, (1, 0, 0)
         )
         surface = SurfaceEnergyDoc.model_validate(_run(surface_job).get_output(surface_job.uuid, load=True))
-        sites_job = property_jobs.AdsorptionSiteMaker(fanout=fan, **ctx).make(MODEL, bulk, (1, 0, 0))
+        sites_job = surface_jobs.AdsorptionSiteMaker(fanout=fan, **ctx).make(MODEL, bulk, (1, 0, 0))
         adsorption = AdsorptionDoc.model_validate(_run(sites_job).get_output(sites_job.uuid, load=True))
-        neb_job = property_jobs.SurfaceNebMaker(fanout=fan, **ctx).make(MODEL, adsorption)
+        neb_job = kinetics_jobs.SurfaceNebMaker(fanout=fan, **ctx).make(MODEL, adsorption)
         diffusion = DiffusionDoc.model_validate(_run(neb_job).get_output(neb_job.uuid, load=True))
     teacher_job = DftBulkEosMaker(dft=SPEC.dft, eos=fan.eos, a_guess_A=2.92, **ctx).make()
     teacher = BulkDoc.model_validate(_run(teacher_job).get_output(teacher_job.uuid, load=True))
@@ -363,7 +368,7 @@ def test_relaxed_adsorption_checks_relax_both_cells_with_teacher_and_model(fanou
     """relax_adsorption: the teacher's relaxed E_ads equals an independent ASE relaxation of the same two cells."""
     from ase.optimize import BFGS
 
-    from li_campaign.properties.relax import structure_to_atoms
+    from li_campaign.simulation.relax import structure_to_atoms
 
     relax = {"fmax_eV_A": 0.002, "max_steps": 200, "optimizer": "BFGS"}
     spec = SPEC.model_copy(

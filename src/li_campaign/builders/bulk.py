@@ -18,7 +18,7 @@ from maggma.utils import to_dt, to_isoformat_ceil_ms
 from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
 from li_campaign.builders.flagged import report_flagged
 from li_campaign.builders.summary import LAST_UPDATED, _newest, _newest_time, _stale, _strip_ids
-from li_campaign.schemas.properties import ElasticDoc, FiniteTemperatureDoc, PhononDoc, VacancyDoc
+from li_campaign.schemas.bulk import ElasticDoc, FiniteTemperatureDoc, PhononDoc, VacancyDoc
 
 _BUILT = {"state": "successful"}
 

@@ -177,7 +177,7 @@ class BulkBuilder(JobOutputMapBuilder):
     output_fields = (*_BULK_FIELDS, "provenance")
 
     def unary_function(self, item: dict) -> dict:
-        """Flatten a :class:`~li_campaign.schemas.properties.BulkDoc`."""
+        """Flatten a :class:`~li_campaign.schemas.bulk.BulkDoc`."""
         out = item["output"]
         return {**_pick(out, _BULK_FIELDS), **provenance_fields(out)}
 
@@ -189,7 +189,7 @@ class SurfaceEnergyBuilder(JobOutputMapBuilder):
     output_fields = (*_SURFACE_FIELDS, "provenance")
 
     def unary_function(self, item: dict) -> dict:
-        """Flatten a :class:`~li_campaign.schemas.properties.SurfaceEnergyDoc`."""
+        """Flatten a :class:`~li_campaign.schemas.surfaces.SurfaceEnergyDoc`."""
         out = item["output"]
         return {**_pick(out, _SURFACE_FIELDS), **provenance_fields(out)}
 
@@ -201,7 +201,7 @@ class AdsorptionEnergyBuilder(JobOutputMapBuilder):
     output_fields = (*_ADSORPTION_FIELDS, "sites", "provenance")
 
     def unary_function(self, item: dict) -> dict:
-        """Flatten a :class:`~li_campaign.schemas.properties.AdsorptionDoc`."""
+        """Flatten a :class:`~li_campaign.schemas.surfaces.AdsorptionDoc`."""
         out = item["output"]
         sites = [_pick(site, _SITE_FIELDS) for site in out["sites"]]
         return {
@@ -220,7 +220,7 @@ class DiffusionBarrierBuilder(JobOutputMapBuilder):
     output_fields = (*_DIFFUSION_FIELDS, "hops", "provenance")
 
     def unary_function(self, item: dict) -> dict:
-        """Flatten a :class:`~li_campaign.schemas.properties.DiffusionDoc`."""
+        """Flatten a :class:`~li_campaign.schemas.kinetics.DiffusionDoc`."""
         out = item["output"]
         return {
             **_pick(out, _DIFFUSION_FIELDS),

@@ -6,6 +6,9 @@ facet, missing model file, unreachable database) print one message naming the fi
 file and exit with status 2; nothing half-done is stored. Commands that change the
 campaign (init, submit, run, launch, recover, build) first check that they can write
 all of it, so a read-only campaign is refused before anything is written.
+
+Each command imports its own modules when it runs (every one of them imports pydantic, some
+the ML stack), so ``li-campaign --help``, ``--version`` and argument errors answer at once.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from li_campaign.core.errors import InputError, LiCampaignError
 
 def _campaign(args, writes: bool = False):
     """Open the campaign; a command that ``writes`` first checks that it can write all of it."""
+    # deferred: heavy (pydantic, yaml)
     from li_campaign.db.config import Campaign
 
     campaign = Campaign(args.campaign_dir)
@@ -31,6 +35,7 @@ def _campaign(args, writes: bool = False):
 
 
 def cmd_init(args) -> int:
+    # deferred: heavy (pydantic, yaml)
     from li_campaign.db.config import Campaign, DbConfig
     from li_campaign.db.launchpad import initialise_launchpad
 
@@ -43,6 +48,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_submit(args) -> int:
+    # deferred: heavy (pydantic, yaml)
     from li_campaign.schemas.spec import load_spec
 
     spec = load_spec(args.spec)
@@ -64,6 +70,7 @@ def cmd_submit(args) -> int:
 
 
 def cmd_run(args) -> int:
+    # deferred: heavy (pydantic, yaml)
     from li_campaign.db.runner import run_workers
 
     campaign = _campaign(args, writes=True)
@@ -87,6 +94,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_launch(args) -> int:
+    # deferred: heavy (pydantic, yaml)
     from li_campaign.db.queue import launch_nodes_to_queue, launch_to_queue, load_fworker, load_qadapter
 
     summary = (launch_nodes_to_queue if args.per_node else launch_to_queue)(
@@ -108,6 +116,7 @@ def cmd_launch(args) -> int:
 
 
 def cmd_recover(args) -> int:
+    # deferred: heavy (pydantic, yaml)
     from li_campaign.db.recover import recover_campaign
 
     summary = recover_campaign(_campaign(args, writes=True), queue=args.queue)
@@ -118,6 +127,7 @@ def cmd_recover(args) -> int:
 
 
 def cmd_status(args) -> int:
+    # deferred: heavy (pydantic, yaml)
     from li_campaign.db.status import campaign_status
 
     status = campaign_status(_campaign(args), queue=args.queue)
@@ -153,6 +163,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_build(args) -> int:
+    # deferred: heavy (maggma, pymongo)
     from li_campaign.builders import run_builders
 
     counts = run_builders(_campaign(args, writes=True))
@@ -162,6 +173,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_report(args) -> int:
+    # deferred: heavy (matplotlib, pymatgen, scipy)
     from li_campaign.db.config import check_writable_path
     from li_campaign.report import collect_report, write_report
 
@@ -181,6 +193,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_db_check(args) -> int:
+    # deferred: heavy (pydantic, yaml)
     from li_campaign.db.check import check_database
 
     report = check_database(_campaign(args))
@@ -190,6 +203,7 @@ def cmd_db_check(args) -> int:
 
 
 def cmd_db_verify(args) -> int:
+    # deferred: heavy (jobflow, maggma, pymongo)
     from li_campaign.db.verify import verify_campaign
 
     problems = verify_campaign(_campaign(args))
@@ -204,6 +218,7 @@ def cmd_db_verify(args) -> int:
 
 
 def cmd_db_migrate(args) -> int:
+    # deferred: heavy (pydantic, pymongo)
     from li_campaign.db.config import DbConfig
     from li_campaign.db.migrate import migrate_campaign
 
@@ -221,6 +236,7 @@ def cmd_db_migrate(args) -> int:
 
 
 def cmd_db_init(args) -> int:
+    # deferred: heavy (pydantic, pymongo)
     from li_campaign.db.indexes import init_database_indexes
 
     campaign = _campaign(args)

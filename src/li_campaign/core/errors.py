@@ -32,7 +32,7 @@ class DatabaseError(LiCampaignError):
 
 
 class MdInstabilityError(RuntimeError):
-    """An MD run crossed a stability limit of :class:`~li_campaign.properties.md_guard.MdGuard`.
+    """An MD run crossed a stability limit of :class:`~li_campaign.simulation.md_guard.MdGuard`.
 
     Not a :class:`LiCampaignError`: the Makers catch it and store a flagged result
     (:class:`~li_campaign.schemas.flags.FlaggedResultDoc`); it lives here so that the schemas
@@ -41,7 +41,7 @@ class MdInstabilityError(RuntimeError):
     Attributes
     ----------
     kind
-        One of :data:`li_campaign.properties.md_guard.KINDS`.
+        One of :data:`li_campaign.simulation.md_guard.KINDS`.
     reason
         What was seen, with the value and the limit.
     step

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 import yaml
+from montydb import MontyClient
 
 from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.db.settings import (  # noqa: F401  (the settings are imported from here by many modules)
@@ -202,7 +203,7 @@ class Campaign:
                 storage="sqlite",
                 key=key,
             )
-        from maggma.stores import MongoStore
+        from maggma.stores import MongoStore  # deferred: heavy (maggma); the MongoDB mode only
 
         return MongoStore(
             database=self.config.database,
@@ -219,10 +220,8 @@ class Campaign:
         ``Database``, so the same ``find``/``aggregate`` queries work in both.
         """
         if self.mode == "embedded":
-            from montydb import MontyClient
-
             return MontyClient(self._montydb_path())[MONTYDB_DATABASE]
-        import pymongo
+        import pymongo  # deferred: heavy (pymongo); the MongoDB mode only
 
         client = pymongo.MongoClient(self.config.mongodb_uri(), **self.config.mongoclient_kwargs())
         return client[self.config.database]
@@ -247,7 +246,7 @@ class Campaign:
         if self.mode == "embedded":
             data = self._store("outputs_blobs", "blob_uuid")
         else:
-            from maggma.stores import GridFSStore
+            from maggma.stores import GridFSStore  # deferred: heavy (maggma); the MongoDB mode only
 
             data = GridFSStore(
                 database=self.config.database,

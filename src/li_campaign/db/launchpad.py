@@ -114,9 +114,10 @@ def open_launchpad(campaign: Campaign, write: bool = True) -> Iterator[LaunchPad
         Embedded mode: write changes back when the block succeeds. Read-only callers pass
         ``False``.
     """
-    import fireworks.core.launchpad as fw_launchpad
+    import fireworks.core.launchpad as fw_launchpad  # deferred: heavy (fireworks)
 
     if campaign.mode == "embedded":
+        # deferred: heavy (mongomock); the embedded mode only
         import bson.json_util
         import mongomock.gridfs
         import mongomock_persistence
@@ -142,7 +143,7 @@ def open_launchpad(campaign: Campaign, write: bool = True) -> Iterator[LaunchPad
                 what = f"{campaign.fireworks_db_file}: writing the embedded LaunchPad"
                 with_retries(lambda: write_atomically(campaign.fireworks_db_file, text), what)
     else:
-        import pymongo
+        import pymongo  # deferred: heavy (pymongo); the MongoDB mode only
 
         fw_launchpad.MongoClient = pymongo.MongoClient
         cfg = campaign.config

@@ -30,16 +30,21 @@ inserted into the JobStore when it is read back (:mod:`li_campaign.db.staging`).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tqdm import tqdm
 
 from li_campaign.core.errors import DatabaseError
 from li_campaign.db.gpus import WORKER_DEVICE_ORDER, select_gpus, visible_gpus
@@ -214,8 +219,6 @@ def run_workers(
         into the JobStore when it is read back. A job whose inputs cannot be staged fails
         with the reason.
     """
-    from tqdm import tqdm
-
     from li_campaign.db.staging import StagedOutputs  # deferred: heavy (jobflow, maggma)
 
     if n_workers < 1:
@@ -324,6 +327,7 @@ def run_workers(
 
 def _stage(lp: LaunchPad, outputs: StagedOutputs, fw, launch_id: int, launch_dir: Path) -> bool:
     """Stage a reserved firework's inputs into ``launch_dir``; fizzle it with the reason if that fails."""
+    # deferred: heavy (jobflow, maggma)
     from li_campaign.db.staging import StagingError, fail_launch, stage_firework, write_staged_inputs
 
     try:
@@ -362,7 +366,7 @@ def _gpu_fit_query(n_free: int) -> dict:
 
 def _slot_fworker(category: str | None, free_gpus: list[str] | None, identity: dict):
     """The FireWorks worker that reserves for one free slot (of ``category``, fitting the free GPUs)."""
-    from fireworks.core.fworker import FWorker
+    from fireworks.core.fworker import FWorker  # deferred: heavy (fireworks)
 
     query = _gpu_fit_query(len(free_gpus)) if free_gpus is not None else None
     return FWorker(name=local_worker_name(identity["host"]), category=category or "", query=query)
@@ -393,9 +397,6 @@ def _exit_on_sigterm() -> None:
     the workers would be orphaned and keep running launches that the next ``run`` reruns.
     With this handler :func:`run_workers` stops its workers first.
     """
-    import signal
-    import threading
-
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
@@ -426,8 +427,6 @@ class RunnerLock:
         self.handle = None
 
     def __enter__(self) -> RunnerLock:
-        import fcntl
-
         self.handle = open(self.path, "a+")  # noqa: SIM115
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -445,8 +444,6 @@ class RunnerLock:
         return self
 
     def __exit__(self, *exc) -> None:
-        import fcntl
-
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
 
@@ -456,8 +453,6 @@ class RunnerLock:
         Readers (``li-campaign status``) ask this, so they also work in a campaign directory
         that they may not write.
         """
-        import fcntl
-
         try:
             handle = open(self.path)  # noqa: SIM115
         except FileNotFoundError:

@@ -17,14 +17,22 @@ monty >= 2026.7 rejects; :func:`patch_fireworks_zopen` restores the old default 
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+
+import fireworks.core.rocket as rocket
+from fireworks.core.fworker import FWorker
+from fireworks.core.rocket import Rocket
+from jobflow import SETTINGS
+from monty.io import zopen
+
+from li_campaign.db.config import Campaign
+from li_campaign.db.staging import StagedJobStore
 
 
 def patch_fireworks_zopen() -> None:
     """Make FireWorks' offline rocket work with monty >= 2026.7 (``zopen`` needs a mode)."""
-    import fireworks.core.rocket as rocket
-    from monty.io import zopen
 
     def zopen_with_default_mode(filename, mode="rt", **kwargs):
         return zopen(filename, mode, **kwargs)
@@ -34,12 +42,6 @@ def patch_fireworks_zopen() -> None:
 
 def run_offline_launch(launch_dir: str, campaign_dir: str) -> None:
     """Run the firework reserved in ``launch_dir`` with the JobStore of ``campaign_dir``."""
-    from fireworks.core.fworker import FWorker
-    from fireworks.core.rocket import Rocket
-    from jobflow import SETTINGS
-
-    from li_campaign.db.config import Campaign
-
     campaign = Campaign(campaign_dir)
     patch_fireworks_zopen()
     SETTINGS.JOB_STORE = campaign.job_store()
@@ -54,12 +56,6 @@ def run_staged_launch(launch_dir: str, campaign_dir: str) -> None:
     ``campaign_dir`` is only passed on to the job (``LI_CAMPAIGN_DIR``: the fit writes the
     deployed model into the campaign's ``models`` folder).
     """
-    from fireworks.core.fworker import FWorker
-    from fireworks.core.rocket import Rocket
-    from jobflow import SETTINGS
-
-    from li_campaign.db.staging import StagedJobStore
-
     patch_fireworks_zopen()
     SETTINGS.JOB_STORE = StagedJobStore(launch_dir)
     os.environ["LI_CAMPAIGN_DIR"] = os.path.abspath(campaign_dir)
@@ -74,8 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     into a batch script (it appends ``--fw_id``); the firework is always the one reserved
     in ``FW.json`` of the launch folder (default: the current directory).
     """
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m li_campaign.db.worker", description=__doc__.split("\n\n")[0])
     parser.add_argument("where", nargs="*", metavar="[singleshot] [LAUNCH_DIR]",
                         help="`singleshot` is accepted for FireWorks' queue launcher; LAUNCH_DIR has FW.json (default: .)")

@@ -8,15 +8,15 @@ from jobflow import job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from li_campaign.bulk.elastic import check_own_lattice, elastic_constants_0K
+from li_campaign.bulk.eos import fit_bulk_eos
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import check_lithium_structure
 from li_campaign.core.lithium import bcc_li_conventional
 from li_campaign.dft.engines import label_atoms, make_calculator
 from li_campaign.execution.maker import CalculationMaker
-from li_campaign.properties.bulk import fit_bulk_eos
-from li_campaign.properties.elastic import check_own_lattice, elastic_constants_0K
+from li_campaign.schemas.bulk import BulkDoc, ElasticDoc
 from li_campaign.schemas.frames import TrainingFrameDoc
-from li_campaign.schemas.properties import BulkDoc, ElasticDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import DftSpec, ElasticSpec, EosSpec
 

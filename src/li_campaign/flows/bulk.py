@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from jobflow import Flow, Maker
 
+from li_campaign.bulk.jobs import ElasticMaker, FiniteTemperatureMaker, PhononMaker, VacancyMaker
 from li_campaign.dft.jobs import DftElasticMaker
-from li_campaign.properties.jobs import ElasticMaker, FiniteTemperatureMaker, PhononMaker, VacancyMaker
 from li_campaign.schemas.spec import CampaignSpec
 
 

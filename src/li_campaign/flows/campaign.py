@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from jobflow import Flow, Maker
 
 from li_campaign.active.jobs import ActiveLearningMaker
+from li_campaign.bulk.jobs import BulkLatticeMaker
 from li_campaign.dft.jobs import DftBulkEosMaker
 from li_campaign.execution.resources import CPU, GPU, run_on, use_gpus
 from li_campaign.execution.reuse import expose_store
 from li_campaign.flows.bulk import BulkPropertiesMaker, dft_teacher_elastic
 from li_campaign.flows.fanout import FanOutMaker
 from li_campaign.mlip.jobs import FitNequipMaker
-from li_campaign.properties.jobs import BulkLatticeMaker
 from li_campaign.schemas.spec import CampaignSpec
 from li_campaign.structures.jobs import TrainingSetMaker
 from li_campaign.validation.jobs import TeacherSpotCheckMaker

@@ -28,14 +28,18 @@ from jobflow import Flow, Job, Maker, OutputReference, job
 
 from li_campaign.execution.packing import pack_jobs
 from li_campaign.geometry.steps import step_edge_pair
-from li_campaign.properties.jobs import AdsorptionSiteMaker, SurfaceEnergyMaker, SurfaceNebMaker
-from li_campaign.properties.kinetics_jobs import AdatomArrheniusMaker, AdatomDiffusionMDMaker, StepEdgeNebMaker
-from li_campaign.properties.surface_jobs import ConvergedSurfaceEnergyMaker, StepAdsorptionMaker, StepEnergyMaker
-from li_campaign.schemas.kinetics import StepEdgeDiffusionDoc
+from li_campaign.kinetics.jobs import AdatomArrheniusMaker, AdatomDiffusionMDMaker, StepEdgeNebMaker, SurfaceNebMaker
+from li_campaign.schemas.kinetics import DiffusionDoc, StepEdgeDiffusionDoc
 from li_campaign.schemas.models import ModelDoc
-from li_campaign.schemas.properties import DiffusionDoc
 from li_campaign.schemas.spec import CampaignSpec, NebConvergenceSpec, facet_label
 from li_campaign.schemas.surfaces import StepAdsorptionDoc
+from li_campaign.surfaces.jobs import (
+    AdsorptionSiteMaker,
+    ConvergedSurfaceEnergyMaker,
+    StepAdsorptionMaker,
+    StepEnergyMaker,
+    SurfaceEnergyMaker,
+)
 
 
 @dataclass
@@ -47,7 +51,7 @@ class AcrossStepNebMaker(Maker):
     free relaxation of an adatom there ended: a lattice-continuation site that is not a
     minimum of the model (e.g. an upper-edge adatom that slides back onto the terrace) would
     fail the NEB's endpoint check. They are used on the step-adsorption job's relaxed clean
-    slab; the NEBs are :class:`~li_campaign.properties.kinetics_jobs.StepEdgeNebMaker`'s. The
+    slab; the NEBs are :class:`~li_campaign.kinetics.jobs.StepEdgeNebMaker`'s. The
     terrace barrier of the Ehrlich–Schwoebel difference is the flat terrace facet's minimum barrier.
     """
 
@@ -99,7 +103,7 @@ class FanOutMaker(Maker):
         model
             The deployed model (a ModelDoc or a reference to one).
         bulk
-            The model's :class:`~li_campaign.schemas.properties.BulkDoc` (or a reference):
+            The model's :class:`~li_campaign.schemas.bulk.BulkDoc` (or a reference):
             lattice constant of the slabs and the bulk energy reference.
         """
         spec = self.spec

@@ -1,5 +1,5 @@
 """bcc Li surface geometry: symmetric slabs, adsorption sites, distinct facets and stepped (vicinal) slabs.
 
 Pure structure building on pymatgen, below everything that computes on those structures
-(``properties``) and the training-set generation (``structures``).
+(``bulk``, ``surfaces``, ``kinetics``) and the training-set generation (``structures``).
 """

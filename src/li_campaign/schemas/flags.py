@@ -25,7 +25,7 @@ class FlaggedResultDoc(BaseModel):
     doc_type: Literal["flagged"] = FLAGGED_DOC_TYPE
     flagged: Literal[True] = True
     result_doc_type: str = Field(..., description="doc_type of the result this calculation would have made.")
-    flag_kind: str = Field(..., description="Which check failed: see li_campaign.properties.md_guard.KINDS.")
+    flag_kind: str = Field(..., description="Which check failed: see li_campaign.simulation.md_guard.KINDS.")
     flag_reason: str = Field(..., description="What was seen, with the value and the limit.")
     step: int = Field(..., description="MD step at which the check failed.")
     context: dict = Field(default_factory=dict, description="Where: e.g. temperature_K and the run's name.")
@@ -37,7 +37,7 @@ class FlaggedResultDoc(BaseModel):
     def from_instability(
         cls, result_doc_type: str, error: MdInstabilityError, provenance: Provenance, **context: object
     ) -> FlaggedResultDoc:
-        """Return the flagged document of an :class:`~li_campaign.properties.md_guard.MdInstabilityError`.
+        """Return the flagged document of an :class:`~li_campaign.simulation.md_guard.MdInstabilityError`.
 
         Parameters
         ----------

@@ -1,13 +1,103 @@
-"""Surface-kinetics results: adatom MD diffusion, its Arrhenius fit, and step-edge (Ehrlich–Schwoebel) barriers."""
+"""Documents of the surface kinetics: a facet's NEB hops and barriers, adatom MD diffusion and its Arrhenius fit, step edges."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from pymatgen.core import Structure
 
-from li_campaign.schemas.properties import Hop
 from li_campaign.schemas.provenance import Provenance
+
+
+class Hop(BaseModel):
+    """One symmetry-distinct hop between neighbouring stable sites, from CI-NEB."""
+
+    start: str
+    end: str
+    distance_A: float
+    barrier_forward_eV: float
+    barrier_reverse_eV: float
+    n_images: int
+    converged: bool
+    endpoint_drift_A: float = Field(..., description="Largest in-plane move of a relaxed endpoint from its site (Å).")
+    images: list[Structure] | None = Field(
+        None, description="Relaxed NEB images (Structure dicts); jobs route this key to the large-data store."
+    )
+    mechanism: Literal["hop", "exchange", "across_step_hop", "across_step_exchange"] = Field(
+        "hop",
+        description="hop: the adatom moves alone; exchange: it replaces a surface atom, which ends at site `end`; "
+        "across_step_*: the same, descending a step edge.",
+    )
+    images_tried: list[int] | None = Field(None, description="Intermediate-image counts run, in order (n -> 2n+1).")
+    barriers_by_images_eV: list[float] | None = Field(None, description="Forward barrier of each count in images_tried.")
+    images_converged: bool | None = Field(
+        None, description="The last two counts agree within the tolerance; None if no convergence was asked for."
+    )
+    moving_atoms: list[int] | None = Field(
+        None, description="Indices (in the images) of the atoms that change site: the adatom, then a replaced atom."
+    )
+    replaced_atom: int | None = Field(None, description="Exchange: index of the surface atom pushed out.")
+    valid: bool = Field(
+        True,
+        description="The band gives a barrier: distinct relaxed endpoints at their sites, optimiser converged, "
+        "highest energy at an interior image (kinetics.diffusion.neb_path). An invalid band is kept to be "
+        "listed but never used as a barrier.",
+    )
+    invalid_reason: str | None = Field(None, description="Why the band is invalid (None when valid).")
+    endpoint_separation_A: float | None = Field(
+        None, description="Smallest in-plane distance of a moving atom between the two relaxed endpoints (Å)."
+    )
+    start_energy_eV: float | None = Field(
+        None, description="Absolute energy of the relaxed start endpoint (first image), eV; the saddle is this + forward."
+    )
+    end_energy_eV: float | None = Field(None, description="Absolute energy of the relaxed end endpoint (last image), eV.")
+    image_energies_eV: list[float] | None = Field(
+        None, description="Absolute energy of every image of the final band, endpoints included (eV)."
+    )
+    offset: tuple[int, int] | None = Field(
+        None, description="Cell offset (i, j) of the end copy relative to the start's copy in the slab cell."
+    )
+
+    @property
+    def path_label(self) -> str:
+        """``"<mechanism> <start>-><end> (<distance> Å)"``, as rejected paths are named."""
+        return f"{self.mechanism} {self.start}->{self.end} ({self.distance_A:.2f} Å)"
+
+
+class DiffusionDoc(BaseModel):
+    """Surface-diffusion barriers of one facet."""
+
+    doc_type: Literal["diffusion"] = "diffusion"
+    facet: str
+    miller_index: tuple[int, int, int]
+    hops: list[Hop]
+    rejected_hops: list[str] = Field(default_factory=list, description="Hops left out, with the reason.")
+    min_barrier_eV: float | None = Field(
+        ..., description="Lowest single valid hop out of the ground site (eV); None when the facet has no hop network."
+    )
+    min_hop: str | None
+    min_mechanism: str | None = Field("hop", description="Mechanism of min_hop: hop or exchange.")
+    effective_barrier_eV: float | None = Field(
+        None,
+        description="Minimax (bottleneck) barrier of long-range transport on the periodic site graph, the lower of "
+        "the two surface directions (eV); None if the valid hop network percolates in neither.",
+    )
+    effective_barrier_by_direction_eV: dict[str, float | None] = Field(
+        default_factory=lambda: {"a": None, "b": None},
+        description="Effective barrier along surface vector a and b of the slab cell (keys 'a', 'b'); None: no "
+        "percolation along that direction.",
+    )
+    effective_path: list[str] = Field(
+        default_factory=list, description="Steps 'start->end (mechanism)' of the effective path, ground site to its image."
+    )
+    effective_mechanism: str | None = Field(None, description="hop, exchange or mixed: the steps of effective_path.")
+    percolates: dict[str, bool] = Field(
+        default_factory=lambda: {"a": False, "b": False},
+        description="Whether the valid hops connect the ground site to its own periodic image along a and along b.",
+    )
+    hop_cutoff_A: float | None = Field(None, description="Largest in-plane hop length of the site graph (Å).")
+    provenance: Provenance
 
 
 class AdatomDiffusionDoc(BaseModel):

@@ -49,7 +49,7 @@ EFFECTIVE_BARRIER_FIELDS = (
     "percolates",
     "hop_cutoff_A",
 )
-"""The :class:`~li_campaign.schemas.properties.DiffusionDoc` fields of the effective (long-range transport)
+"""The :class:`~li_campaign.schemas.kinetics.DiffusionDoc` fields of the effective (long-range transport)
 barrier, as the builders copy them into ``diffusion_barriers`` and ``facet_summary``."""
 
 BEP_FIT_FIELDS = ("slope", "slope_stderr", "intercept", "intercept_stderr", "r2", "ci95", "p_value", "spearman")

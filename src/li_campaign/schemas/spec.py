@@ -738,7 +738,7 @@ class RelaxSpec(_Spec):
 
 
 class NebSpec(_Spec):
-    """Climbing-image NEB settings (ASE), and when a band counts as a barrier (properties.neb, properties.diffusion)."""
+    """Climbing-image NEB settings (ASE), and when a band counts as a barrier (kinetics.neb, kinetics.diffusion)."""
 
     n_images: int = Field(5, ge=1, le=31, description="Intermediate images.")
     fmax_eV_A: float = Field(
@@ -897,7 +897,7 @@ class PhononSpec(_Spec):
 
 
 class MdGuardSpec(_Spec):
-    """Stability limits of an MD run (:class:`li_campaign.properties.md_guard.MdGuard`).
+    """Stability limits of an MD run (:class:`li_campaign.simulation.md_guard.MdGuard`).
 
     A run that crosses one stops; its job stores a flagged document (reason, last good
     frame) instead of a result, and the builders leave it out and count it.
@@ -1002,7 +1002,7 @@ class BulkStageSpec(_Spec):
 
 
 class NebConvergenceSpec(_Spec):
-    """Image-count convergence of every surface CI-NEB (properties.neb.converged_neb).
+    """Image-count convergence of every surface CI-NEB (kinetics.neb.converged_neb).
 
     The band is run with ``neb.n_images`` intermediate images, then refined to 2n + 1 (the
     converged images plus the midpoints between them) until the barrier changes by less than
@@ -1040,7 +1040,7 @@ class MdDiffusionSpec(_Spec):
 
     One job per facet, temperature and adatom count. The production length follows from the
     facet's effective NEB barrier when the fan-out has it (see
-    :func:`li_campaign.properties.md_diffusion.planned_production_steps`): at least
+    :func:`li_campaign.kinetics.md_diffusion.planned_production_steps`): at least
     ``production_steps``, at most ``max_production_steps``. A run is valid only with
     ``min_hops_valid`` site-to-site hops and an MSD of ``msd_hop_factor`` squared hop lengths
     at the end of the fit window. Cost per job: ``equilibration_steps`` + the planned
@@ -1146,7 +1146,7 @@ class FacetEnumerationSpec(_Spec):
     """Every symmetrically distinct facet up to ``max_index``, γ converged in slab thickness and vacuum.
 
     See :func:`li_campaign.core.miller.distinct_facets` and
-    :func:`li_campaign.properties.surface_convergence.converged_surface_energy`.
+    :func:`li_campaign.surfaces.surface_convergence.converged_surface_energy`.
     """
 
     max_index: int = Field(3, description="Largest Miller index, 1 to 4 (3: 13 facets, 4: 22).")

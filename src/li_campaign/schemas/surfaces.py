@@ -1,4 +1,4 @@
-"""Documents of the facet enumeration and of the stepped surfaces: converged γ, step energy, step adsorption."""
+"""Documents of the surfaces: surface energy (one slab, converged), adsorption sites, step energy, step adsorption."""
 
 from __future__ import annotations
 
@@ -7,8 +7,82 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
-from li_campaign.schemas.properties import SurfaceEnergyDoc
 from li_campaign.schemas.provenance import Provenance
+
+
+class SurfaceEnergyDoc(BaseModel):
+    """Surface energy of a symmetric slab, bulk-referenced: γ = (E_slab − N ε_bulk) / 2A."""
+
+    doc_type: Literal["surface_energy"] = "surface_energy"
+    facet: str = Field(..., description="Canonical facet label, e.g. '110'.")
+    miller_index: tuple[int, int, int]
+    n_atoms: int
+    n_layers: int
+    slab_thickness_A: float
+    vacuum_A: float
+    area_A2: float
+    slab_energy_eV: float
+    bulk_energy_per_atom_eV: float
+    surface_energy_J_m2: float
+    surface_energy_eV_A2: float
+    relaxed_structure: Structure
+    relax_converged: bool = Field(..., description="Whether the relaxation reached fmax.")
+    relax_steps: int
+    provenance: Provenance
+
+
+class AdsorptionSite(BaseModel):
+    """One symmetry-distinct adatom site and its self-adsorption energy."""
+
+    label: str = Field(..., description="Unique within the facet, e.g. 'hollow-0'.")
+    site_type: str = Field(..., description="pymatgen AdsorbateSiteFinder type: ontop, bridge, hollow.")
+    position_A: list[float] = Field(..., description="Cartesian adatom position in the slab cell (Å).")
+    adsorption_energy_eV: float = Field(
+        ..., description="Pinned E_ads = E(slab+Li) − E(slab) − ε_bulk, adatom fixed laterally at the ideal site (eV)."
+    )
+    stable: bool = Field(..., description="True if a laterally free relaxation from a kicked start stays here.")
+    relaxed_to: str = Field(..., description="Label of the site the free relaxation ended at.")
+    free_adsorption_energy_eV: float = Field(
+        ..., description="Free E_ads: the same after a laterally free relaxation from a kicked start (eV); for a "
+        "stable site, the energy of the relaxed minimum the NEBs start from."
+    )
+    lateral_curvature_eV_A2: list[float] | None = Field(
+        None,
+        description="Eigenvalues (ascending) of the adatom's in-plane Hessian at the pinned geometry, slab held "
+        "(eV/Å²); a negative one makes the site a saddle or maximum. None in results stored before it.",
+    )
+
+
+class AdsorptionDoc(BaseModel):
+    """Self-adsorption energies at every symmetry-distinct site of one facet."""
+
+    doc_type: Literal["adsorption"] = "adsorption"
+    facet: str
+    miller_index: tuple[int, int, int]
+    n_slab_atoms: int
+    supercell: tuple[int, int]
+    slab_energy_eV: float
+    bulk_energy_per_atom_eV: float
+    sites: list[AdsorptionSite]
+    min_adsorption_energy_eV: float = Field(
+        ..., description="Facet minimum (eV): the lowest free_adsorption_energy_eV over the stable sites (the NEBs' "
+        "minima), or the lowest pinned adsorption_energy_eV over all sites if none is stable; see min_adsorption_basis."
+    )
+    min_site: str = Field(..., description="Label of the site of min_adsorption_energy_eV.")
+    min_adsorption_basis: Literal["free_relaxed_stable_minimum", "pinned_all_sites"] | None = Field(
+        None, description="Which energy min_adsorption_energy_eV is; None in documents stored before the field, whose "
+        "minimum is the pinned one (min_pinned_adsorption_energy_eV)."
+    )
+    min_pinned_adsorption_energy_eV: float | None = Field(
+        None, description="Lowest pinned adsorption_energy_eV over the stable sites (all sites if none is stable), eV."
+    )
+    min_pinned_site: str | None = Field(None, description="Label of the site of min_pinned_adsorption_energy_eV.")
+    slab_structure: Structure = Field(..., description="Relaxed clean slab (with fixed-atom flags in site_properties).")
+    site_copies: dict[str, list[list[float]]] = Field(
+        ..., description="Every symmetry-equivalent copy of each site in the cell (Cartesian Å), for hop enumeration."
+    )
+    site_heights_A: dict[str, float] = Field(..., description="Relaxed adatom z per site (Å).")
+    provenance: Provenance
 
 
 class SurfaceSeriesPoint(BaseModel):

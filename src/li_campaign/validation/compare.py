@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from li_campaign.properties.relax import relax_atoms, structure_to_atoms
-from li_campaign.properties.surface import EV_PER_A2_TO_J_PER_M2
-from li_campaign.schemas.properties import BulkDoc
+from li_campaign.schemas.bulk import BulkDoc
 from li_campaign.schemas.spec import ValidationSpec
 from li_campaign.schemas.validation import UNITS, PlannedCheck, SpotCheck, SpotCheckPlan, ValidationDoc
+from li_campaign.simulation.relax import relax_atoms, structure_to_atoms
+from li_campaign.surfaces.surface_energy import EV_PER_A2_TO_J_PER_M2
 from li_campaign.validation.plan import BULK_FRAME
 
 

@@ -23,9 +23,9 @@ from li_campaign.execution.packing import pack_jobs
 from li_campaign.execution.resources import CPU, GPU, run_on
 from li_campaign.execution.reuse import expose_store
 from li_campaign.mlip.calculator import load_model
+from li_campaign.schemas.bulk import BulkDoc
 from li_campaign.schemas.frames import TrainingFrameBatchDoc, TrainingFrameDoc
 from li_campaign.schemas.models import ModelDoc
-from li_campaign.schemas.properties import BulkDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import CampaignSpec, RelaxTrajectorySpec, ValidationSpec
 from li_campaign.schemas.validation import ORIGIN, SpotCheckPlan, TeacherEnergy, ValidationDoc

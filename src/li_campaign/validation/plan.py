@@ -29,8 +29,10 @@ from pymatgen.core import Structure
 
 from li_campaign.core.hashing import structure_hash
 from li_campaign.core.lithium import bcc_li_conventional
-from li_campaign.schemas.properties import AdsorptionDoc, BulkDoc, DiffusionDoc, Hop, SurfaceEnergyDoc
+from li_campaign.schemas.bulk import BulkDoc
+from li_campaign.schemas.kinetics import DiffusionDoc, Hop
 from li_campaign.schemas.spec import ValidationSpec
+from li_campaign.schemas.surfaces import AdsorptionDoc, SurfaceEnergyDoc
 from li_campaign.schemas.validation import LabelRequest, PlannedCheck, SpotCheckPlan
 
 BULK_FRAME = "bulk"

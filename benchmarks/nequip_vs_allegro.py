@@ -52,6 +52,7 @@ import torch
 import yaml
 from ase.build import bulk
 from ase.io import read, write
+from ase.units import _e
 
 # what `run` needs on the GPU machine: nequip and pydantic, not the campaign stack
 from li_campaign.core.hashing import file_sha256
@@ -59,7 +60,7 @@ from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.calculator import load_calculator
 from li_campaign.mlip.evaluate import evaluate_holdout
 
-EV_A2_TO_J_M2 = 16.021766
+EV_A2_TO_J_M2 = _e * 1e20  # as li_campaign.surfaces.surface_energy, whose imports the GPU machine lacks
 
 BAND_QUANTITIES = ("barrier",)
 

@@ -1,4 +1,5 @@
-"""Makers of the surface kinetics: NEB barriers of a facet, adatom MD diffusion (small and large cell), its Arrhenius fit, step-edge barriers.
+"""Makers of the surface kinetics: NEB barriers of a facet, adatom MD diffusion (small and large cell), its Arrhenius
+fit, step-edge barriers.
 
 Each loads the deployed model (sha256-checked), keys its calculation for reuse
 (:mod:`li_campaign.execution.reuse`) and returns one document.
@@ -273,7 +274,7 @@ class AdatomArrheniusMaker(CalculationMaker):
 
 @dataclass
 class LargeCellDiffusionMaker(CalculationMaker):
-    """Adatom diffusion on one facet at one temperature in a wide slab with many adatoms (:mod:`~li_campaign.kinetics.large_cell`).
+    """Adatom diffusion on one facet at one temperature in a wide slab with many adatoms (:mod:`li_campaign.kinetics.large_cell`).
 
     The adatoms start the model's receptive field (from its ``architecture``, ``r_max_A`` and
     ``num_layers``) plus ``large_cell.spacing_margin_A`` apart. The engine is

@@ -92,6 +92,7 @@ EXCLUSION_REASONS = ("sunk", "desorbed", "clustered")
 CAPTURE_FRACTION = 0.3
 """A hop counts when the adatom comes within this × the site spacing of a new site (md_diffusion's default)."""
 
+
 def receptive_field_A(architecture: str, r_max_A: float, num_layers: int) -> float:
     """How far an atom's energy depends on other atoms (Å): NequIP num_layers × r_max, Allegro r_max.
 
@@ -110,7 +111,9 @@ def receptive_field_A(architecture: str, r_max_A: float, num_layers: int) -> flo
     raise ValueError(f"architecture {architecture!r}: expected 'nequip' or 'allegro'")
 
 
-def wide_slab(lattice_constant_A: float, miller: tuple[int, int, int], spec: LargeCellDiffusionSpec) -> tuple[Slab, tuple[int, int]]:
+def wide_slab(
+    lattice_constant_A: float, miller: tuple[int, int, int], spec: LargeCellDiffusionSpec
+) -> tuple[Slab, tuple[int, int]]:
     """The facet's symmetric slab (primitive surface cell) and the in-plane repeats of the large cell.
 
     The repeats are :func:`~li_campaign.geometry.slabs.lateral_repeats` of a width L, the larger
@@ -368,9 +371,9 @@ def large_cell_diffusion_md(
     ----------
     frames
         The engine: ``frames(atoms, friction_per_fs, fixed)`` runs the MD of ``atoms`` (per-atom
-        friction in 1/fs; ``fixed``, the boolean mask of the atoms their ``FixAtoms`` holds) for ``spec.equilibration_steps + spec.production_steps`` steps at
-        ``temperature_K`` and yields every ``spec.sample_every`` steps (:func:`ase_frames`,
-        :func:`li_campaign.batched.langevin.langevin_frames`).
+        friction in 1/fs; ``fixed``, the boolean mask of the atoms their ``FixAtoms`` holds) for
+        ``spec.equilibration_steps + spec.production_steps`` steps at ``temperature_K`` and yields
+        every ``spec.sample_every`` steps (:func:`ase_frames`, :func:`li_campaign.batched.langevin.langevin_frames`).
     lattice_constant_A
         bcc lattice constant of the model (Å).
     miller
@@ -444,14 +447,13 @@ def large_cell_diffusion_md(
     md_wall = time.perf_counter() - md_start - bookkeeping
 
     samples = np.array(xy)
-    classes = classify_adatoms(
-        samples, np.array(heights), layout["start_heights_A"], cell, spec.cluster_fraction * np.sqrt(3.0) / 2.0 * lattice_constant_A
-    )
+    bulk_nn = np.sqrt(3.0) / 2.0 * lattice_constant_A
+    classes = classify_adatoms(samples, np.array(heights), layout["start_heights_A"], cell, spec.cluster_fraction * bulk_nn)
     dt_fs = spec.sample_every * spec.timestep_fs
     analysis = analyse_adatoms(samples, classes["valid"], cell, layout["surface_cell"], dt_fs, spec.fit_window, spec.n_segments)
     excluded_adatoms = [
-        f"adatom {int(adatoms[i])} {reason} at step {spec.equilibration_steps + (classes['first_sample'][i] + 1) * spec.sample_every}"
-        for i, reason in enumerate(classes["reason"])
+        f"adatom {int(adatoms[i])} {reason} at step {spec.equilibration_steps + (sample + 1) * spec.sample_every}"
+        for i, (reason, sample) in enumerate(zip(classes["reason"], classes["first_sample"]))
         if reason is not None
     ]
     simulated_ns = total * spec.timestep_fs * 1e-6

@@ -249,7 +249,11 @@ def surface_markdown(report: dict) -> list[str]:
                     f"{_fmt(run.get('n_hops'))} | {run.get('engine') or '–'} | {_fmt(run.get('atom_steps_per_s'))} | "
                     f"{_fmt(run.get('wall_time_per_ns_s'))} |"
                 )
-        lines += ["", "| facet | Ea (eV) | D0 (cm²/s) | n | small-cell Ea (eV) | NEB effective barrier (eV) | Ea − NEB (eV) |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| facet | Ea (eV) | D0 (cm²/s) | n | small-cell Ea (eV) | NEB effective barrier (eV) | Ea − NEB (eV) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for facet, section in report["diffusivity_large_cell"].items():
             fit = section["arrhenius"]
             lines.append(

@@ -40,7 +40,7 @@ from li_campaign.mlip.untrained import untrained_nequip
 from li_campaign.schemas.spec import LargeCellDiffusionSpec, MlipSpec
 
 
-def _args() -> argparse.Namespace:
+def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--package", help="deployed .nequip.zip (eager; torch.compile is tried on CUDA)")
@@ -57,7 +57,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--sample-every", type=int, default=10, help="steps between host copies, as the job's sample_every")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--small", action="store_true", help="tiny cells and few steps (CPU smoke test)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.small:
         args.min_atoms, args.spacing_A, args.steps, args.warmup, args.sample_every = 200, 6.0, 10, 2, 5
     return args
@@ -76,8 +76,9 @@ def _timed(model, atoms, friction: np.ndarray, fixed: np.ndarray, args: argparse
     return time.perf_counter() - start
 
 
-def main() -> None:
-    args = _args()
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark with the command-line arguments ``argv`` (default: ``sys.argv[1:]``)."""
+    args = _args(argv)
     if args.untrained:
         graph = untrained_nequip(MlipSpec(num_layers=1, num_features=8, radial_mlp_width=16), energy_scale=0.05).eval()
         model, record = torchsim_calc(graph, args.device), {"model_form": "untrained (smoke test)"}

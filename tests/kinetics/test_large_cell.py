@@ -289,3 +289,23 @@ def test_report_section_fits_arrhenius_per_facet_and_compares_with_small_cell_an
     text = "\n".join(surface_markdown(report))
     assert "## Adatom diffusion in a large cell" in text and "| (110) | 0.12 ± " in text
     assert "| 0.002 | 3 | 0.1 | 0.11 | 0.01 |" in text and "| (110) | 350 | 1000 | 0 / 9 | 1, 0, 1 | – |" in text
+
+
+@pytest.mark.filterwarnings("ignore:cd is deprecated")
+def test_the_job_on_the_torch_sim_engine_records_it_and_the_model_form(monkeypatch, ts_model):
+    from li_campaign.batched import loader
+
+    chosen = loader.BatchedModel(ts_model, "eager", "/m/model.nequip.zip", "cpu")
+    monkeypatch.setattr(loader, "load_batched", lambda model, device: chosen)
+    # the untrained model's random landscape heats the slab: the stability limits are widened for this plumbing check
+    spec = SMALL.model_copy(
+        update={"engine": "torch_sim", "production_steps": 80, "max_temperature_factor": 50.0, "max_force_eV_A": 1e3}
+    )
+    maker = kinetics_jobs.LargeCellDiffusionMaker(large_cell=spec, campaign="t", spec_hash="0" * 64)
+    run = maker.make(_model(), _bulk(), (1, 0, 0), 300.0)
+    responses = run_locally(run, store=JobStore(MemoryStore()), log=False, ensure_success=True)
+    doc = responses[run.uuid][1].output
+    assert isinstance(doc, LargeCellDiffusionDoc), getattr(doc, "flag_reason", doc)
+    assert doc.engine == "torch_sim" and doc.device == "cpu" and doc.execution == chosen.record()
+    assert doc.facet == "100" and doc.n_valid + sum(doc.excluded.values()) == doc.n_adatoms >= 4
+    assert doc.production_steps == 80 and doc.atom_steps_per_s > 0

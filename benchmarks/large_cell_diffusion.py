@@ -14,7 +14,9 @@ Usage::
 
     # on a GPU worker, a deployed package (eager or torch.compile) and optionally a --target batch build
     python benchmarks/large_cell_diffusion.py --package model.nequip.zip [--compiled model_batch.nequip.pt2] \\
-        --a 3.43 --facet 110 --min-atoms 100000 --spacing-A 20 --steps 500
+        [--no-compile] --a 3.43 --facet 110 --min-atoms 100000 --spacing-A 20 --steps 500
+    # or the --target batch build alone (not checked against the eager model)
+    python benchmarks/large_cell_diffusion.py --compiled model_batch.nequip.pt2 --a 3.43 --spacing-A 20
     # smoke test on a CPU: a tiny untrained NequIP and a tiny cell
     python benchmarks/large_cell_diffusion.py --untrained --small
 """
@@ -30,7 +32,9 @@ from datetime import datetime, timezone
 import numpy as np
 import torch
 from ase.build import bulk
+from nequip.integrations.torchsim import NequIPTorchSimCalc
 
+from li_campaign.batched import neighbors
 from li_campaign.batched.langevin import langevin_frames
 from li_campaign.batched.loader import load_batched_model, torchsim_calc
 from li_campaign.core.hashing import file_sha256
@@ -42,10 +46,13 @@ from li_campaign.schemas.spec import LargeCellDiffusionSpec, MlipSpec
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    model = parser.add_mutually_exclusive_group(required=True)
+    model = parser.add_mutually_exclusive_group()
     model.add_argument("--package", help="deployed .nequip.zip (eager; torch.compile is tried on CUDA)")
     model.add_argument("--untrained", action="store_true", help="a tiny untrained NequIP (smoke test)")
-    parser.add_argument("--compiled", help="a nequip-compile --target batch .nequip.pt2, tried first")
+    parser.add_argument(
+        "--compiled", help="a nequip-compile --target batch .nequip.pt2: with --package tried first, alone loaded as is"
+    )
+    parser.add_argument("--no-compile", action="store_true", help="with --package: do not try torch.compile (eager)")
     parser.add_argument("--a", type=float, default=3.43, help="lattice constant of the model (Å)")
     parser.add_argument("--facet", default="110")
     parser.add_argument("--min-atoms", type=int, default=100_000, help="fewest slab atoms")
@@ -58,6 +65,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--small", action="store_true", help="tiny cells and few steps (CPU smoke test)")
     args = parser.parse_args(argv)
+    if not (args.package or args.untrained or args.compiled):
+        parser.error("give --package, --compiled or --untrained")
     if args.small:
         args.min_atoms, args.spacing_A, args.steps, args.warmup, args.sample_every = 200, 6.0, 10, 2, 5
     return args
@@ -82,12 +91,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.untrained:
         graph = untrained_nequip(MlipSpec(num_layers=1, num_features=8, radial_mlp_width=16), energy_scale=0.05).eval()
         model, record = torchsim_calc(graph, args.device), {"model_form": "untrained (smoke test)"}
-    else:
+    elif args.package:
         compiled = args.compiled
         chosen = load_batched_model(
-            args.package, file_sha256(args.package), args.device, compiled, file_sha256(compiled) if compiled else None
+            args.package, file_sha256(args.package), args.device, compiled, file_sha256(compiled) if compiled else None,
+            use_torch_compile=False if args.no_compile else None,
         )
         model, record = chosen.model, chosen.record()
+    else:  # the batch build alone: no eager model to check it against
+        model = NequIPTorchSimCalc.from_compiled_model(
+            args.compiled, device=args.device, chemical_species_to_atom_type_map=True, neighborlist_backend=neighbors.register()
+        )
+        record = {"model_form": "aotinductor (not checked against eager)", "path": args.compiled}
     spec = LargeCellDiffusionSpec(enabled=True, min_atoms=args.min_atoms, timestep_fs=args.timestep_fs)
     slab, layout = build_cell(args.a, parse_miller(args.facet), args.spacing_A, spec)
     slab.set_constraint()  # the engine holds the fixed atoms itself

@@ -65,3 +65,8 @@ def test_large_cell_diffusion_adds_one_gpu_job_per_facet_and_temperature_only_wh
     assert large(enabled) == {
         f"large-cell adatom diffusion {facet} {t} K": "gpu" for facet in ("100", "111") for t in (250, 350)
     }
+    # the jobs pass through FireWorks: their Maker (with the spec section) serializes and comes back equal
+    workflow = flow_to_workflow(CampaignMaker(spec=enabled).make())
+    (fw,) = [fw for fw in workflow.fws if fw.name == "large-cell adatom diffusion 100 250 K"]
+    maker = fw.tasks[0]["job"].maker
+    assert maker.large_cell == enabled.fanout.large_cell and type(maker).from_dict(maker.as_dict()).as_dict() == maker.as_dict()

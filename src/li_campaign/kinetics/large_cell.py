@@ -3,7 +3,9 @@
 The small-cell MD (:mod:`li_campaign.kinetics.md_diffusion`) follows one or three adatoms, so a
 D needs long runs and its error is that of few walkers. Here one wide slab carries many adatoms
 at low coverage, each further from the others than the model's receptive field, so that, while
-they stay apart, each walks as alone on the surface and the 2D MSD averages over all of them.
+they stay apart, no adatom's energy depends on another's position and the 2D MSD averages over all
+of them. (The force on an adatom depends on atoms up to twice the receptive field away, through the
+slab atoms between them; ``spacing_margin_A`` widens the gap where that matters.)
 
 Method (:func:`large_cell_diffusion_md`, one facet, one temperature):
 

@@ -1149,8 +1149,9 @@ class LargeCellDiffusionSpec(_Spec):
     :mod:`li_campaign.kinetics.large_cell`). The symmetric slab of the facet is repeated in-plane
     to ``min_atoms`` slab atoms (or ``min_lateral_A``); adatoms sit on a grid whose points are at
     least the model's receptive field (NequIP: num_layers × r_max; Allegro: r_max) plus
-    ``spacing_margin_A`` apart, so no adatom feels another through the model while they stay
-    apart. D(T) and its error come from the 2D MSD of the valid adatoms (block segments, as the
+    ``spacing_margin_A`` apart, so no adatom lies in another's receptive field while they stay
+    apart (the force on an adatom still depends, through the slab atoms between them, on atoms up to
+    twice that far: a larger margin narrows that). D(T) and its error come from the 2D MSD of the valid adatoms (block segments, as the
     small-cell MD of ``md_diffusion``); an adatom that sinks into the surface, desorbs or comes
     within ``cluster_fraction`` bulk nearest-neighbour distances of another adatom is left out
     and counted. Off by default (``enabled: false``; a disabled or absent section leaves the

@@ -48,3 +48,25 @@ def test_bulk_stage_can_be_switched_off():
     names = {job.name for job, _ in CampaignMaker(spec=_spec(bulk={"enabled": False})).make().iterflow()}
     assert "phonons" not in names and "dft elastic constants" not in names
     assert "bulk lattice" in names  # the fan-out still needs the model's EOS
+
+
+def test_large_cell_diffusion_adds_one_gpu_job_per_facet_and_temperature_only_when_enabled():
+    def large(spec) -> dict[str, str]:
+        flow = CampaignMaker(spec=spec).make()
+        return {
+            job.name: job.config.manager_config["_category"]
+            for job, _ in flow.iterflow()
+            if job.name.startswith("large-cell adatom diffusion")
+        }
+
+    assert large(_spec()) == {}
+    assert large(_spec(fanout={"large_cell_diffusion": {"facets": ["110"], "temperatures_K": [300]}})) == {}
+    enabled = _spec(fanout={"large_cell_diffusion": {"enabled": True, "facets": ["100", "111"], "temperatures_K": [250, 350]}})
+    assert large(enabled) == {
+        f"large-cell adatom diffusion {facet} {t} K": "gpu" for facet in ("100", "111") for t in (250, 350)
+    }
+    # the jobs pass through FireWorks: their Maker (with the spec section) serializes and comes back equal
+    workflow = flow_to_workflow(CampaignMaker(spec=enabled).make())
+    (fw,) = [fw for fw in workflow.fws if fw.name == "large-cell adatom diffusion 100 250 K"]
+    maker = fw.tasks[0]["job"].maker
+    assert maker.large_cell == enabled.fanout.large_cell and type(maker).from_dict(maker.as_dict()).as_dict() == maker.as_dict()

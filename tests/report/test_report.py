@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ase.units import kB
 from jobflow import Flow, job, run_locally
 from pymatgen.core import Lattice, Structure
 
@@ -16,7 +17,7 @@ from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.report import collect_report, write_report
 from li_campaign.schemas.bulk import BulkDoc
 from li_campaign.schemas.frames import TrainingFrameDoc
-from li_campaign.schemas.kinetics import DiffusionDoc, Hop
+from li_campaign.schemas.kinetics import DiffusionDoc, Hop, LargeCellDiffusionDoc
 from li_campaign.schemas.models import HoldoutErrors, ModelDoc, ParityData
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.surfaces import AdsorptionDoc, AdsorptionSite, SurfaceEnergyDoc
@@ -275,3 +276,35 @@ def test_report_json_cli_carries_effective_barriers_and_excluded_points(tmp_path
     assert report["bep_high_index"]["excluded"] == bep["excluded"] and report["bep_high_index"]["n"] == 0
     out = write_report(campaign, tmp_path / "report")
     assert "- (211): effective barrier 0.0040 eV below 0.01 eV" in (out / "summary.md").read_text()
+
+
+@job
+def large_cell_job(temperature_K: float, diffusivity: float) -> LargeCellDiffusionDoc:
+    return LargeCellDiffusionDoc(
+        facet="110", miller_index=(1, 1, 0), temperature_K=temperature_K, n_atoms=100_441, n_slab_atoms=100_000,
+        supercell=(183, 183), n_fixed=33_489, cell_A=[[560.0, 0.0, 0.0], [187.0, 528.0, 0.0], [0.0, 0.0, 24.0]],
+        receptive_field_A=18.0, adatom_spacing_A=20.0, n_adatoms=441, n_valid=430,
+        excluded={"sunk": 2, "desorbed": 0, "clustered": 9}, timestep_fs=2.0, friction_per_fs=0.01,
+        equilibration_steps=1000, production_steps=50_000, sample_every=10, thermostat_temperature_K=temperature_K,
+        diffusivity_cm2_s=diffusivity, diffusivity_err_cm2_s=0.05 * diffusivity, n_hops=5000, valid=True,
+        engine="torch_sim", device="cuda", md_wall_time_s=3600.0, atom_steps_per_s=1.4e7, wall_time_per_ns_s=7200.0,
+        wall_time_s=3700.0, provenance=_prov(SHA),
+    )
+
+
+def test_report_json_has_the_large_cell_diffusion_per_facet_with_its_arrhenius_fit(tmp_path: Path):
+    campaign = campaign_with(tmp_path, ["110"])
+    law = {t: 1e-3 * np.exp(-0.05 / (kB * t)) for t in (250.0, 350.0)}
+    build(campaign, [large_cell_job(t, d) for t, d in law.items()])
+    report = collect_report(campaign)
+    section = report["diffusivity_large_cell"]["110"]
+    assert set(section["runs"]) == {"250", "350"}
+    run = section["runs"]["250"]
+    assert run["n_atoms"] == 100_441 and run["n_valid"] == 430 and run["excluded"] == {"sunk": 2, "desorbed": 0, "clustered": 9}
+    assert run["diffusivity_cm2_s"] == pytest.approx(law[250.0]) and run["engine"] == "torch_sim"
+    assert run["atom_steps_per_s"] == 1.4e7 and run["wall_time_per_ns_s"] == 7200.0
+    fit = section["arrhenius"]
+    assert fit["n"] == 2 and fit["activation_energy_eV"] == pytest.approx(0.05) and fit["prefactor_cm2_s"] == pytest.approx(1e-3)
+    assert fit["neb_effective_barrier_eV"] == FACETS["110"][3] and fit["activation_minus_neb_eV"] == pytest.approx(0.005)
+    assert report["diffusivity"] == {}  # the small-cell D(T) is not mixed with the large cell's
+    assert "## Adatom diffusion in a large cell" in (write_report(campaign, tmp_path / "out") / "summary.md").read_text()

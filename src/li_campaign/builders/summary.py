@@ -218,10 +218,11 @@ def _invalid_hops(diffusion: dict | None) -> list[dict]:
 
 
 def _diffusivities(runs: list[dict]) -> dict[str, float]:
-    """Temperature (K, as a string key) -> D (cm²/s) of the newest valid single-adatom run at that temperature."""
+    """Temperature (K, as a string key) -> D (cm²/s) of the newest valid single-adatom small-cell run at that temperature."""
     newest: dict[float, dict] = {}
     for run in runs:
-        if run.get("n_adatoms") != 1 or not run.get("valid") or run.get("diffusivity_cm2_s") is None:
+        small = run.get("cell", "small") == "small"
+        if not small or run.get("n_adatoms") != 1 or not run.get("valid") or run.get("diffusivity_cm2_s") is None:
             continue
         temperature = float(run["temperature_K"])
         if temperature not in newest or to_dt(run[LAST_UPDATED]) > to_dt(newest[temperature][LAST_UPDATED]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
 from li_campaign.builders.properties import _HOP_FIELDS, _pick
+from li_campaign.schemas.registry import LARGE_CELL_FIELDS
 
 _STEP_ENERGY_FIELDS = (
     "terrace",
@@ -68,6 +69,10 @@ _MD_FIELDS = (
     "adatom_temperature_K",
     "wall_time_s",
 )
+_ADATOM_DIFFUSION_FIELDS = tuple(
+    dict.fromkeys((*_MD_FIELDS, *LARGE_CELL_FIELDS, "n_slab_atoms", "excluded_adatoms", "md_wall_time_s", "sample_every"))
+)
+"""Fields of both kinds of run in ``adatom_diffusion``: small cell (AdatomDiffusionDoc) and large cell (LargeCellDiffusionDoc)."""
 _ARRHENIUS_FIELDS = (
     "facet",
     "miller_index",
@@ -129,15 +134,19 @@ class StepEdgeBarrierBuilder(JobOutputMapBuilder):
 
 
 class AdatomDiffusionBuilder(JobOutputMapBuilder):
-    """``adatom_diffusion`` outputs -> ``adatom_diffusion`` (D of one MD run; no trajectory or MSD curve)."""
+    """``adatom_diffusion`` outputs -> ``adatom_diffusion`` (D of one MD run; no trajectory or MSD curve).
+
+    Small-cell and large-cell runs share the ``doc_type``; ``cell`` tells them apart ("small" for the
+    documents without the field).
+    """
 
     doc_type = "adatom_diffusion"
-    output_fields = (*_MD_FIELDS, "provenance")
+    output_fields = (*_ADATOM_DIFFUSION_FIELDS, "cell", "provenance")
 
     def unary_function(self, item: dict) -> dict:
-        """Flatten a :class:`~li_campaign.schemas.kinetics.AdatomDiffusionDoc`."""
+        """Flatten an :class:`~li_campaign.schemas.kinetics.AdatomDiffusionDoc` or a ``LargeCellDiffusionDoc``."""
         out = item["output"]
-        return {**_pick(out, _MD_FIELDS), **provenance_fields(out)}
+        return {**_pick(out, _ADATOM_DIFFUSION_FIELDS), "cell": out.get("cell", "small"), **provenance_fields(out)}
 
 
 class AdatomArrheniusBuilder(JobOutputMapBuilder):

@@ -15,6 +15,10 @@ independent calculations; on GPU workers each pack's model calls run batched
 4. per facet and adatom count the Arrhenius fit of the MD diffusivities, compared with the
    facet's NEB barrier.
 
+With ``fanout.large_cell_diffusion`` enabled, one unpacked job per facet and temperature runs
+the large-cell adatom MD (:class:`~li_campaign.kinetics.jobs.LargeCellDiffusionMaker`: a wide
+slab with many adatoms, one GPU-sized calculation each, needing only the model and the bulk).
+
 The flow's output maps ``surface``, ``adsorption`` and ``diffusion`` to facet label -> the
 reference of that facet's document (the teacher spot checks, :mod:`li_campaign.validation`).
 """
@@ -28,7 +32,13 @@ from jobflow import Flow, Job, Maker, OutputReference, job
 
 from li_campaign.execution.packing import pack_jobs
 from li_campaign.geometry.steps import step_edge_pair
-from li_campaign.kinetics.jobs import AdatomArrheniusMaker, AdatomDiffusionMDMaker, StepEdgeNebMaker, SurfaceNebMaker
+from li_campaign.kinetics.jobs import (
+    AdatomArrheniusMaker,
+    AdatomDiffusionMDMaker,
+    LargeCellDiffusionMaker,
+    StepEdgeNebMaker,
+    SurfaceNebMaker,
+)
 from li_campaign.schemas.kinetics import DiffusionDoc, StepEdgeDiffusionDoc
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.spec import CampaignSpec, NebConvergenceSpec, facet_label
@@ -172,9 +182,16 @@ class FanOutMaker(Maker):
             for (label, n_adatoms), indices in md_at.items()
         ]
         stage4, _ = pack_jobs(fourth, fan.pack_size, "fan-out Arrhenius pack", batched=True)
+        large: list[Job] = []
+        if fan.large_cell is not None:
+            large_cell = LargeCellDiffusionMaker(large_cell=fan.large_cell, **ctx)
+            for hkl in fan.large_cell.facets:
+                for temperature in fan.large_cell.temperatures_K:
+                    name = f"large-cell adatom diffusion {facet_label(hkl)} {temperature:g} K"
+                    large.append(_named(large_cell.make(model, bulk, hkl, temperature), name))
         output = {
             "surface": {label: out1[i - 1] for label, i in sites_at.items()},
             "adsorption": {label: out1[i] for label, i in sites_at.items()},
             "diffusion": neb_of,
         }
-        return Flow([*stage1, *stage2, *stage3, *stage4], output=output, name=self.name)
+        return Flow([*stage1, *stage2, *stage3, *stage4, *large], output=output, name=self.name)

@@ -1,4 +1,5 @@
-"""Makers of the surface kinetics: NEB barriers of a facet, adatom MD diffusion, its Arrhenius fit, step-edge barriers.
+"""Makers of the surface kinetics: NEB barriers of a facet, adatom MD diffusion (small and large cell), its Arrhenius
+fit, step-edge barriers.
 
 Each loads the deployed model (sha256-checked), keys its calculation for reuse
 (:mod:`li_campaign.execution.reuse`) and returns one document.
@@ -15,15 +16,23 @@ from li_campaign.core.errors import MdInstabilityError
 from li_campaign.execution.maker import CalculationMaker
 from li_campaign.geometry.slabs import make_symmetric_slab
 from li_campaign.kinetics.diffusion import NoBarrierError, diffusion_barriers, surface_barriers
+from li_campaign.kinetics.large_cell import ase_frames, large_cell_diffusion_md, receptive_field_A, wide_slab
 from li_campaign.kinetics.md_diffusion import adatom_diffusion_md, arrhenius_fit
 from li_campaign.kinetics.step_edges import across_step_barriers
 from li_campaign.mlip.calculator import load_model
 from li_campaign.schemas.bulk import BulkDoc
 from li_campaign.schemas.flags import FlaggedResultDoc
-from li_campaign.schemas.kinetics import AdatomArrheniusDoc, AdatomDiffusionDoc, DiffusionDoc, StepEdgeDiffusionDoc
+from li_campaign.schemas.kinetics import (
+    AdatomArrheniusDoc,
+    AdatomDiffusionDoc,
+    DiffusionDoc,
+    LargeCellDiffusionDoc,
+    StepEdgeDiffusionDoc,
+)
 from li_campaign.schemas.models import ModelDoc
 from li_campaign.schemas.spec import (
     FanOutSpec,
+    LargeCellDiffusionSpec,
     MdDiffusionSpec,
     MillerIndex,
     NebConvergenceSpec,
@@ -258,6 +267,80 @@ class AdatomArrheniusMaker(CalculationMaker):
                 neb_effective_barrier_eV=getattr(neb, "effective_barrier_eV", None),
                 activation_minus_neb_eV=ea - barrier if ea is not None and barrier is not None else None,
                 provenance=provenance,
+            )
+
+        return self.reuse_or_compute(provenance, compute)
+
+
+@dataclass
+class LargeCellDiffusionMaker(CalculationMaker):
+    """Adatom diffusion on one facet at one temperature in a wide slab with many adatoms (:mod:`li_campaign.kinetics.large_cell`).
+
+    The adatoms start the model's receptive field (from its ``architecture``, ``r_max_A`` and
+    ``num_layers``) plus ``large_cell.spacing_margin_A`` apart. The engine is
+    ``large_cell.engine``: torch-sim with the model's torch-sim form
+    (:func:`~li_campaign.batched.loader.load_batched`, on the worker's GPU), or ASE with its ASE
+    calculator; ``auto`` takes torch-sim where the worker has CUDA. The engine is not part of the
+    reuse key (both run the same model and settings). A run stopped by its stability checks
+    returns a :class:`~li_campaign.schemas.flags.FlaggedResultDoc`.
+    """
+
+    name: str = "large-cell adatom diffusion"
+    large_cell: LargeCellDiffusionSpec = field(default_factory=LargeCellDiffusionSpec)
+
+    @job
+    def make(self, model: ModelDoc, bulk: BulkDoc, miller: MillerIndex, temperature_K: float) -> LargeCellDiffusionDoc:
+        """Run the MD of ``miller`` at ``temperature_K``; return D ± error, the excluded adatoms and the speed."""
+        spec = self.large_cell
+        hyper = model.hyperparameters
+        field_A = receptive_field_A(model.architecture, hyper["r_max_A"], hyper["num_layers"])
+        spacing = field_A + spec.spacing_margin_A
+        slab, _ = wide_slab(bulk.lattice_constant_A, tuple(miller), spec)
+        settings = {
+            "large_cell": spec.model_dump(mode="json", exclude={"enabled", "facets", "temperatures_K", "engine"}),
+            "temperature_K": float(temperature_K),
+            "adatom_spacing_A": spacing,
+        }
+        provenance = self.provenance("large_cell_diffusion", settings, structure=slab, model_sha256=model.sha256)
+        facet = facet_label(miller)
+
+        def compute() -> LargeCellDiffusionDoc | FlaggedResultDoc:
+            total = spec.equilibration_steps + spec.production_steps
+            seed = spec.seed * 1000 + int(round(temperature_K))
+            engine, device, execution = spec.engine, "cpu", None
+            if engine != "ase":
+                # deferred: heavy (torch), and only a torch-sim run needs it
+                from li_campaign.batched.executor import worker_device
+
+                device = worker_device()
+                engine = "ase" if engine == "auto" and device == "cpu" else "torch_sim"
+            if engine == "torch_sim":
+                # deferred: heavy (torch, torch-sim, nequip)
+                from li_campaign.batched.langevin import langevin_frames
+                from li_campaign.batched.loader import load_batched
+
+                batched = load_batched(model, device)
+                execution = batched.record()
+
+                def frames(atoms, friction, fixed):
+                    return langevin_frames(
+                        batched.model, atoms, friction, fixed, temperature_K, spec.timestep_fs, total, spec.sample_every, seed
+                    )
+            else:
+                calc, device = load_model(model), model.compile_device
+
+                def frames(atoms, friction, fixed):
+                    return ase_frames(atoms, calc, friction, temperature_K, spec.timestep_fs, total, spec.sample_every, seed)
+
+            try:
+                result = large_cell_diffusion_md(frames, bulk.lattice_constant_A, tuple(miller), temperature_K, spacing, spec)
+            except MdInstabilityError as exc:  # flagged with the reason and last good frame, not a D
+                return FlaggedResultDoc.from_instability(
+                    "adatom_diffusion", exc, provenance, facet=facet, temperature_K=float(temperature_K), cell="large"
+                )
+            return LargeCellDiffusionDoc(
+                facet=facet, miller_index=tuple(miller), receptive_field_A=field_A, **result, engine=engine,
+                device=device, execution=execution, provenance=provenance,
             )
 
         return self.reuse_or_compute(provenance, compute)

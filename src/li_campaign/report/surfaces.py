@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from li_campaign.kinetics.md_diffusion import arrhenius_fit
 from li_campaign.schemas.registry import result_type
 
 if TYPE_CHECKING:
@@ -41,8 +42,9 @@ def surface_sections(read: Callable[[str, dict], list[dict]], criteria: dict, fa
         ``step_energy_eV_per_A`` (terrace -> λ), ``steps`` (terrace -> λ, terrace width and
         the lowest E_ads per site class of the stepped and the kinked slab), ``step_edges``
         (terrace -> step-edge and terrace barriers, Ehrlich–Schwoebel barrier, mechanism),
-        ``diffusivity`` (facet -> {T in K: D in cm²/s}, single-adatom MD) and ``arrhenius``
-        (facet -> {adatom count: Ea, D0, r², n, NEB effective and lowest-hop barrier, Ea − NEB barrier}).
+        ``diffusivity`` (facet -> {T in K: D in cm²/s}, single-adatom MD), ``arrhenius``
+        (facet -> {adatom count: Ea, D0, r², n, NEB effective and lowest-hop barrier, Ea − NEB barrier})
+        and ``diffusivity_large_cell`` (:func:`large_cell_section`).
     """
     step_docs = _newest(read("step_energies", criteria), "terrace")
     sites: dict[str, dict] = {}
@@ -74,7 +76,64 @@ def surface_sections(read: Callable[[str, dict], list[dict]], criteria: dict, fa
         "step_edges": edges,
         "diffusivity": {row["facet"]: row["diffusivity_cm2_s"] for row in facets if row.get("diffusivity_cm2_s")},
         "arrhenius": dict(sorted(arrhenius.items())),
+        "diffusivity_large_cell": large_cell_section(read("adatom_diffusion", {**criteria, "cell": "large"}), arrhenius, facets),
     }
+
+
+def large_cell_section(runs: list[dict], arrhenius: dict[str, dict], facets: list[dict]) -> dict[str, dict]:
+    """The large-cell adatom diffusion per facet: each temperature's run and an Arrhenius fit compared with the rest.
+
+    Parameters
+    ----------
+    runs
+        Documents of ``adatom_diffusion`` with ``cell`` "large" (the newest per facet and temperature is used).
+    arrhenius
+        The small-cell fits, facet -> {adatom count: fit} (the single-adatom fit is compared with).
+    facets
+        The report's facet rows (``effective_barrier_eV``).
+
+    Returns
+    -------
+    dict
+        facet -> ``runs`` (temperature in K as a string -> the registered fields of ``adatom_diffusion``:
+        atoms, adatoms, valid adatoms, excluded counts by reason, D ± error, engine, atom-steps/s,
+        wall time per ns) and ``arrhenius`` (``activation_energy_eV`` ± ``activation_energy_err_eV``,
+        ``prefactor_cm2_s``, ``r2``, ``n``, the temperatures and D fitted, ``excluded`` (runs left out
+        and why), the small-cell ``small_cell_activation_energy_eV`` and the facet's
+        ``neb_effective_barrier_eV``, and Ea minus each).
+    """
+    by_facet: dict[str, dict[float, dict]] = {}
+    for doc in sorted(runs, key=lambda d: d["completed_at"]):
+        by_facet.setdefault(doc["facet"], {})[float(doc["temperature_K"])] = doc
+    barriers = {row["facet"]: row.get("effective_barrier_eV") for row in facets}
+    out: dict[str, dict] = {}
+    for facet, by_t in sorted(by_facet.items()):
+        fitted = {t: doc for t, doc in sorted(by_t.items()) if doc.get("valid") and (doc.get("diffusivity_cm2_s") or 0) > 0}
+        excluded = [
+            f"{t:g} K: " + ("; ".join(doc.get("invalid_reasons") or []) or f"D = {doc.get('diffusivity_cm2_s')} cm²/s")
+            for t, doc in sorted(by_t.items())
+            if t not in fitted
+        ]
+        fit: dict = {"n": len(fitted)}
+        if len(fitted) >= 2:
+            fit = arrhenius_fit(list(fitted), [doc["diffusivity_cm2_s"] for doc in fitted.values()])
+        small = ((arrhenius.get(facet) or {}).get("1") or {}).get("activation_energy_eV")
+        neb = barriers.get(facet)
+        ea = fit.get("activation_energy_eV")
+        out[facet] = {
+            "runs": {f"{t:g}": result_type("adatom_diffusion").reported(doc) for t, doc in sorted(by_t.items())},
+            "arrhenius": {
+                **fit,
+                "temperatures_K": list(fitted),
+                "diffusivities_cm2_s": [doc["diffusivity_cm2_s"] for doc in fitted.values()],
+                "excluded": excluded,
+                "small_cell_activation_energy_eV": small,
+                "activation_minus_small_cell_eV": ea - small if ea is not None and small is not None else None,
+                "neb_effective_barrier_eV": neb,
+                "activation_minus_neb_eV": ea - neb if ea is not None and neb is not None else None,
+            },
+        }
+    return out
 
 
 def _fmt(value: object, digits: int = 3) -> str:
@@ -170,6 +229,39 @@ def surface_markdown(report: dict) -> list[str]:
                     f"{_fmt(fit['neb_min_barrier_eV'])} | {_fmt(fit['activation_minus_neb_eV'])} |"
                 )
         lines += ["", "![Arrhenius](arrhenius.png)", ""]
+    if report.get("diffusivity_large_cell"):
+        lines += [
+            "## Adatom diffusion in a large cell (many adatoms, receptive field apart)",
+            "",
+            "| facet | T (K) | atoms | adatoms valid / all | left out: sunk, desorbed, clustered | D ± err (cm²/s) | hops | "
+            "engine | atom-steps/s | wall s/ns |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for facet, section in report["diffusivity_large_cell"].items():
+            for t, run in section["runs"].items():
+                gone = run.get("excluded") or {}
+                d = "–" if run.get("diffusivity_cm2_s") is None else (
+                    f"{run['diffusivity_cm2_s']:.2e} ± {run.get('diffusivity_err_cm2_s') or 0:.1e}"
+                )
+                lines.append(
+                    f"| ({facet}) | {t} | {run.get('n_atoms')} | {run.get('n_valid')} / {run.get('n_adatoms')} | "
+                    f"{gone.get('sunk', 0)}, {gone.get('desorbed', 0)}, {gone.get('clustered', 0)} | {d} | "
+                    f"{_fmt(run.get('n_hops'))} | {run.get('engine') or '–'} | {_fmt(run.get('atom_steps_per_s'))} | "
+                    f"{_fmt(run.get('wall_time_per_ns_s'))} |"
+                )
+        lines += [
+            "",
+            "| facet | Ea (eV) | D0 (cm²/s) | n | small-cell Ea (eV) | NEB effective barrier (eV) | Ea − NEB (eV) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for facet, section in report["diffusivity_large_cell"].items():
+            fit = section["arrhenius"]
+            lines.append(
+                f"| ({facet}) | {_fmt(fit.get('activation_energy_eV'))} ± {_fmt(fit.get('activation_energy_err_eV'))} | "
+                f"{_fmt(fit.get('prefactor_cm2_s'))} | {fit['n']} | {_fmt(fit['small_cell_activation_energy_eV'])} | "
+                f"{_fmt(fit['neb_effective_barrier_eV'])} | {_fmt(fit['activation_minus_neb_eV'])} |"
+            )
+        lines.append("")
     return lines
 
 

@@ -178,6 +178,64 @@ class AdatomDiffusionDoc(BaseModel):
     provenance: Provenance
 
 
+class LargeCellDiffusionDoc(BaseModel):
+    """Li adatom self-diffusion on one facet at one temperature from MD of a wide slab with many adatoms.
+
+    Stored in the ``adatom_diffusion`` collection beside the small-cell runs (same ``doc_type``),
+    told apart by ``cell`` = "large" (:mod:`li_campaign.kinetics.large_cell`). A run stopped by its
+    stability checks is stored as a :class:`~li_campaign.schemas.flags.FlaggedResultDoc`
+    (``result_doc_type`` "adatom_diffusion", context ``cell`` "large").
+    """
+
+    doc_type: Literal["adatom_diffusion"] = "adatom_diffusion"
+    cell: Literal["large"] = Field("large", description="large: this wide-slab run; small-cell runs have no such field.")
+    facet: str
+    miller_index: tuple[int, int, int]
+    temperature_K: float
+    n_atoms: int = Field(..., description="Atoms in the cell: slab and adatoms.")
+    n_slab_atoms: int
+    supercell: tuple[int, int] = Field(..., description="In-plane repeats of the facet's primitive slab.")
+    n_fixed: int = Field(..., description="Bottom atoms held fixed.")
+    cell_A: list[list[float]] = Field(..., description="Lattice matrix of the cell (Å).")
+    receptive_field_A: float = Field(..., description="The model's receptive field (NequIP num_layers × r_max, Allegro r_max; Å).")
+    adatom_spacing_A: float = Field(..., description="Smallest start distance between two adatoms, images included (Å).")
+    n_adatoms: int
+    n_valid: int = Field(..., description="Adatoms in D: never sunk, desorbed or clustered.")
+    excluded: dict[str, int] = Field(
+        ..., description="Adatoms left out, by their first event: sunk, desorbed, clustered (counts sum to n_adatoms − n_valid)."
+    )
+    excluded_adatoms: list[str] = Field(default_factory=list, description="Each left-out adatom: index, event and step.")
+    timestep_fs: float
+    friction_per_fs: float = Field(..., description="Langevin friction of the mobile slab atoms (1/fs); adatoms have none.")
+    equilibration_steps: int
+    production_steps: int
+    sample_every: int
+    thermostat_temperature_K: float = Field(..., description="⟨T_kin⟩ of the mobile slab atoms over the production (K).")
+    diffusivity_cm2_s: float | None = Field(
+        None, description="Tracer D of the valid adatoms (cm²/s): mean of the segment fits; None without one."
+    )
+    diffusivity_err_cm2_s: float | None = Field(None, description="Standard error of the segment values (cm²/s).")
+    segment_diffusivities_cm2_s: list[float] | None = None
+    fit_start_fs: float | None = Field(None, description="Shortest lag of the MSD fits (fs).")
+    fit_end_fs: float | None = Field(None, description="Longest lag of the MSD fits (fs).")
+    analysed_fs: float | None = Field(None, description="Length of the analysed production (fs).")
+    msd_lag_fs: list[float] | None = None
+    msd_A2: list[float] | None = Field(None, description="2D MSD per lag (Å²), averaged over valid adatoms, origins and segments.")
+    n_hops: int = Field(..., description="Site-to-site hops of the valid adatoms.")
+    hop_length_A: float | None = Field(None, description="Median hop length (Å); None without hops.")
+    site_spacing_A: float | None = Field(None, description="Shortest distance between two stable sites (Å).")
+    invalid_reasons: list[str] = Field(default_factory=list, description="Why there is no D (no valid adatom, too short).")
+    valid: bool = Field(..., description="A D was measured from at least one valid adatom.")
+    engine: Literal["torch_sim", "ase"] = Field(..., description="What ran the MD.")
+    device: str = Field(..., description="cuda or cpu.")
+    execution: dict | None = Field(None, description="torch-sim: the model form chosen and why (batched.loader record).")
+    md_wall_time_s: float = Field(..., description="Wall time of the MD loop, sampling and classification excluded (s).")
+    atom_steps_per_s: float = Field(..., description="n_atoms × steps / md_wall_time_s.")
+    wall_time_per_ns_s: float = Field(..., description="md_wall_time_s per simulated nanosecond (s/ns).")
+    wall_time_s: float = Field(..., description="Whole job: cell, MD and analysis (s).")
+    provenance: Provenance
+
+
 class AdatomArrheniusDoc(BaseModel):
     """Arrhenius fit ln D = ln D0 − Ea / k_B T of adatom MD diffusivities of one facet and adatom count."""
 

@@ -55,6 +55,30 @@ barrier, as the builders copy them into ``diffusion_barriers`` and ``facet_summa
 BEP_FIT_FIELDS = ("slope", "slope_stderr", "intercept", "intercept_stderr", "r2", "ci95", "p_value", "spearman")
 """The numbers of a BEP fit in ``bep_regression`` (None when there is no fit)."""
 
+LARGE_CELL_FIELDS = (
+    "facet",
+    "temperature_K",
+    "n_atoms",
+    "n_adatoms",
+    "n_valid",
+    "excluded",
+    "adatom_spacing_A",
+    "receptive_field_A",
+    "diffusivity_cm2_s",
+    "diffusivity_err_cm2_s",
+    "n_hops",
+    "valid",
+    "invalid_reasons",
+    "production_steps",
+    "timestep_fs",
+    "engine",
+    "device",
+    "atom_steps_per_s",
+    "wall_time_per_ns_s",
+)
+"""The fields of a large-cell run (:class:`~li_campaign.schemas.kinetics.LargeCellDiffusionDoc`) that the
+``adatom_diffusion`` collection holds and the report copies (``diffusivity_large_cell``)."""
+
 VALIDATION_COUNTS = ("n_checks", "n_passed", "n_failed", "n_refused", "n_skipped")
 """The check counts of a teacher spot-check run, as ``validation``, the BEP document and the report copy them."""
 
@@ -239,9 +263,11 @@ RESULT_TYPES: tuple[ResultType, ...] = (
         "adatom_diffusion",
         key="uuid",
         builder="li_campaign.builders.surfaces.AdatomDiffusionBuilder",
+        # AdatomDiffusionDoc (small cell) and LargeCellDiffusionDoc (``cell`` "large"): one doc_type, one collection
         doc_types=("adatom_diffusion",),
         structure_hash=True,
-        indexes=_FACET,
+        indexes=(*_FACET, ("model_sha256", "cell", "facet", "temperature_K")),
+        report_fields=LARGE_CELL_FIELDS,
     ),
     ResultType(
         "adatom_arrhenius",

@@ -1142,6 +1142,118 @@ class MdDiffusionSpec(_Spec):
         return self
 
 
+class LargeCellDiffusionSpec(_Spec):
+    """Adatom diffusion in a large cell: NVT MD of a wide slab carrying many adatoms at low coverage.
+
+    One job per facet and temperature (:class:`~li_campaign.kinetics.jobs.LargeCellDiffusionMaker`,
+    :mod:`li_campaign.kinetics.large_cell`). The symmetric slab of the facet is repeated in-plane
+    to ``min_atoms`` slab atoms (or ``min_lateral_A``); adatoms sit on a grid whose points are at
+    least the model's receptive field (NequIP: num_layers × r_max; Allegro: r_max) plus
+    ``spacing_margin_A`` apart, so no adatom lies in another's receptive field while they stay
+    apart (the force on an adatom still depends, through the slab atoms between them, on atoms up to
+    twice that far: a larger margin narrows that). D(T) and its error come from the 2D MSD of the valid adatoms (block segments, as the
+    small-cell MD of ``md_diffusion``); an adatom that sinks into the surface, desorbs or comes
+    within ``cluster_fraction`` bulk nearest-neighbour distances of another adatom is left out
+    and counted. Off by default (``enabled: false``; a disabled or absent section leaves the
+    spec hash as it was).
+    """
+
+    enabled: bool = Field(False, description="Run the large-cell diffusion (one job per facet and temperature).")
+    facets: Annotated[list[MillerIndex], Field(min_length=1)] = Field(
+        default_factory=lambda: [(1, 0, 0), (1, 1, 0), (1, 1, 1)], description="Facets, one wide slab each."
+    )
+    temperatures_K: Annotated[list[float], Field(min_length=1)] = Field(
+        default_factory=lambda: [250.0, 300.0, 350.0, 400.0],
+        description="Temperatures (K), each above 0 and below 0.9 × 453.7 K (bcc Li melts at 453.7 K, expt.) = "
+        "408.3 K; two or more give the facet's Arrhenius fit.",
+    )
+    min_atoms: int | None = Field(
+        100_000,
+        ge=1,
+        description="Fewest slab atoms: the slab is repeated in-plane to a square-ish cell of at least this many "
+        "atoms. None: min_lateral_A alone decides.",
+    )
+    min_lateral_A: float = Field(
+        0.0, ge=0, description="Smallest in-plane width of the cell (Å); the larger of this and min_atoms' cell is used."
+    )
+    spacing_margin_A: float = Field(
+        2.0,
+        ge=0,
+        description="Adatoms start at least the model's receptive field plus this apart in-plane (Å); the receptive "
+        "field is num_layers × r_max for NequIP and r_max for Allegro (from the model's hyperparameters).",
+    )
+    min_slab_size_A: float = Field(6.0, gt=2.0, description="Minimum slab thickness (Å), as in md_diffusion.")
+    min_vacuum_A: float = Field(10.0, ge=5.0, description="Minimum vacuum thickness (Å).")
+    fixed_bottom_A: float = Field(2.0, ge=0, description="Atoms less than this (Å) above the lowest atom are fixed.")
+    timestep_fs: float = Field(2.0, gt=0, le=5.0, description="MD time step (fs).")
+    friction_per_fs: float = Field(
+        0.01,
+        gt=0,
+        le=1.0,
+        description="Langevin friction γ (1/fs) on the mobile slab atoms; the adatoms have none (the slab is the heat "
+        "bath), as in md_diffusion.",
+    )
+    equilibration_steps: int = Field(1000, ge=0, description="Steps run before the adatom positions are recorded.")
+    production_steps: int = Field(50_000, ge=100, description="Steps whose samples enter the MSD.")
+    sample_every: int = Field(10, ge=1, description="Steps between recorded adatom positions (and classifications).")
+    n_segments: int = Field(
+        4, ge=2, le=50, description="Consecutive segments, each fitted: D is their mean, its error their standard error."
+    )
+    fit_window: tuple[float, float] = Field(
+        (0.1, 0.4), description="MSD fit range (lag times) as fractions of a segment's length."
+    )
+    cluster_fraction: float = Field(
+        1.2,
+        gt=0,
+        description="Two adatoms closer in-plane than this × the bulk nearest-neighbour distance at any sample have "
+        "clustered; both are left out.",
+    )
+    max_force_eV_A: float = Field(
+        10.0, gt=0, description="Stop the run (flagged, no D) when the force on one atom exceeds this (eV/Å)."
+    )
+    max_temperature_factor: float = Field(
+        3.0, gt=1, description="Stop the run (flagged, no D) when the kinetic temperature exceeds this × the target."
+    )
+    engine: Literal["auto", "torch_sim", "ase"] = Field(
+        "auto",
+        description="torch_sim: the model's batch form through torch-sim on the worker's GPU (CPU if it has none); "
+        "ase: ASE Langevin with the model's ASE calculator; auto: torch_sim where the worker has CUDA, else ase.",
+    )
+    seed: int = Field(11, description="Seed of the velocities and the Langevin noise.")
+
+    _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
+
+    @field_validator("temperatures_K")
+    @classmethod
+    def _below_melting(cls, value: list[float]) -> list[float]:
+        limit = MD_MAX_MELTING_FRACTION * LI_MELTING_POINT_K
+        bad = [t for t in value if not 0 < t < limit]
+        if bad:
+            raise ValueError(
+                f"temperatures_K {bad}: each must lie above 0 K and below {MD_MAX_MELTING_FRACTION:g} × the melting "
+                f"point of bcc Li ({LI_MELTING_POINT_K} K, expt.) = {limit:.1f} K"
+            )
+        return value
+
+    @field_validator("fit_window")
+    @classmethod
+    def _window(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] < value[1] <= 1:
+            raise ValueError(f"fit_window {value}: need 0 <= start < end <= 1")
+        return value
+
+    @model_validator(mode="after")
+    def _checks(self) -> LargeCellDiffusionSpec:
+        if self.min_atoms is None and self.min_lateral_A <= 0:
+            raise ValueError("min_atoms is None and min_lateral_A is 0: give the cell a size with one of them")
+        if self.production_steps // self.sample_every < 4 * self.n_segments:
+            raise ValueError(
+                f"production_steps {self.production_steps} / sample_every {self.sample_every}: "
+                f"need at least 4 samples per segment (n_segments = {self.n_segments})"
+            )
+        return self
+
+
 class FacetEnumerationSpec(_Spec):
     """Every symmetrically distinct facet up to ``max_index``, γ converged in slab thickness and vacuum.
 
@@ -1293,6 +1405,11 @@ class FanOutSpec(_Spec):
         None, description="Exchange paths and across-step (Ehrlich–Schwoebel) paths besides the adatom hops."
     )
     md_diffusion: MdDiffusionSpec | None = Field(None, description="Adatom MD: D(T) per facet and an Arrhenius fit.")
+    large_cell_diffusion: LargeCellDiffusionSpec | None = Field(
+        None,
+        description="Adatom diffusion in a wide slab with many adatoms (LargeCellDiffusionSpec); off unless given with "
+        "enabled: true. Absent or disabled, it is left out of the dump, so the spec hash stays as before it existed.",
+    )
 
     _check_facets = field_validator("facets", mode="before")(classmethod(lambda cls, v: _facets(v)))
 
@@ -1303,6 +1420,28 @@ class FanOutSpec(_Spec):
         if self.facet_enumeration is not None and list(self.facets) != default:
             raise ValueError("give either `facets` or `facet_enumeration` (which enumerates the facets itself), not both")
         return self
+
+    def __repr_args__(self) -> list[tuple[str | None, object]]:
+        """The fields, less ``large_cell_diffusion`` when absent or disabled (as in the dump)."""
+        return [
+            (name, value)
+            for name, value in super().__repr_args__()
+            if name != "large_cell_diffusion" or (value is not None and value.enabled)
+        ]
+
+    @model_serializer(mode="wrap")
+    def _without_disabled_large_cell(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """The dump, less ``large_cell_diffusion`` when absent or disabled: specs keep the ``spec_hash`` they had."""
+        dump = handler(self)
+        if self.large_cell_diffusion is None or not self.large_cell_diffusion.enabled:
+            dump.pop("large_cell_diffusion", None)
+        return dump
+
+    @property
+    def large_cell(self) -> LargeCellDiffusionSpec | None:
+        """The large-cell diffusion section when it is enabled, else None."""
+        section = self.large_cell_diffusion
+        return section if section is not None and section.enabled else None
 
     def facet_list(self) -> list[MillerIndex]:
         """The facets of the fan-out: enumerated up to ``facet_enumeration.max_index``, or ``facets``."""

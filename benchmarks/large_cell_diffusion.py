@@ -31,7 +31,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 import torch
+from ase import Atoms
 from ase.build import bulk
+from ase.io import read, write
 from nequip.integrations.torchsim import NequIPTorchSimCalc
 
 from li_campaign.batched import neighbors
@@ -39,8 +41,6 @@ from li_campaign.batched.langevin import langevin_frames
 from li_campaign.batched.loader import load_batched_model, torchsim_calc
 from li_campaign.core.hashing import file_sha256
 from li_campaign.core.miller import parse_miller
-from li_campaign.kinetics.large_cell import build_cell
-from li_campaign.mlip.untrained import untrained_nequip
 from li_campaign.schemas.spec import LargeCellDiffusionSpec, MlipSpec
 
 
@@ -64,8 +64,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample-every", type=int, default=10, help="steps between host copies, as the job's sample_every")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--small", action="store_true", help="tiny cells and few steps (CPU smoke test)")
+    cell = parser.add_mutually_exclusive_group()
+    cell.add_argument("--save-cell", help="build the slab, write it (extxyz with its fixed and adatom masks) here, stop")
+    cell.add_argument("--cell", help="a slab written by --save-cell, instead of building it (no pymatgen needed)")
     args = parser.parse_args(argv)
-    if not (args.package or args.untrained or args.compiled):
+    if not (args.package or args.untrained or args.compiled or args.save_cell):
         parser.error("give --package, --compiled or --untrained")
     if args.small:
         args.min_atoms, args.spacing_A, args.steps, args.warmup, args.sample_every = 200, 6.0, 10, 2, 5
@@ -85,10 +88,43 @@ def _timed(model, atoms, friction: np.ndarray, fixed: np.ndarray, args: argparse
     return time.perf_counter() - start
 
 
+def _slab(args: argparse.Namespace, spec: LargeCellDiffusionSpec) -> tuple[Atoms, dict]:
+    """The job's large cell, built (:func:`li_campaign.kinetics.large_cell.build_cell`) or read from ``--cell``."""
+    if args.cell:
+        slab = read(args.cell)
+        return slab, {"n_slab_atoms": int(slab.info["n_slab_atoms"]), "supercell": tuple(map(int, slab.info["supercell"]))} | {
+            "fixed": np.flatnonzero(slab.arrays["fixed"]),
+            "adatoms": np.flatnonzero(slab.arrays["adatom"]),
+        }
+    # deferred: the slab builder needs pymatgen, which a GPU machine given a --cell file need not have
+    from li_campaign.kinetics.large_cell import build_cell
+
+    slab, layout = build_cell(args.a, parse_miller(args.facet), args.spacing_A, spec)
+    slab.set_constraint()  # the engine holds the fixed atoms itself
+    return slab, layout
+
+
+def _save(slab: Atoms, layout: dict, path: str) -> None:
+    """Write the cell with its fixed and adatom masks for ``--cell``."""
+    slab.arrays["fixed"] = np.isin(np.arange(len(slab)), layout["fixed"])
+    slab.arrays["adatom"] = np.isin(np.arange(len(slab)), layout["adatoms"])
+    slab.info.update(n_slab_atoms=int(layout["n_slab_atoms"]), supercell=list(map(int, layout["supercell"])))
+    write(path, slab, format="extxyz")
+    print(f"wrote {path}: {len(slab)} atoms, {len(layout['adatoms'])} adatoms, {len(layout['fixed'])} fixed")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark with the command-line arguments ``argv`` (default: ``sys.argv[1:]``)."""
     args = _args(argv)
+    spec = LargeCellDiffusionSpec(enabled=True, min_atoms=args.min_atoms, timestep_fs=args.timestep_fs)
+    slab, layout = _slab(args, spec)
+    if args.save_cell:
+        _save(slab, layout, args.save_cell)
+        return
     if args.untrained:
+        # deferred: the untrained model's builder imports pymatgen (smoke tests run where it is installed)
+        from li_campaign.mlip.untrained import untrained_nequip
+
         graph = untrained_nequip(MlipSpec(num_layers=1, num_features=8, radial_mlp_width=16), energy_scale=0.05).eval()
         model, record = torchsim_calc(graph, args.device), {"model_form": "untrained (smoke test)"}
     elif args.package:
@@ -103,9 +139,6 @@ def main(argv: list[str] | None = None) -> None:
             args.compiled, device=args.device, chemical_species_to_atom_type_map=True, neighborlist_backend=neighbors.register()
         )
         record = {"model_form": "aotinductor (not checked against eager)", "path": args.compiled}
-    spec = LargeCellDiffusionSpec(enabled=True, min_atoms=args.min_atoms, timestep_fs=args.timestep_fs)
-    slab, layout = build_cell(args.a, parse_miller(args.facet), args.spacing_A, spec)
-    slab.set_constraint()  # the engine holds the fixed atoms itself
     fixed = np.zeros(len(slab), dtype=bool)
     fixed[layout["fixed"]] = True
     friction = np.full(len(slab), spec.friction_per_fs)

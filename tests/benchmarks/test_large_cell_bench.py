@@ -23,3 +23,17 @@ def test_large_cell_benchmark_runs_on_the_cpu_and_its_ratio_is_that_of_its_rates
     ratio = float(lines[6].split(":")[1].split()[0])
     assert ratio == pytest.approx(float(slab["atom_steps_per_s"]) / float(cube["atom_steps_per_s"]), rel=0.01)
     assert "(target >= 0.9)" in lines[6] and "wall time per ns" in lines[6]
+
+
+def test_a_saved_cell_runs_as_the_built_one(capsys, tmp_path):
+    """--save-cell writes the job's cell with its masks; --cell runs it without building (the GPU machine's way)."""
+    path = tmp_path / "cell.extxyz"
+    main(["--small", "--save-cell", str(path)])
+    saved = capsys.readouterr().out.strip().splitlines()[-1]
+    main(["--untrained", "--small", "--device", "cpu"])
+    built = capsys.readouterr().out.strip().splitlines()[2]
+    main(["--untrained", "--small", "--device", "cpu", "--cell", str(path)])
+    loaded = capsys.readouterr().out.strip().splitlines()[2]
+    assert loaded == built  # same atoms, slab cells, fixed atoms and adatoms
+    atoms = built.split("(110): ")[1].split()[0]
+    assert saved.startswith(f"wrote {path}: {atoms} atoms, ") and saved.endswith(" fixed")

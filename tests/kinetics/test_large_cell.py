@@ -169,6 +169,14 @@ def test_torch_engine_without_friction_is_velocity_verlet_and_holds_fixed_atoms(
     assert np.abs(positions[~fixed] - atoms.positions[~fixed]).max() > 1e-3  # the others moved
 
 
+def test_torch_engine_holds_fixed_atoms_even_with_friction_at_temperature(ts_model):
+    atoms = bulk("Li", "bcc", a=3.44, cubic=True).repeat(2)
+    fixed = np.arange(len(atoms)) < 4
+    (step, positions, velocities, _), = langevin_frames(ts_model, atoms, np.full(16, 0.5), fixed, 300.0, 1.0, 5, 5, 0)
+    assert np.abs(positions[fixed] - atoms.get_positions(wrap=True)[fixed]).max() < 1e-12 and not velocities[fixed].any()
+    assert np.abs(positions[~fixed] - atoms.positions[~fixed]).max() > 1e-4
+
+
 def test_torch_engine_thermostats_only_the_atoms_with_friction(ts_model):
     atoms = bulk("Li", "bcc", a=3.44, cubic=True).repeat(2)
     friction = np.where(np.arange(len(atoms)) < 8, 0.5, 0.0)  # strong friction on half, none on the rest

@@ -6,8 +6,8 @@ the adatom MD thermostats the slab only (the adatoms move by velocity Verlet, as
 BAOAB splitting as ``nvt_langevin`` (torch-sim's ``momentum_step`` and ``position_step``, which
 wraps positions into the cell) with an Ornstein–Uhlenbeck step whose friction is per atom:
 c1 = exp(−γ_i dt), c2 = sqrt(k_B T (1 − c1²)); an atom with γ_i = 0 gets exactly the
-velocity-Verlet step. Fixed atoms start at rest and have their forces zeroed, so they never
-move. Units are ASE's (Å, eV, amu; time in Å·sqrt(amu/eV)), which torch-sim's metal units share.
+velocity-Verlet step. Fixed atoms start at rest and have their forces and noise zeroed, so they
+never move. Units are ASE's (Å, eV, amu; time in Å·sqrt(amu/eV)), which torch-sim's metal units share.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def langevin_frames(
     c1 = torch.exp(-gamma * dt).unsqueeze(-1)
     c2 = torch.sqrt(kt * (1.0 - c1**2)) * torch.sqrt(state.masses).unsqueeze(-1)
     held = torch.as_tensor(np.asarray(fixed, dtype=bool), device=device).unsqueeze(-1)
+    c2 = torch.where(held, 0.0, c2)  # no noise on a fixed atom, whatever friction it was given
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
 

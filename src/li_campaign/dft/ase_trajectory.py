@@ -27,6 +27,7 @@ from li_campaign.dft.frames import batch_doc, frame_key
 from li_campaign.dft.parse import IonicFrame, select_steps
 from li_campaign.schemas.frames import TrainingFrameBatchDoc
 from li_campaign.schemas.spec import DftSpec
+from li_campaign.simulation.relax import structure_to_atoms
 
 
 @dataclass
@@ -63,7 +64,7 @@ class AseTrajectoryLabelMaker(Maker):
     @job
     def make(self, structure: Structure, frame_id: str, origin: str, label: str) -> TrainingFrameBatchDoc:
         """Run the trajectory of ``structure`` and return its kept frames."""
-        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms = structure_to_atoms(structure)
         calc, engine_settings = make_calculator(atoms, self.dft, self.slab, kpts=self.kpts, trajectory=True)
         atoms.calc = calc
         recorded: list[IonicFrame] = []
@@ -71,7 +72,8 @@ class AseTrajectoryLabelMaker(Maker):
         def record() -> None:
             try:
                 energy = float(atoms.get_potential_energy(force_consistent=True))
-                forces, stress = atoms.get_forces(), atoms.get_stress(voigt=True)
+                # labels are the raw forces; the optimiser and MD still see FixAtoms through get_forces()
+                forces, stress = atoms.get_forces(apply_constraint=False), atoms.get_stress(voigt=True)
             except Exception as exc:  # GPAW raises KohnShamConvergenceError, among others
                 raise LabelError(f"{self.dft.engine} failed on {label} at step {len(recorded)}: {exc}") from exc
             recorded.append(

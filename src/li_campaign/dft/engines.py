@@ -129,7 +129,8 @@ def label_atoms(
     Parameters
     ----------
     atoms
-        Periodic Li structure (not modified).
+        Periodic Li structure (not modified). Its constraints do not touch the labels: the
+        forces of atoms held by ``FixAtoms`` are the engine's, not zero.
     dft
         Engine and settings.
     slab
@@ -156,7 +157,8 @@ def label_atoms(
         # the smearing free energy is the energy whose derivatives are the forces and stress;
         # the zero-width extrapolation is not, and mixing the two makes labels inconsistent
         energy = float(atoms.get_potential_energy(force_consistent=True))
-        forces = np.array(atoms.get_forces(), dtype=float)
+        # the teacher's raw forces: FixAtoms (a slab's fixed bottom) would zero those of the fixed atoms
+        forces = np.array(atoms.get_forces(apply_constraint=False), dtype=float)
         voigt = np.array(atoms.get_stress(voigt=True), dtype=float) if stress else None
     except Exception as exc:  # GPAW raises KohnShamConvergenceError, among others
         raise LabelError(f"{settings['engine']} failed on {atoms.get_chemical_formula()}: {type(exc).__name__}: {exc}") from exc

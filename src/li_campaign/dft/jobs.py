@@ -19,6 +19,7 @@ from li_campaign.schemas.bulk import BulkDoc, ElasticDoc
 from li_campaign.schemas.frames import TrainingFrameDoc
 from li_campaign.schemas.provenance import Provenance
 from li_campaign.schemas.spec import DftSpec, ElasticSpec, EosSpec
+from li_campaign.simulation.relax import structure_to_atoms
 
 
 def ase_engine_settings(dft: DftSpec, slab: bool, kpts=None) -> dict:
@@ -80,7 +81,7 @@ class LabelFrameMaker(CalculationMaker):
         kpts: list[int] | None = None,
     ) -> TrainingFrameDoc:
         """Label ``structure``; the frame's provenance is ``provenance`` with the engine's settings."""
-        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms = structure_to_atoms(structure)  # a site without fixed-atom flags is free (pymatgen's adaptor fails on it)
         result = label_atoms(atoms, self.dft, slab=slab, kpts=kpts, stress=not slab)  # a slab's stress is never trained on
         return TrainingFrameDoc(
             frame_id=frame_id,

@@ -61,7 +61,6 @@ from vesin import NeighborList
 
 from li_campaign.core.errors import InputError, MdInstabilityError
 from li_campaign.geometry.slabs import (
-    LAYER_TOL_A,
     adatom_start_position,
     inplane_minimum_image,
     lateral_repeats,
@@ -70,6 +69,7 @@ from li_campaign.geometry.slabs import (
     top_surface_sites,
 )
 from li_campaign.kinetics.md_diffusion import (
+    held_bottom_and_top_layer,
     adatom_events,
     analysable,
     count_site_hops,
@@ -79,7 +79,6 @@ from li_campaign.kinetics.md_diffusion import (
     unwrap_inplane,
 )
 from li_campaign.simulation.relax import structure_to_atoms
-from li_campaign.surfaces.adsorption import fixed_bottom_indices
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -312,14 +311,8 @@ def build_cell(
     positions = adatom_sites(slab, repeats, spacing_A)
     atoms = structure_to_atoms(slab).repeat((repeats[0], repeats[1], 1))
     n_slab = len(atoms)
-    fixed = fixed_bottom_indices(atoms, spec.fixed_bottom_A)
-    if len(fixed) == n_slab:
-        raise InputError(
-            f"large_cell_diffusion.fixed_bottom_A = {spec.fixed_bottom_A} Å fixes the whole {miller} slab; lower it or "
-            "raise min_slab_size_A"
-        )
+    fixed, top = held_bottom_and_top_layer(atoms, spec.fixed_bottom_A, "large_cell_diffusion", miller)
     z = atoms.positions[:, 2]
-    top = np.flatnonzero(z > z.max() - LAYER_TOL_A)
     atoms += Atoms("Li" * len(positions), positions=positions)
     atoms.set_constraint(FixAtoms(indices=fixed) if fixed else None)
     return atoms, {

@@ -101,6 +101,8 @@ from li_campaign.surfaces.adsorption import fixed_bottom_indices
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ase import Atoms
+
     from ase.calculators.calculator import Calculator
 
     from li_campaign.schemas.spec import MdDiffusionSpec
@@ -549,6 +551,25 @@ def validity_reasons(
     return reasons
 
 
+def held_bottom_and_top_layer(
+    slab: Atoms, fixed_bottom_A: float, section: str, miller: tuple[int, int, int]
+) -> tuple[list[int], np.ndarray]:
+    """The indices of a slab's fixed bottom atoms (within ``fixed_bottom_A`` of the lowest) and of its top plane.
+
+    Raises
+    ------
+    InputError
+        If every atom would be fixed; the message names ``<section>.fixed_bottom_A``.
+    """
+    fixed = fixed_bottom_indices(slab, fixed_bottom_A)
+    if len(fixed) == len(slab):
+        raise InputError(
+            f"{section}.fixed_bottom_A = {fixed_bottom_A} Å fixes the whole {miller} slab; lower it or raise min_slab_size_A"
+        )
+    z = slab.positions[:, 2]
+    return fixed, np.flatnonzero(z > z.max() - LAYER_TOL_A)
+
+
 def _place_adatoms(slab, n_adatoms: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Seeded random adatom positions, at least MIN_ADATOM_SEPARATION_A apart in-plane (Å)."""
     cell = slab.lattice.matrix
@@ -627,14 +648,7 @@ def adatom_diffusion_md(
     positions = _place_adatoms(slab, n_adatoms, rng)
     atoms = structure_to_atoms(slab)
     n_slab = len(atoms)
-    fixed = fixed_bottom_indices(atoms, spec.fixed_bottom_A)
-    if len(fixed) == n_slab:
-        raise InputError(
-            f"md_diffusion.fixed_bottom_A = {spec.fixed_bottom_A} Å fixes the whole {miller} slab; lower it or "
-            "raise min_slab_size_A"
-        )
-    z = atoms.positions[:, 2]
-    top_layer = np.flatnonzero(z > z.max() - LAYER_TOL_A)
+    fixed, top_layer = held_bottom_and_top_layer(atoms, spec.fixed_bottom_A, "md_diffusion", miller)
     for position in positions:
         atoms.append(Atom("Li", position))
     atoms.set_constraint(FixAtoms(indices=fixed) if fixed else None)

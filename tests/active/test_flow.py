@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from li_campaign.active.jobs import (
@@ -11,6 +12,7 @@ from li_campaign.active.jobs import (
     iteration_flow,
     pointers,
     references,
+    subsample_training_set,
     training_set_doc,
 )
 from li_campaign.core.lithium import bcc_li_conventional
@@ -31,6 +33,31 @@ def test_holdout_is_fixed_and_never_empty():
     assert len(choose_holdout(IDS, 0.01, seed=4)) == 1
     with pytest.raises(ValueError, match="at least 4 initial frames"):
         choose_holdout(IDS[:3], 0.1, seed=0)
+
+
+def test_the_isolated_atom_is_never_held_out_nor_left_out_of_a_subsample():
+    """The fidelity campaign's committee could not fit: its holdout had drawn the isolated atom (energy shift)."""
+    atom = "c:isolated_atom:0012"
+    ids = [*IDS, atom]
+    seeds = [seed for seed in range(40) if atom in _plain_draw(ids, 0.25, seed)]
+    assert seeds  # draws that used to hold the atom out
+    for seed in seeds:
+        holdout = choose_holdout(ids, 0.25, seed)
+        assert atom not in holdout and len(holdout) == 3
+        kept = [i for i in _plain_draw(ids, 0.25, seed) if i != atom]
+        assert set(kept) <= set(holdout)  # the rest of the draw is unchanged
+    for seed in range(40):
+        if atom not in _plain_draw(ids, 0.25, seed):
+            assert choose_holdout(ids, 0.25, seed) == _plain_draw(ids, 0.25, seed)  # earlier holdouts stay
+        sub = subsample_training_set.original(training_set_doc("c", "h", ids), 0.3, seed, "c", "h")
+        assert atom in sub.frame_ids and sub.counts_by_origin["isolated_atom"] == 1
+
+
+def _plain_draw(ids: list[str], fraction: float, seed: int) -> list[str]:
+    """The holdout draw without the train-only rule (as before the fix)."""
+    ids = sorted(ids)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    return sorted(ids[i] for i in order[: max(1, round(fraction * len(ids)))])
 
 
 def test_training_set_grows_by_the_labelled_frames_only():

@@ -36,7 +36,7 @@ from li_campaign.active.selection import ACCURATE, CANDIDATE, FAILED, is_converg
 from li_campaign.dft.jobs import LabelFrameMaker
 from li_campaign.execution.resources import CPU, GPU, run_on, use_gpus
 from li_campaign.execution.reuse import calculation_key, current_store, expose_store, reuse_or_compute
-from li_campaign.mlip.dataset import frame_to_atoms
+from li_campaign.mlip.dataset import TRAIN_ONLY_ORIGINS, frame_to_atoms
 from li_campaign.mlip.evaluate import evaluate_holdout
 from li_campaign.mlip.jobs import FitNequipMaker, read_frames
 from li_campaign.schemas.active import ActiveLearningIterationDoc, CommitteeDoc, CommitteeMember, SelectedFrame
@@ -69,22 +69,32 @@ def training_set_doc(campaign: str, spec_hash: str, frame_ids: list[str]) -> Tra
 
 
 def choose_holdout(frame_ids: list[str], fraction: float, seed: int) -> list[str]:
-    """Return the fixed holdout: ``round(fraction · n)`` (at least one) frame ids drawn with ``seed``."""
+    """Return the fixed holdout: ``round(fraction · n)`` (at least one) frame ids drawn with ``seed``.
+
+    Frames of :data:`~li_campaign.mlip.dataset.TRAIN_ONLY_ORIGINS` (the isolated atom, which pins
+    every member's energy shift) are never held out: the draw passes over them to the next frame.
+    """
     ids = sorted(frame_ids)
     if len(ids) < 4:
         raise ValueError(f"active learning needs at least 4 initial frames (holdout, train, val, test), got {len(ids)}")
     n = max(1, round(fraction * len(ids)))
     order = np.random.default_rng(seed).permutation(len(ids))
-    return sorted(ids[i] for i in order[:n])
+    drawn = [ids[i] for i in order if frame_origin(ids[i]) not in TRAIN_ONLY_ORIGINS]
+    return sorted(drawn[:n])
 
 
 @job
 def subsample_training_set(training_set: TrainingSetDoc, fraction: float, seed: int, campaign: str, spec_hash: str) -> TrainingSetDoc:
-    """Return a random ``fraction`` (at least 3 frames) of ``training_set``, drawn with ``seed``."""
+    """Return a random ``fraction`` (at least 3 frames) of ``training_set``, drawn with ``seed``.
+
+    Frames of :data:`~li_campaign.mlip.dataset.TRAIN_ONLY_ORIGINS` (the isolated atom) are always
+    kept, drawn or not: a member without it could not set its energy shift.
+    """
     ids = sorted(training_set.frame_ids)
     n = min(len(ids), max(3, round(fraction * len(ids))))
     order = np.random.default_rng(seed).permutation(len(ids))
-    return training_set_doc(campaign, spec_hash, [ids[i] for i in order[:n]])
+    kept = {ids[i] for i in order[:n]} | {i for i in ids if frame_origin(i) in TRAIN_ONLY_ORIGINS}
+    return training_set_doc(campaign, spec_hash, sorted(kept))
 
 
 @job(config=JobConfig(on_missing_references=OnMissing.NONE))

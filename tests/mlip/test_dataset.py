@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from li_campaign.mlip.dataset import split_frames
@@ -35,3 +36,57 @@ def test_config_uses_spec_and_explicit_files():
     assert cfg["trainer"]["max_epochs"] == 7
     assert cfg["cutoff_radius"] == 4.5
     assert cfg["data"]["test_file_path"] == "/abs/test.extxyz"
+
+
+def test_frame_to_atoms_reads_a_spot_check_frame_whose_adatom_has_no_flags():
+    """A teacher spot-check cell: fixed bottom sites, free top sites, an adatom without selective_dynamics.
+
+    ``AseAtomsAdaptor.get_atoms`` raised a TypeError on the ``None`` flags (found by the fidelity
+    campaign's frame export); the frame reads, the fixed sites stay fixed, the adatom is free.
+    """
+    from ase.constraints import FixAtoms
+    from pymatgen.core import Lattice, Structure
+
+    from li_campaign.mlip.dataset import frame_to_atoms
+
+    structure = Structure(
+        Lattice.from_parameters(3.4, 3.4, 20.0, 90, 90, 90),
+        ["Li"] * 3,
+        [[0, 0, 0.1], [0.5, 0.5, 0.2], [0, 0, 0.3]],
+        site_properties={"selective_dynamics": [[False] * 3, [True] * 3, None]},
+    )
+    frame = {
+        "frame_id": "c:validation:0000",
+        "origin": "validation",
+        "structure": structure.as_dict(),
+        "energy_eV": -5.0,
+        "forces_eV_A": [[0.0, 0.0, 0.1], [0.0, 0.0, -0.1], [0.0, 0.0, 0.0]],
+        "stress_eV_A3": None,
+    }
+    atoms = frame_to_atoms(frame)
+    assert [c.get_indices().tolist() for c in atoms.constraints if isinstance(c, FixAtoms)] == [[0]]
+    assert atoms.get_potential_energy() == -5.0
+    assert atoms.info["stress_masked"]
+
+
+def test_write_extxyz_keeps_the_forces_of_fixed_atoms_in_cells_with_vacuum(tmp_path):
+    """A relaxation-trajectory or spot-check frame has FixAtoms; its label is the teacher's raw force.
+
+    ``atoms.get_forces()`` applies the constraint, so the masked-stress copy wrote zeros on the
+    fixed atoms: a label the energy contradicts.
+    """
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.constraints import FixAtoms
+    from ase.io import read
+
+    from li_campaign.mlip.dataset import write_extxyz
+
+    atoms = Atoms("Li2", positions=[[0, 0, 0], [0, 0, 3]], cell=[5, 5, 20], pbc=True)
+    atoms.set_constraint(FixAtoms([0]))
+    forces = np.array([[0.1, -0.2, 0.3], [0.0, 0.0, -0.3]])
+    atoms.calc = SinglePointCalculator(atoms, energy=-3.0, forces=forces, stress=np.zeros(6))
+    atoms.info["stress_masked"] = True
+    back = read(write_extxyz([atoms], tmp_path / "f.extxyz"))
+    np.testing.assert_allclose(back.get_forces(apply_constraint=False), forces)
+    assert np.isnan(back.get_stress(voigt=True)).all()

@@ -12,9 +12,9 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 from pymatgen.core import Structure
-from pymatgen.io.ase import AseAtomsAdaptor
 
 from li_campaign.core.hashing import structure_hash
+from li_campaign.simulation.relax import structure_to_atoms
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def frame_to_atoms(frame: dict) -> Atoms:
     """Turn a stored :class:`~li_campaign.schemas.frames.TrainingFrameDoc` (dict) into labelled Atoms."""
-    atoms = AseAtomsAdaptor.get_atoms(Structure.from_dict(frame["structure"]))
+    atoms = structure_to_atoms(Structure.from_dict(frame["structure"]))  # a site without flags is free
     stress = frame.get("stress_eV_A3")
     results = {"energy": frame["energy_eV"], "forces": np.asarray(frame["forces_eV_A"], dtype=float)}
     if stress is not None:
@@ -185,7 +185,10 @@ def write_extxyz(atoms_list: list[Atoms], path: Path) -> Path:
         if atoms.info.get("stress_masked") and atoms.calc is not None:
             masked = atoms.copy()
             masked.calc = SinglePointCalculator(
-                masked, energy=atoms.get_potential_energy(), forces=atoms.get_forces(), stress=np.full(6, np.nan)
+                masked,
+                energy=atoms.get_potential_energy(),
+                forces=atoms.get_forces(apply_constraint=False),  # the label, also on fixed atoms
+                stress=np.full(6, np.nan),
             )
             atoms = masked
         out.append(atoms)

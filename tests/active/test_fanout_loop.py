@@ -11,7 +11,7 @@ import pytest
 from li_campaign.builders import run_builders
 from li_campaign.flows.campaign import CampaignMaker
 from li_campaign.report import collect_report
-from li_campaign.schemas.spec import spec_from_dict
+from li_campaign.schemas.spec import ActiveLearningSpec, spec_from_dict
 from tests.active.local_run import run_in_new_campaign
 
 pytestmark = [
@@ -86,6 +86,11 @@ def test_each_iteration_explores_the_fanout_and_is_spot_checked_on_the_teacher_l
             assert check["status"] == ("pass" if abs(check["error"]) <= check["threshold"] else "fail")
         assert doc["spot_checks_passed"] == all(c["status"] == "pass" for c in doc["spot_checks"])
     assert docs[-1]["stop_reason"] in ("spot_checks_passed", "max_iterations")
+    for doc in docs[:-1]:  # a committee that failed a check had the teacher label copies near its failing cells
+        near = [s for s in doc["selected"] if s["origin"] == "spot_check_neighbourhood"]
+        assert doc["spot_checks_passed"] or 0 < len(near) <= ActiveLearningSpec().near_check_budget
+        failing = {f"{c['quantity']} ({c['facet']}) {c['item']}" for c in doc["spot_checks"] if c["status"] == "fail"}
+        assert all(s["label"].split(" (error")[0] in failing for s in near)
     assert all(d["stop_reason"] is None for d in docs[:-1])
 
 

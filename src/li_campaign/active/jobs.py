@@ -6,8 +6,9 @@ The loop is a dynamic jobflow flow that FireWorks runs with no human in the loop
       iteration k:  fit member 1 … fit member N       (FitNequipMaker, seeds differ)  gpu
                     register committee k              (CommitteeDoc, fixed-holdout errors)  gpu
                     explore k                         (ActiveLearningIterationDoc)  gpu
-                      └─ not converged and k + 1 < max_iterations: Response(addition=
-                           dft label … (LabelFrameMaker, origin "active_learning")  cpu
+                      └─ no stop_reason (selection.stop_reason): Response(addition=
+                           dft label … (LabelFrameMaker, origin "active_learning": the selected
+                             frames and, while spot checks fail, copies near them: active.near_checks)  cpu
                            grow training set k + 1                                  cpu
                            iteration k + 1)
 
@@ -32,6 +33,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from li_campaign.active.committee import CommitteeMeanCalculator, load_committee
 from li_campaign.active.descriptors import distance_histogram
 from li_campaign.active.explore import explore, fanout_frames, start_structures
+from li_campaign.active.near_checks import near_check_frames
 from li_campaign.active.selection import ACCURATE, CANDIDATE, FAILED, is_converged, select_frames, stop_reason
 from li_campaign.dft.jobs import LabelFrameMaker
 from li_campaign.execution.resources import CPU, GPU, run_on, use_gpus
@@ -339,12 +341,13 @@ class ExploreSelectMaker(Maker):
             quotas=al.origin_quotas,
             seed=al.seed + self.iteration,
         )
+        near = [] if passed is not False else near_check_frames(validation, checks, al, self.iteration, evaluator)
         stop = stop_reason(
             selection.fraction(CANDIDATE),
             al.converged_candidate_fraction,
             self.iteration,
             al.max_iterations,
-            len(selection.selected),
+            len(selection.selected) + len(near),
             spot_checks_passed=passed,
         )
         picked = [] if stop else selection.selected
@@ -377,7 +380,8 @@ class ExploreSelectMaker(Maker):
                     structure=AseAtomsAdaptor.get_structure(frames[i].atoms).as_dict(),
                 )
                 for i in picked
-            ],
+            ]
+            + ([] if stop else near),
             trust_lower_eV_A=al.trust_lower_eV_A,
             trust_upper_eV_A=al.trust_upper_eV_A,
             converged=is_converged(selection.fraction(CANDIDATE), al.converged_candidate_fraction),

@@ -195,13 +195,16 @@ def stop_reason(
     """Return why the loop stops after iteration ``iteration`` (from 0), or None to label and refit.
 
     ``"spot_checks_passed"`` (the committee passed every teacher spot check, when they are
-    run) wins over ``"converged"`` (:func:`is_converged`), which wins over ``"max_iterations"``
-    (``iteration + 1`` committees trained), which wins over ``"no_candidates_selected"``
-    (quotas left nothing to label, so another committee would see the same data).
+    run) wins over everything. While spot checks are run and any fails, the loop goes on to
+    ``"max_iterations"`` (``iteration + 1`` committees trained): a committee that agrees with
+    itself (:func:`is_converged`) can still miss its teacher, the same way in every member.
+    Without spot checks, ``"converged"`` wins over ``"max_iterations"``. Last,
+    ``"no_candidates_selected"``: nothing to label (``n_selected`` counts every frame
+    selected, the copies near failing checks too), so another committee would see the same data.
     """
     if spot_checks_passed:
         return "spot_checks_passed"
-    if is_converged(candidate_fraction, threshold):
+    if spot_checks_passed is None and is_converged(candidate_fraction, threshold):
         return "converged"
     if iteration + 1 >= max_iterations:
         return "max_iterations"

@@ -1515,7 +1515,9 @@ class ActiveLearningSpec(_Spec):
     never labelled), the rest as accurate. Up to ``budget_per_iteration`` diverse candidates
     (farthest-point sampling on a distance-histogram descriptor) are labelled and the committee
     is refit, until the candidate fraction falls below ``converged_candidate_fraction`` or
-    ``max_iterations`` committees have been trained.
+    ``max_iterations`` committees have been trained. With the teacher spot checks
+    (``explore_fanout``) the loop stops when they all pass and goes on while any fails, with
+    teacher labels of perturbed copies of the failing checks' cells (``near_check_*``).
     """
 
     committee_size: int = Field(4, ge=2, le=16, description="Models per committee.")
@@ -1556,7 +1558,28 @@ class ActiveLearningSpec(_Spec):
         description="Also explore the fan-out's own configurations (every image of every NEB band: fanout_neb; the "
         "relaxed clean slabs: fanout_slab), so each iteration waits for the fan-out; with the teacher spot checks on, "
         "each committee's mean is checked on the spot-check frames against their teacher labels (no new DFT) and the "
-        "loop stops as soon as every check passes (stop_reason spot_checks_passed).",
+        "loop stops as soon as every check passes (stop_reason spot_checks_passed); while any fails it goes on "
+        "(a committee that agrees with itself is not converged then) until max_iterations.",
+    )
+    near_check_copies: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="While spot checks fail: perturbed copies of each failing check's cells labelled by the teacher "
+        "for the next committee (li_campaign.active.near_checks; the checks' own frames are never trained on). "
+        "0: none.",
+    )
+    near_check_budget: int = Field(
+        8, ge=0, description="Most perturbed copies labelled per iteration, on top of budget_per_iteration."
+    )
+    near_check_rattle_A: float = Field(
+        0.03, ge=0, le=0.3, description="Std. dev. of the Gaussian rattle of the copies' free atoms (Å)."
+    )
+    near_check_height_step_A: float = Field(
+        0.1,
+        ge=0,
+        le=1.0,
+        description="Copies of an adsorption check's slab + adatom cell move the adatom along z by +h, -h, +2h, ... (Å).",
     )
 
     @model_validator(mode="after")

@@ -135,3 +135,30 @@ def test_the_old_modules_re_export_the_domain_classes_themselves():
         held = {maker.__name__: maker for maker in OLD_MAKER_MODULES[module.__name__]}
         assert {name: getattr(module, name) for name in module.__all__} == held
     assert all(getattr(properties, name).__module__ in NEW_DOCUMENT_MODULES for name in properties.__all__)
+
+
+def test_a_flow_stored_before_the_spec_was_split_decodes_its_spec_sections():
+    """Makers hold spec sections, stored with ``@module: li_campaign.schemas.spec`` while the spec was one module."""
+    from li_campaign.mlip.jobs import FitNequipMaker
+    from li_campaign.schemas import spec
+    from li_campaign.schemas.spec import FacetEnumerationSpec, FanOutSpec, MlipSpec, NebSpec, RelaxSpec, SurfaceMechanismSpec
+
+    jobs = [
+        FitNequipMaker(mlip=MlipSpec(num_features=16), **CTX).make(OutputReference("0" * 8)),
+        SurfaceNebMaker(
+            fanout=FanOutSpec(relax=RelaxSpec(fmax_eV_A=0.03), neb=NebSpec(n_images=3)),
+            mechanisms=SurfaceMechanismSpec(exchange=True),
+            **CTX,
+        ).make(OutputReference("1" * 8), OutputReference("2" * 8)),
+    ]
+    section_modules = {type(s).__module__ for s in (MlipSpec(), FanOutSpec(), SurfaceMechanismSpec(), NebSpec())}
+    assert section_modules and all(m.startswith("li_campaign.schemas.spec.") for m in section_modules)
+    stored = _with_module(jsanitize(Flow(jobs).as_dict(), strict=True, allow_bson=True), section_modules, "li_campaign.schemas.spec")
+    assert "li_campaign.schemas.spec" in _modules(stored) and not section_modules & _modules(stored)
+
+    flow = Flow.from_dict(stored)
+    assert flow.jobs[0].maker == jobs[0].maker and type(flow.jobs[0].maker.mlip) is MlipSpec
+    assert flow.jobs[1].maker == jobs[1].maker and type(flow.jobs[1].maker.fanout.neb) is NebSpec
+    assert type(flow.jobs[1].maker.mechanisms) is SurfaceMechanismSpec
+    # every section and helper the one module held is importable from the package, as the same object
+    assert all(getattr(spec, name) is not None for name in spec.__all__) and spec.FacetEnumerationSpec is FacetEnumerationSpec

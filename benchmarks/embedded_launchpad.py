@@ -47,8 +47,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.g
 
 from li_campaign.db.config import Campaign, DbConfig  # noqa: E402
 from li_campaign.db.launchpad import initialise_launchpad, open_launchpad  # noqa: E402
-from li_campaign.db.runner import run_workers  # noqa: E402
-from li_campaign.db.submit import submit_flow  # noqa: E402
+from li_campaign.launch.runner import run_workers  # noqa: E402
+from li_campaign.launch.submit import submit_flow  # noqa: E402
 from tests.db.jobs_for_tests import add  # noqa: E402
 
 

@@ -42,10 +42,10 @@ from jobflow import Flow
 from benchmarks.multi_gpu_jobs import md_run, relax_run
 from li_campaign.core.hashing import file_sha256
 from li_campaign.db.config import Campaign, DbConfig
-from li_campaign.db.gpus import select_gpus, visible_gpus
+from li_campaign.launch.gpus import select_gpus, visible_gpus
 from li_campaign.db.launchpad import initialise_launchpad, open_launchpad
-from li_campaign.db.runner import run_workers
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.runner import run_workers
+from li_campaign.launch.submit import submit_flow
 from li_campaign.execution.packing import pack_jobs
 from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.nequip_config import nequip_config
@@ -151,7 +151,7 @@ def run_fanout(name: str, model: Path, sha: str, args, root: Path, gpus: list[st
         summary = run_workers(campaign, n_workers=cpu_workers, gpus="0", progress=False)
     run_s = time.perf_counter() - start
     if summary.fizzled or set(summary.states) != {"COMPLETED"}:
-        from li_campaign.db.status import campaign_status
+        from li_campaign.launch.status import campaign_status
 
         reasons = [item["reason"][-400:] for item in campaign_status(campaign)["failed"][:2]]
         raise RuntimeError(f"{name}: not every job completed: {summary.states}; {reasons}")

@@ -39,8 +39,8 @@ from pymatgen.core import Structure
 from li_campaign.core.lithium import bcc_li_conventional
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.db.launchpad import initialise_launchpad
-from li_campaign.db.runner import run_workers
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.runner import run_workers
+from li_campaign.launch.submit import submit_flow
 from li_campaign.dft.jobs import LabelFrameMaker
 from li_campaign.execution.packing import pack_jobs
 from li_campaign.schemas.spec import DftSpec

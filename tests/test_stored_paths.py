@@ -162,3 +162,16 @@ def test_a_flow_stored_before_the_spec_was_split_decodes_its_spec_sections():
     assert type(flow.jobs[1].maker.mechanisms) is SurfaceMechanismSpec
     # every section and helper the one module held is importable from the package, as the same object
     assert all(getattr(spec, name) is not None for name in spec.__all__) and spec.FacetEnumerationSpec is FacetEnumerationSpec
+
+
+def test_the_workers_former_path_runs_the_worker():
+    """Queue adapters and batch scripts written before the move call ``python -m li_campaign.db.worker``."""
+    import subprocess
+    import sys
+
+    from li_campaign.db import worker as old
+    from li_campaign.launch import worker
+
+    assert old.main is worker.main
+    run = subprocess.run([sys.executable, "-m", "li_campaign.db.worker", "singleshot", "a", "b"], capture_output=True, text=True)
+    assert run.returncode == 2 and "one launch folder expected, got ['a', 'b']" in run.stderr

@@ -82,7 +82,7 @@ def slurm_env(slurm, tmp_path, campaign):
 
 
 def test_campaign_runs_on_slurm_every_job_once(slurm_env, campaign, tmp_path):
-    from li_campaign.db.queue import reservation_id
+    from li_campaign.launch.queue import reservation_id
 
     li(slurm_env, "submit", str(SPEC))
     launchers = [start_launcher(slurm_env, tmp_path, kind, "--timeout", "1500") for kind in ("cpu", "gpu")]
@@ -119,7 +119,7 @@ def test_campaign_runs_staged_on_slurm_without_the_database(slurm_env, campaign,
     Every batch job runs with the campaign's ``db/`` folder, sqlite and sockets refused and its
     opens logged (tests/db/no_database); the launchers on the login node use the database as usual.
     """
-    from li_campaign.db.queue import reservation_id
+    from li_campaign.launch.queue import reservation_id
     from tests.db.no_database_audit import assert_every_job_once, assert_no_database_opened, no_database_env
 
     env = dict(slurm_env, **no_database_env(campaign, tmp_path / "batch_audit"))
@@ -149,7 +149,7 @@ def test_killed_batch_job_is_reported_and_recovered(slurm_env, campaign, tmp_pat
     rerun's outputs, never the killed launch's folder)."""
     from jobflow import Flow
 
-    from li_campaign.db.submit import submit_flow
+    from li_campaign.launch.submit import submit_flow
     from li_campaign.execution.resources import CPU, run_on
     from tests.cluster.jobs import child, slow_first_time
 
@@ -166,7 +166,7 @@ def test_killed_batch_job_is_reported_and_recovered(slurm_env, campaign, tmp_pat
             break
         time.sleep(0.1)
     assert marker.exists(), (tmp_path / "launch_cpu.log").read_text()
-    from li_campaign.db.queue import reservation_id
+    from li_campaign.launch.queue import reservation_id
 
     job_id = reservation_id(launchpad_docs(campaign.root)[1][0])
     subprocess.run(["scancel", "--signal=KILL", "--full", str(job_id)], env=slurm_env, check=True)

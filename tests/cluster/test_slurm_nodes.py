@@ -37,8 +37,8 @@ def node_launchers(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_node_jobs_pull_the_gpu_jobs_with_pinned_workers_each_job_once(slurm, campaign, tmp_path):
     from li_campaign.db.launchpad import open_launchpad
-    from li_campaign.db.queue import NODE_JOBS, reservation_id
-    from li_campaign.db.submit import submit_flow
+    from li_campaign.launch.queue import NODE_JOBS, reservation_id
+    from li_campaign.launch.submit import submit_flow
     from li_campaign.execution.resources import CPU, GPU, run_on
     from tests.db.jobs_for_gpus import seen_gpus
     from tests.db.jobs_for_tests import add

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
 
-from li_campaign.db.queue import QueueSnapshot
+from li_campaign.launch.queue import QueueSnapshot
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.staging import INPUTS_FILE, STAGED_DIR, launch_is_staged
+from li_campaign.launch.staging import INPUTS_FILE, STAGED_DIR, launch_is_staged
 
 REPO = Path(__file__).resolve().parents[2]
 NO_DATABASE_SITE = Path(__file__).with_name("no_database")
@@ -32,7 +32,7 @@ def no_database_env(campaign, log_dir: Path) -> dict[str, str]:
 def worker_logs(log_dir: Path, children: bool = False) -> list[str]:
     """The audit logs of the worker processes (one per process); with ``children``, also of the processes they started."""
     logs = [path.read_text() for path in sorted(log_dir.glob("worker-*.log"))]
-    return logs if children else [log for log in logs if " li_campaign.db.worker " in log.split("\n", 1)[0]]
+    return logs if children else [log for log in logs if " li_campaign.launch.worker " in log.split("\n", 1)[0]]
 
 
 def job_store(campaign):

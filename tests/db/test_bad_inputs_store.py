@@ -21,7 +21,7 @@ from jobflow import Flow
 from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.db.config import CAMPAIGN_CONFIG, Campaign, DbConfig
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.submit import submit_flow
 from tests.db.jobs_for_tests import add
 
 pytestmark = pytest.mark.faults

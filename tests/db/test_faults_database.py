@@ -16,10 +16,10 @@ from li_campaign.core.errors import DatabaseError
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.db.launchpad import open_launchpad
 from li_campaign.db.retry import RetryPolicy, with_retries
-from li_campaign.db.runner import run_workers
-from li_campaign.db.status import campaign_status
+from li_campaign.launch.runner import run_workers
+from li_campaign.launch.status import campaign_status
 from li_campaign.db.stores import LargeDataJobStore
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.submit import submit_flow
 from tests.db.jobs_for_tests import add
 
 pytestmark = pytest.mark.faults

@@ -8,9 +8,9 @@ from maggma.stores import MemoryStore
 
 from li_campaign.db.indexes import INDEXES, JOB_OUTPUT_INDEXES, create_indexes
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.runner import run_workers
+from li_campaign.launch.runner import run_workers
 from li_campaign.db.stores import LargeDataJobStore
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.submit import submit_flow
 from li_campaign.execution.reuse import expose_store
 from li_campaign.schemas.registry import RESULT_TYPES
 from tests.db.jobs_for_tests import add

@@ -23,7 +23,7 @@ import pytest
 from jobflow import Flow
 
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.submit import submit_flow
 from tests.db.soak_jobs import nap
 
 pytestmark = [

@@ -11,8 +11,8 @@ from jobflow import Flow
 from li_campaign.core.errors import DatabaseError
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.db.launchpad import initialise_launchpad, open_launchpad
-from li_campaign.db.runner import RunnerLock, local_worker_name, recover_stale_launches, run_workers
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.runner import RunnerLock, local_worker_name, recover_stale_launches, run_workers
+from li_campaign.launch.submit import submit_flow
 from li_campaign.execution.packing import pack_jobs
 from li_campaign.execution.resources import CPU, GPU, run_on, use_gpus
 from tests.db.jobs_for_gpus import seen_gpus
@@ -84,7 +84,7 @@ def test_a_job_asking_for_two_gpus_gets_two_and_a_one_gpu_runner_leaves_it(campa
 
 def test_gpus_auto_on_a_cpu_only_machine_runs_one_worker_with_gpus_hidden(campaign, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.setattr("li_campaign.db.gpus._run_nvidia_smi", lambda: "")
+    monkeypatch.setattr("li_campaign.launch.gpus._run_nvidia_smi", lambda: "")
     submit_flow(campaign, Flow([seen_gpus(0), seen_gpus(1)]), "cpu-only")
     summary = run_workers(campaign, gpus="auto", progress=False)
     assert summary.gpus == [] and summary.states == {"COMPLETED": 2}
@@ -130,7 +130,7 @@ def _reserve_as(lp, name: str, launch_dir, reservation_id: str | None = None) ->
 
 def test_stale_recovery_takes_only_this_hosts_own_launches(campaign, tmp_path):
     submit_flow(campaign, Flow([add(1, 1), add(2, 2), add(3, 3), add(4, 4)]), "hosts")
-    from li_campaign.db.staging import StagedOutputs
+    from li_campaign.launch.staging import StagedOutputs
 
     with open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:
         other = _reserve_as(lp, "li-campaign-local@another-node", tmp_path)  # alive on its own node

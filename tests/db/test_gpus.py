@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from li_campaign.core.errors import InputError
-from li_campaign.db.gpus import gpus_from_cuda_visible_devices, gpus_from_nvidia_smi, select_gpus, visible_gpus
+from li_campaign.launch.gpus import gpus_from_cuda_visible_devices, gpus_from_nvidia_smi, select_gpus, visible_gpus
 
 SMI = """GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-0c3f2a51-aaaa-bbbb-cccc-111111111111)
 GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-0c3f2a51-aaaa-bbbb-cccc-222222222222)

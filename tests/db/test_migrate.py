@@ -29,8 +29,8 @@ from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.db.launchpad import initialise_launchpad, open_launchpad
 from li_campaign.db.migrate import campaign_contents, document_sha256, migrate_campaign
-from li_campaign.db.runner import run_workers
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.runner import run_workers
+from li_campaign.launch.submit import submit_flow
 from li_campaign.db.verify import verify_campaign
 from li_campaign.execution.reuse import expose_store, find_result
 from tests.db.jobs_for_tests import add, fail, fan
@@ -316,8 +316,8 @@ def test_bad_target_folders_and_configs_are_named(source, tmp_path):
 
 
 def test_status_warns_when_an_embedded_campaign_passes_the_ceiling(campaign, monkeypatch, capsys):
-    from li_campaign.db import status
-    from li_campaign.db.status import campaign_status
+    from li_campaign.launch import status
+    from li_campaign.launch.status import campaign_status
 
     submit_flow(campaign, Flow([add(1, 2), add(3, 4)]), "spec-a")
     assert campaign_status(campaign)["embedded_ceiling_warning"] is None

@@ -15,9 +15,9 @@ from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
 from jobflow import Flow
 
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.queue import NODE_JOBS, QueueSnapshot, find_lost_launches, launch_nodes_to_queue, node_command
-from li_campaign.db.runner import local_worker_name
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.queue import NODE_JOBS, QueueSnapshot, find_lost_launches, launch_nodes_to_queue, node_command
+from li_campaign.launch.runner import local_worker_name
+from li_campaign.launch.submit import submit_flow
 from li_campaign.execution.resources import CPU, GPU, run_on
 from tests.db.jobs_for_gpus import seen_gpus
 from tests.db.jobs_for_tests import add
@@ -83,7 +83,7 @@ def test_a_dead_node_jobs_running_launch_is_lost(campaign, fake_slurm):
 def test_a_result_left_by_a_dead_node_runner_is_read_back(campaign, fake_slurm, tmp_path):
     import sys
 
-    from li_campaign.db.runner import _setup_offline_launch
+    from li_campaign.launch.runner import _setup_offline_launch
 
     job = run_on(add(2, 3), GPU)
     submit_flow(campaign, Flow([job]), "orphan")
@@ -93,7 +93,7 @@ def test_a_result_left_by_a_dead_node_runner_is_read_back(campaign, fake_slurm, 
         fw, launch_id = lp.reserve_fw(FWorker(name=local_worker_name("gpu-node-8")), str(launch_dir))
         _setup_offline_launch(lp, fw, launch_id, launch_dir)
         lp.set_reservation_id(launch_id, "556")
-    worker = subprocess.run([sys.executable, "-m", "li_campaign.db.worker", str(launch_dir), "--campaign-dir",
+    worker = subprocess.run([sys.executable, "-m", "li_campaign.launch.worker", str(launch_dir), "--campaign-dir",
                              str(campaign.root)], cwd=launch_dir, capture_output=True, text=True, timeout=300)
     assert worker.returncode == 0, worker.stderr  # ... its worker finished, then the node died before the read-back
 

@@ -19,9 +19,9 @@ from fireworks.queue.queue_launcher import setup_offline_job
 from jobflow import Flow
 
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.queue import recover_finished
-from li_campaign.db.staging import StagedOutputs
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.queue import recover_finished
+from li_campaign.launch.staging import StagedOutputs
+from li_campaign.launch.submit import submit_flow
 from tests.db.jobs_for_tests import add
 
 
@@ -41,7 +41,7 @@ def test_offline_worker_runs_without_the_launchpad(campaign, tmp_path):
     campaign.fireworks_db_file.rename(hidden)  # the compute node cannot reach the LaunchPad
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "li_campaign.db.worker", "singleshot", "--offline", "--fw_id", str(fw.fw_id),
+            [sys.executable, "-m", "li_campaign.launch.worker", "singleshot", "--offline", "--fw_id", str(fw.fw_id),
              "--campaign-dir", str(campaign.root)],
             cwd=launch_dir, capture_output=True, text=True, timeout=300,
         )

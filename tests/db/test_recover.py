@@ -14,7 +14,7 @@ import pytest
 from jobflow import Flow
 
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.submit import submit_flow
 from tests.cluster.jobs import child, slow_first_time
 
 pytestmark = pytest.mark.faults

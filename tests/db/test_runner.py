@@ -11,9 +11,9 @@ from jobflow import Flow
 
 from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.runner import run_workers
-from li_campaign.db.status import campaign_status
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.runner import run_workers
+from li_campaign.launch.status import campaign_status
+from li_campaign.launch.submit import submit_flow
 from tests.db.jobs_for_tests import add, die, fail, fan, threads
 
 
@@ -55,7 +55,7 @@ def test_a_launch_that_runs_alone_gets_every_core(campaign, monkeypatch):
 
 
 def test_the_runners_own_thread_setting_caps_a_lone_launch():
-    from li_campaign.db.runner import lone_launch_threads
+    from li_campaign.launch.runner import lone_launch_threads
 
     assert lone_launch_threads(2, 0) == 2 and lone_launch_threads(2, 1) == 1
     assert lone_launch_threads(2, 0, "1") == 1  # `make test`: the cores are shared, no grant
@@ -67,7 +67,7 @@ def test_state_survives_in_a_new_process(campaign):
     submit_flow(campaign, Flow([add(1, 2)]), "hash-b")
     run_workers(campaign, progress=False)
     code = (
-        "from li_campaign.db.config import Campaign;from li_campaign.db.status import campaign_status;"
+        "from li_campaign.db.config import Campaign;from li_campaign.launch.status import campaign_status;"
         f"import json;print(json.dumps(campaign_status(Campaign({str(campaign.root)!r}))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -25,18 +25,18 @@ from jobflow import Flow
 
 from li_campaign.core.errors import InputError
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.queue import launch_nodes_to_queue, launch_to_queue, load_fworker, load_qadapter
-from li_campaign.db.recover import recover_campaign
-from li_campaign.db.runner import local_worker_name, run_workers
+from li_campaign.launch.queue import launch_nodes_to_queue, launch_to_queue, load_fworker, load_qadapter
+from li_campaign.launch.recover import recover_campaign
+from li_campaign.launch.runner import local_worker_name, run_workers
 from li_campaign.db.settings import DATA_STORE
-from li_campaign.db.staging import (
+from li_campaign.launch.staging import (
     OUTPUTS_FILE,
     STAGED_DIR,
     StagedOutputs,
     stage_firework,
     write_staged_inputs,
 )
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.submit import submit_flow
 from li_campaign.execution.packing import pack_jobs
 from tests.db.jobs_for_tests import add, fan, total
 from tests.db.no_database_audit import (
@@ -200,7 +200,7 @@ def run_staged_by_hand(campaign, fw_id: int, name: str) -> Path:
         with chdir(launch_dir):
             setup_offline_job(lp, fw, launch_id)
     proc = subprocess.run(
-        [sys.executable, "-m", "li_campaign.db.worker", "--staged", str(launch_dir), "--campaign-dir", str(campaign.root)],
+        [sys.executable, "-m", "li_campaign.launch.worker", "--staged", str(launch_dir), "--campaign-dir", str(campaign.root)],
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr

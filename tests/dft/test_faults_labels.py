@@ -11,9 +11,9 @@ from ase.calculators.calculator import Calculator, all_changes
 from jobflow import Flow
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from li_campaign.db.runner import run_workers
-from li_campaign.db.status import campaign_status
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.runner import run_workers
+from li_campaign.launch.status import campaign_status
+from li_campaign.launch.submit import submit_flow
 from li_campaign.dft import engines
 from li_campaign.dft.engines import LabelError, label_atoms
 from li_campaign.dft.jobs import LabelFrameMaker

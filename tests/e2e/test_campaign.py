@@ -154,9 +154,9 @@ def test_missing_model_file_fails_the_job_with_its_name(finished):
 
     from li_campaign.bulk.jobs import BulkLatticeMaker
     from li_campaign.db.config import Campaign
-    from li_campaign.db.runner import run_workers
-    from li_campaign.db.status import campaign_status
-    from li_campaign.db.submit import submit_flow
+    from li_campaign.launch.runner import run_workers
+    from li_campaign.launch.status import campaign_status
+    from li_campaign.launch.submit import submit_flow
     from li_campaign.schemas.models import ModelDoc
 
     campaign = Campaign(finished["root"])

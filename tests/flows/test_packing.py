@@ -12,9 +12,9 @@ from maggma.stores import MemoryStore
 
 from li_campaign.bulk.jobs import BulkLatticeMaker
 from li_campaign.core.errors import InputError
-from li_campaign.db.runner import run_workers
-from li_campaign.db.status import campaign_status
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.runner import run_workers
+from li_campaign.launch.status import campaign_status
+from li_campaign.launch.submit import submit_flow
 from li_campaign.execution.packing import PackMember, pack_jobs, run_pack
 from li_campaign.flows.campaign import FanOutMaker
 from li_campaign.schemas.frames import TrainingFrameDoc

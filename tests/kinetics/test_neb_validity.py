@@ -276,7 +276,7 @@ def _stored_hop(start: str, end: str, valid: bool = True, reason: str | None = N
 
 def test_status_lists_invalid_bands_per_facet(campaign, capsys):
     from li_campaign.cli.main import main
-    from li_campaign.db.status import campaign_status
+    from li_campaign.launch.status import campaign_status
 
     degenerate = "hop hollow->bridge (0.81 Å): degenerate: both endpoints relaxed into one minimum (...)"
     flat = "no interior maximum: the highest interior image is only 0.20 meV above the higher endpoint (...)"

@@ -147,8 +147,8 @@ def registered(tmp_path_factory):
     """A tiny Allegro fitted, packaged, compiled (AOTInductor, ASE target, CPU) and registered by the fit job."""
     from li_campaign.db.config import Campaign, DbConfig
     from li_campaign.db.launchpad import initialise_launchpad
-    from li_campaign.db.runner import run_workers
-    from li_campaign.db.submit import submit_flow
+    from li_campaign.launch.runner import run_workers
+    from li_campaign.launch.submit import submit_flow
     from li_campaign.mlip.jobs import FitNequipMaker
     from li_campaign.schemas.models import ModelDoc
     from tests.conftest import REPO

@@ -2,7 +2,7 @@
 
 The job-level tests label a few Morse frames into a real embedded campaign (jobflow
 ``run_locally``), then submit the fit job and run it with a real worker process
-(:func:`~li_campaign.db.runner.run_workers`): the reason ``li-campaign status`` shows, the
+(:func:`~li_campaign.launch.runner.run_workers`): the reason ``li-campaign status`` shows, the
 full error of the launch, the JobStore and ``<campaign>/models`` are checked.
 """
 
@@ -24,9 +24,9 @@ from li_campaign.core.errors import ModelIntegrityError
 from li_campaign.core.hashing import file_sha256
 from li_campaign.db.config import Campaign
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.runner import run_workers
-from li_campaign.db.status import campaign_status
-from li_campaign.db.submit import submit_flow
+from li_campaign.launch.runner import run_workers
+from li_campaign.launch.status import campaign_status
+from li_campaign.launch.submit import submit_flow
 from li_campaign.mlip import nequip_cli
 from li_campaign.mlip.calculator import load_calculator, model_species
 from li_campaign.mlip.jobs import FitNequipMaker

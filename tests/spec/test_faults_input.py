@@ -12,7 +12,7 @@ from li_campaign.cli.main import main
 from li_campaign.core.errors import InputError, ModelIntegrityError
 from li_campaign.core.hashing import file_sha256
 from li_campaign.core.lithium import check_lithium_structure
-from li_campaign.db.status import campaign_status
+from li_campaign.launch.status import campaign_status
 from li_campaign.mlip import calculator
 
 pytestmark = pytest.mark.faults

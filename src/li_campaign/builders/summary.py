@@ -10,6 +10,7 @@ from maggma.core import Builder, Store
 from maggma.utils import to_dt, to_isoformat_ceil_ms
 from pymatgen.core import Lattice
 
+from li_campaign.geometry.facets import is_high_index  # reduced Miller index: (002) is (001), low-index
 from li_campaign.schemas.registry import BEP_FIT_FIELDS, EFFECTIVE_BARRIER_FIELDS, VALIDATION_COUNTS
 
 LAST_UPDATED = "last_updated"
@@ -287,11 +288,6 @@ def bep_fit(x: list[float], y: list[float]) -> dict:
         "n": n,
         "reason": None,
     }
-
-
-def is_high_index(miller_index) -> bool:
-    """True for facets other than the low-index (100), (110), (111): a Miller index above 1."""
-    return max(abs(int(i)) for i in miller_index) > 1
 
 
 def _path_steps(path: list[str] | None) -> list[tuple[frozenset[str], str | None]]:

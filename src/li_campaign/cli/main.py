@@ -54,7 +54,7 @@ def cmd_submit(args) -> int:
     spec = load_spec(args.spec)
     campaign = _campaign(args, writes=True)
     # the flow modules import the ML stack (seconds): only once the spec and campaign are usable
-    from li_campaign.db.submit import submit_flow
+    from li_campaign.launch.submit import submit_flow
     from li_campaign.flows.campaign import CampaignMaker
 
     flow = CampaignMaker(spec=spec).make()
@@ -71,7 +71,7 @@ def cmd_submit(args) -> int:
 
 def cmd_run(args) -> int:
     # deferred: heavy (pydantic, yaml)
-    from li_campaign.db.runner import run_workers
+    from li_campaign.launch.runner import run_workers
 
     campaign = _campaign(args, writes=True)
     if args.workers is not None and args.workers < 1:
@@ -95,7 +95,7 @@ def cmd_run(args) -> int:
 
 def cmd_launch(args) -> int:
     # deferred: heavy (pydantic, yaml)
-    from li_campaign.db.queue import launch_nodes_to_queue, launch_to_queue, load_fworker, load_qadapter
+    from li_campaign.launch.queue import launch_nodes_to_queue, launch_to_queue, load_fworker, load_qadapter
 
     summary = (launch_nodes_to_queue if args.per_node else launch_to_queue)(
         _campaign(args, writes=True),
@@ -117,7 +117,7 @@ def cmd_launch(args) -> int:
 
 def cmd_recover(args) -> int:
     # deferred: heavy (pydantic, yaml)
-    from li_campaign.db.recover import recover_campaign
+    from li_campaign.launch.recover import recover_campaign
 
     summary = recover_campaign(_campaign(args, writes=True), queue=args.queue)
     print(f"recovered {summary.completed} finished jobs; {len(summary.rerun)} lost jobs set to run again")
@@ -128,7 +128,7 @@ def cmd_recover(args) -> int:
 
 def cmd_status(args) -> int:
     # deferred: heavy (pydantic, yaml)
-    from li_campaign.db.status import campaign_status
+    from li_campaign.launch.status import campaign_status
 
     status = campaign_status(_campaign(args), queue=args.queue)
     if args.json:

@@ -1,1 +1,2 @@
-"""Database layer: store construction, the FireWorks LaunchPad and local workers."""
+"""Storage: the campaign directory and its config, the JobStore and derived stores, the FireWorks LaunchPad,
+indexes, verification and migration. Running jobs on top of it is :mod:`li_campaign.launch`."""

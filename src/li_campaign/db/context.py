@@ -13,7 +13,7 @@ def current_campaign() -> Campaign:
 
     Its database files are not opened: a job uses the campaign's folders (the models), and
     reads and writes documents through the JobStore it runs with, which in a staged job is
-    no database at all (:mod:`li_campaign.db.staging`).
+    no database at all (:mod:`li_campaign.launch.staging`).
     """
     root = os.environ.get("LI_CAMPAIGN_DIR")
     if not root:

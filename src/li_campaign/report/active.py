@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from li_campaign.report.formatting import fmt
 from li_campaign.schemas.registry import result_type
 
 if TYPE_CHECKING:
@@ -24,12 +25,6 @@ def active_learning_rows(docs: list[dict]) -> list[dict]:
 def committee_members(docs: list[dict]) -> set[str]:
     """Return the sha256 of every committee member (the report's default model is not one of them)."""
     return {sha for doc in docs for sha in doc.get("member_sha256s", [])}
-
-
-def _fmt(value: object, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def _spot_checks(row: dict) -> str:
@@ -57,9 +52,9 @@ def active_learning_markdown(rows: list[dict]) -> list[str]:
     ]
     lines += [
         f"| {r['iteration']} | {r['n_training_frames']} | {r['n_explored']} ({r.get('n_fanout_frames') or 0}) | "
-        f"{_fmt(r['accurate_fraction'])} | {r['n_candidates']} ({_fmt(r['candidate_fraction'])}) | "
-        f"{_fmt(r['failed_fraction'])} | {r['n_selected']} | {_fmt(r['force_mae_meV_A'], 1)} | "
-        f"{_fmt(r['energy_mae_meV_atom'], 2)} | {_spot_checks(r)} | {_fmt(r['stop_reason'])} |"
+        f"{fmt(r['accurate_fraction'])} | {r['n_candidates']} ({fmt(r['candidate_fraction'])}) | "
+        f"{fmt(r['failed_fraction'])} | {r['n_selected']} | {fmt(r['force_mae_meV_A'], 1)} | "
+        f"{fmt(r['energy_mae_meV_atom'], 2)} | {_spot_checks(r)} | {fmt(r['stop_reason'])} |"
         for r in rows
     ]
     return [*lines, "", "![active learning](active_learning.png)", ""]

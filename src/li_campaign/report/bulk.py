@@ -11,6 +11,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from li_campaign.report.formatting import fmt
+
 #: Literature values for bcc Li (the source on each line; /shared/notes/reference_values.md §4a).
 BULK_REFERENCE = {
     "pbe_B0_prime": 3.34,  # WIEN2k PBE, Delta set (calcDelta v3.1)
@@ -21,12 +23,6 @@ BULK_REFERENCE = {
 }
 
 _ELASTIC = ("C11", "C12", "C44")
-
-
-def _fmt(value: object, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def _pm(entry: dict, name: str, digits: int = 1) -> str:
@@ -47,18 +43,18 @@ def bulk_markdown(bulk: dict | None) -> list[str]:
     lines += [
         "| quantity | MLIP | DFT teacher | reference |",
         "|---|---|---|---|",
-        f"| a0 (Å) | {_fmt(bulk.get('a0_A'), 4)} | {_fmt(dft.get('a0_A'), 4)} | PBE 3.429, expt. 3.451 (0 K, ZPE-corr.) |",
-        f"| B0 (GPa) | {_fmt(bulk.get('B0_GPa'), 2)} | {_fmt(dft.get('B0_GPa'), 2)} | PBE 13.84, expt. 13.9 |",
-        f"| B' | {_fmt(bulk.get('B0_prime'), 2)} | {_fmt(dft.get('B0_prime'), 2)} | PBE {ref['pbe_B0_prime']} |",
+        f"| a0 (Å) | {fmt(bulk.get('a0_A'), 4)} | {fmt(dft.get('a0_A'), 4)} | PBE 3.429, expt. 3.451 (0 K, ZPE-corr.) |",
+        f"| B0 (GPa) | {fmt(bulk.get('B0_GPa'), 2)} | {fmt(dft.get('B0_GPa'), 2)} | PBE 13.84, expt. 13.9 |",
+        f"| B' | {fmt(bulk.get('B0_prime'), 2)} | {fmt(dft.get('B0_prime'), 2)} | PBE {ref['pbe_B0_prime']} |",
     ]
     lines += [
-        f"| {name} 0 K (GPa) | {_fmt(zero_k.get(name), 2)} | {_fmt(dft_zero_k.get(name), 2)} | "
+        f"| {name} 0 K (GPa) | {fmt(zero_k.get(name), 2)} | {fmt(dft_zero_k.get(name), 2)} | "
         f"expt. 293 K {ref['expt_elastic_293K_GPa'][name]} |"
         for name in _ELASTIC
     ]
     lines += [
-        f"| vacancy formation (eV) | {_fmt(bulk.get('vacancy_formation_eV'))} | | expt. {ref['expt_vacancy_formation_eV']} |",
-        f"| vacancy migration (eV) | {_fmt(bulk.get('vacancy_migration_eV'))} | | |",
+        f"| vacancy formation (eV) | {fmt(bulk.get('vacancy_formation_eV'))} | | expt. {ref['expt_vacancy_formation_eV']} |",
+        f"| vacancy migration (eV) | {fmt(bulk.get('vacancy_migration_eV'))} | | |",
     ]
     phonons = bulk.get("phonon_THz") or {}
     lines += [
@@ -82,9 +78,9 @@ def bulk_markdown(bulk: dict | None) -> list[str]:
     for temp in sorted(set(elastic) | set(expansion), key=float):
         entry = elastic.get(temp, {})
         lines.append(
-            f"| {temp} | {_fmt(expansion.get(temp), 4)} | {_pm(entry, 'C11')} | {_pm(entry, 'C12')} | "
-            f"{_pm(entry, 'C44')} | {_fmt(cv_md.get(temp), 2)} | {_fmt(cv_harm.get(temp), 2)} | "
-            f"{_fmt(converged.get(temp))} |"
+            f"| {temp} | {fmt(expansion.get(temp), 4)} | {_pm(entry, 'C11')} | {_pm(entry, 'C12')} | "
+            f"{_pm(entry, 'C44')} | {fmt(cv_md.get(temp), 2)} | {fmt(cv_harm.get(temp), 2)} | "
+            f"{fmt(converged.get(temp))} |"
         )
     lines += ["", "![phonons](phonons.png)", "", "![elastic constants](elastic.png)", ""]
     return lines

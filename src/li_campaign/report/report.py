@@ -29,6 +29,7 @@ from li_campaign.report.active import (
 )
 from li_campaign.report.bulk import bulk_markdown, plot_elastic, plot_phonons
 from li_campaign.report.counts import count_calculations
+from li_campaign.report.formatting import fmt
 from li_campaign.report.surfaces import (
     facet_row,
     invalid_bands_markdown,
@@ -234,13 +235,6 @@ def _bulk_section(bulk: dict | None, teacher: dict | None, stage: dict | None) -
     return section
 
 
-def _fmt(value: object, digits: int = 3) -> str:
-    """Format a number for the Markdown tables ('–' when missing)."""
-    if value is None:
-        return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
 def _bep_line(bep: dict, digits: int = 3) -> str:
     """Return the fitted BEP line as text, e.g. ``0.512 · E_ads − 0.210``."""
     sign = "−" if bep["intercept"] < 0 else "+"
@@ -288,10 +282,10 @@ def render_markdown(report: dict) -> str:
         f"| sha256 | `{model['sha256']}` |",
         f"| architecture | {model['architecture']} ({model['deploy_mode']}) |",
         f"| completed | {model['completed_at']} |",
-        f"| holdout energy MAE / RMSE (meV/atom) | {_fmt(model['energy_mae_meV_atom'], 2)} / "
-        f"{_fmt(model['energy_rmse_meV_atom'], 2)} |",
-        f"| holdout force MAE / RMSE (meV/Å) | {_fmt(model['force_mae_meV_A'], 1)} / "
-        f"{_fmt(model['force_rmse_meV_A'], 1)} |",
+        f"| holdout energy MAE / RMSE (meV/atom) | {fmt(model['energy_mae_meV_atom'], 2)} / "
+        f"{fmt(model['energy_rmse_meV_atom'], 2)} |",
+        f"| holdout force MAE / RMSE (meV/Å) | {fmt(model['force_mae_meV_A'], 1)} / "
+        f"{fmt(model['force_rmse_meV_A'], 1)} |",
         f"| frames train / val / test | {model['n_train']} / {model['n_val']} / {model['n_test']} |",
         f"| training frames in campaign | {report['n_training_frames']} |",
         "",
@@ -299,11 +293,11 @@ def render_markdown(report: dict) -> str:
         "",
         "| quantity | MLIP | DFT teacher | PBE (lit.) | expt. |",
         "|---|---|---|---|---|",
-        f"| lattice constant (Å) | {_fmt(bulk.get('lattice_constant_A'), 4)} | "
-        f"{_fmt(teacher.get('lattice_constant_A'), 4)} | {ref['pbe_lattice_constant_A']} | {ref['expt_lattice_constant_A']} |",
-        f"| bulk modulus (GPa) | {_fmt(bulk.get('bulk_modulus_GPa'), 2)} | {_fmt(teacher.get('bulk_modulus_GPa'), 2)} | "
+        f"| lattice constant (Å) | {fmt(bulk.get('lattice_constant_A'), 4)} | "
+        f"{fmt(teacher.get('lattice_constant_A'), 4)} | {ref['pbe_lattice_constant_A']} | {ref['expt_lattice_constant_A']} |",
+        f"| bulk modulus (GPa) | {fmt(bulk.get('bulk_modulus_GPa'), 2)} | {fmt(teacher.get('bulk_modulus_GPa'), 2)} | "
         f"{ref['pbe_bulk_modulus_GPa']} | {ref['expt_bulk_modulus_GPa']} |",
-        f"| energy (eV/atom) | {_fmt(bulk.get('energy_per_atom_eV'), 4)} | {_fmt(teacher.get('energy_per_atom_eV'), 4)} | | |",
+        f"| energy (eV/atom) | {fmt(bulk.get('energy_per_atom_eV'), 4)} | {fmt(teacher.get('energy_per_atom_eV'), 4)} | | |",
         "",
         "## Facets",
         "",
@@ -317,7 +311,7 @@ def render_markdown(report: dict) -> str:
         "percolates a / b | path | mechanism | lowest hop (eV) | hop |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [facet_row(row, _fmt) for row in report["facets"]]
+    lines += [facet_row(row, fmt) for row in report["facets"]]
     lines += invalid_bands_markdown(report["facets"])
     wulff = report.get("wulff") or {}
     if wulff.get("weighted_surface_energy_J_m2") is not None:
@@ -337,7 +331,7 @@ def render_markdown(report: dict) -> str:
     lines += _bep_lines(bep, "All facets: ")
     lines += [""] + _bep_lines(report["bep_high_index"], "High-index facets only: ")
     lines += ["", "![BEP](bep.png)", "", "![parity](parity.png)", ""]
-    lines += validation_markdown(report["validation"], _fmt)
+    lines += validation_markdown(report["validation"], fmt)
     lines += surface_markdown(report)
     lines += bulk_markdown(report["bulk"] if report["bulk"] and "elastic_GPa" in report["bulk"] else None)
     lines += active_learning_markdown(report.get("active_learning") or [])
@@ -402,8 +396,8 @@ def plot_parity(parity: dict, model: dict, path: Path) -> None:
     """Two parity panels of the holdout frames: energy per atom and force components."""
     fig = Figure(figsize=(8, 3.8), layout="constrained")
     panels = (
-        ("energy_per_atom_eV", "energy (eV/atom)", f"MAE {_fmt(model['energy_mae_meV_atom'], 1)} meV/atom"),
-        ("force_components_eV_A", "force component (eV/Å)", f"MAE {_fmt(model['force_mae_meV_A'], 1)} meV/Å"),
+        ("energy_per_atom_eV", "energy (eV/atom)", f"MAE {fmt(model['energy_mae_meV_atom'], 1)} meV/atom"),
+        ("force_components_eV_A", "force component (eV/Å)", f"MAE {fmt(model['force_mae_meV_A'], 1)} meV/Å"),
     )
     for ax, (field, label, title) in zip(fig.subplots(1, 2), panels):
         dft, mlip = parity[f"dft_{field}"], parity[f"mlip_{field}"]

@@ -9,6 +9,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from li_campaign.kinetics.md_diffusion import arrhenius_fit
+from li_campaign.report.formatting import fmt_significant
 from li_campaign.schemas.registry import result_type
 
 if TYPE_CHECKING:
@@ -136,12 +137,6 @@ def large_cell_section(runs: list[dict], arrhenius: dict[str, dict], facets: lis
     return out
 
 
-def _fmt(value: object, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
-
-
 def _yes_no(value: object) -> str:
     return "–" if value is None else ("yes" if value else "no")
 
@@ -200,15 +195,15 @@ def surface_markdown(report: dict) -> list[str]:
                 for kind, best in row["min_adsorption_energy_eV"].items()
             )
             lines.append(
-                f"| ({terrace}) | {_fmt(row['step_energy_eV_per_A'], 4)} | {_fmt(row['terrace_width_A'])} | "
+                f"| ({terrace}) | {fmt_significant(row['step_energy_eV_per_A'], 4)} | {fmt_significant(row['terrace_width_A'])} | "
                 f"{row['step_direction'] or '–'} | {ads or '–'} |"
             )
         lines.append("")
     if report["step_edges"]:
         lines += ["| terrace | step-edge barrier (eV) | mechanism | terrace barrier (eV) | Ehrlich–Schwoebel (eV) |", "|---|---|---|---|---|"]
         lines += [
-            f"| ({t}) | {_fmt(e['step_edge_barrier_eV'])} | {e['step_edge_mechanism'] or '–'} | "
-            f"{_fmt(e['terrace_barrier_eV'])} | {_fmt(e['es_barrier_eV'])} |"
+            f"| ({t}) | {fmt_significant(e['step_edge_barrier_eV'])} | {e['step_edge_mechanism'] or '–'} | "
+            f"{fmt_significant(e['terrace_barrier_eV'])} | {fmt_significant(e['es_barrier_eV'])} |"
             for t, e in report["step_edges"].items()
         ]
         lines.append("")
@@ -224,9 +219,9 @@ def surface_markdown(report: dict) -> list[str]:
             for count, fit in by_count.items():
                 points = ", ".join(f"{t:g}: {d:.2e}" for t, d in zip(fit["temperatures_K"], fit["diffusivities_cm2_s"]))
                 lines.append(
-                    f"| ({facet}) | {count} | {points or '–'} | {_fmt(fit['activation_energy_eV'])} | "
-                    f"{_fmt(fit['prefactor_cm2_s'])} | {_fmt(fit.get('neb_effective_barrier_eV'))} | "
-                    f"{_fmt(fit['neb_min_barrier_eV'])} | {_fmt(fit['activation_minus_neb_eV'])} |"
+                    f"| ({facet}) | {count} | {points or '–'} | {fmt_significant(fit['activation_energy_eV'])} | "
+                    f"{fmt_significant(fit['prefactor_cm2_s'])} | {fmt_significant(fit.get('neb_effective_barrier_eV'))} | "
+                    f"{fmt_significant(fit['neb_min_barrier_eV'])} | {fmt_significant(fit['activation_minus_neb_eV'])} |"
                 )
         lines += ["", "![Arrhenius](arrhenius.png)", ""]
     if report.get("diffusivity_large_cell"):
@@ -246,8 +241,8 @@ def surface_markdown(report: dict) -> list[str]:
                 lines.append(
                     f"| ({facet}) | {t} | {run.get('n_atoms')} | {run.get('n_valid')} / {run.get('n_adatoms')} | "
                     f"{gone.get('sunk', 0)}, {gone.get('desorbed', 0)}, {gone.get('clustered', 0)} | {d} | "
-                    f"{_fmt(run.get('n_hops'))} | {run.get('engine') or '–'} | {_fmt(run.get('atom_steps_per_s'))} | "
-                    f"{_fmt(run.get('wall_time_per_ns_s'))} |"
+                    f"{fmt_significant(run.get('n_hops'))} | {run.get('engine') or '–'} | {fmt_significant(run.get('atom_steps_per_s'))} | "
+                    f"{fmt_significant(run.get('wall_time_per_ns_s'))} |"
                 )
         lines += [
             "",
@@ -257,9 +252,9 @@ def surface_markdown(report: dict) -> list[str]:
         for facet, section in report["diffusivity_large_cell"].items():
             fit = section["arrhenius"]
             lines.append(
-                f"| ({facet}) | {_fmt(fit.get('activation_energy_eV'))} ± {_fmt(fit.get('activation_energy_err_eV'))} | "
-                f"{_fmt(fit.get('prefactor_cm2_s'))} | {fit['n']} | {_fmt(fit['small_cell_activation_energy_eV'])} | "
-                f"{_fmt(fit['neb_effective_barrier_eV'])} | {_fmt(fit['activation_minus_neb_eV'])} |"
+                f"| ({facet}) | {fmt_significant(fit.get('activation_energy_eV'))} ± {fmt_significant(fit.get('activation_energy_err_eV'))} | "
+                f"{fmt_significant(fit.get('prefactor_cm2_s'))} | {fit['n']} | {fmt_significant(fit['small_cell_activation_energy_eV'])} | "
+                f"{fmt_significant(fit['neb_effective_barrier_eV'])} | {fmt_significant(fit['activation_minus_neb_eV'])} |"
             )
         lines.append("")
     return lines

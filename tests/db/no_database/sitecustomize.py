@@ -3,7 +3,7 @@
 Python imports ``sitecustomize`` at start-up from the first folder on its path that has one;
 the staged-worker tests put this folder first on ``PYTHONPATH`` and set
 ``LI_CAMPAIGN_TEST_NO_DATABASE`` to a log folder. In a process started as
-``python -m li_campaign.db.worker``, and in every Python process it starts (e.g. the fit's
+``python -m li_campaign.launch.worker``, and in every Python process it starts (e.g. the fit's
 ``nequip-train``), but not elsewhere (the runner and ``li-campaign launch`` must open the
 database), an audit hook then
 
@@ -29,7 +29,7 @@ def _install() -> None:
         return
     with open("/proc/self/cmdline", "rb") as handle:
         argv = [arg.decode() for arg in handle.read().split(b"\0") if arg]
-    if "li_campaign.db.worker" not in argv and not os.environ.get("LI_CAMPAIGN_TEST_UNDER_WORKER"):
+    if "li_campaign.launch.worker" not in argv and not os.environ.get("LI_CAMPAIGN_TEST_UNDER_WORKER"):
         return
     os.environ["LI_CAMPAIGN_TEST_UNDER_WORKER"] = "1"  # inherited by the processes the worker starts
     hidden = [os.path.abspath(p) for p in os.environ.get("LI_CAMPAIGN_TEST_HIDDEN", "").split(os.pathsep) if p]

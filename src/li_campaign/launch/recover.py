@@ -11,7 +11,7 @@ A worker can die mid-job in two places:
   by the queue like the launches of single batch jobs.
 
 Finished launches are read back first; a staged launch's outputs go into the JobStore then
-(:mod:`li_campaign.db.staging`). A lost launch has no result file. Recovery fizzles the launch with the reason
+(:mod:`li_campaign.launch.staging`). A lost launch has no result file. Recovery fizzles the launch with the reason
 (kept in the firework's launch history) and puts the firework back to READY. FireWorks'
 ``detect_lostruns`` cannot see these launches in time: offline rockets ping only once an
 hour (``PING_TIME_SECS``), so the queue and the run lock are asked instead.
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.queue import (
+from li_campaign.launch.queue import (
     ACTIVE_STATES,
     QUEUED,
     QueueSnapshot,
@@ -35,7 +35,7 @@ from li_campaign.db.queue import (
     recover_finished,
     recover_lost_launches,
 )
-from li_campaign.db.runner import STALE_REASON, RunnerLock, local_launch_query, recover_stale_launches
+from li_campaign.launch.runner import STALE_REASON, RunnerLock, local_launch_query, recover_stale_launches
 
 if TYPE_CHECKING:
     from fireworks import LaunchPad
@@ -104,7 +104,7 @@ def recover_campaign(campaign: Campaign, queue: str | None = None) -> RecoverySu
         ``"slurm"`` or ``"pbs"`` (default: detected).
     """
 
-    from li_campaign.db.staging import StagedOutputs  # deferred: heavy (jobflow, maggma)
+    from li_campaign.launch.staging import StagedOutputs  # deferred: heavy (jobflow, maggma)
 
     summary = RecoverySummary()
     with open_launchpad(campaign) as lp, StagedOutputs(campaign) as outputs:

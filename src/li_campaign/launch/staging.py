@@ -12,7 +12,7 @@ connection) nor the LaunchPad:
    :func:`write_staged_inputs` writes it to ``staged/inputs.json`` in the launch folder.
    The launch is marked staged in the LaunchPad (``fworker.env.staged``, which FireWorks
    keeps when it rewrites the launch; :func:`launch_is_staged`).
-2. The worker (``python -m li_campaign.db.worker --staged``) runs the job against
+2. The worker (``python -m li_campaign.launch.worker --staged``) runs the job against
    :class:`StagedJobStore`: in-memory stores seeded from ``staged/inputs.json``, with the
    campaign's :class:`~li_campaign.db.stores.LargeDataJobStore` routing (large lists to the
    ``data`` store, the 16 MiB guard). When jobflow writes the job's output, the document and

@@ -5,7 +5,7 @@ FireWorks has no pool that is safe on the embedded (mongomock file) LaunchPad:
 firework twice. This runner does what ``qlaunch -r`` + ``rlaunch --offline`` +
 ``lpad recover_offline`` do on a cluster, with local processes as the "queue": under the
 lock it reserves fireworks and writes their launch folders; the workers
-(:mod:`li_campaign.db.worker`) run them in parallel without touching the LaunchPad; under
+(:mod:`li_campaign.launch.worker`) run them in parallel without touching the LaunchPad; under
 the lock again it recovers each finished launch, which also applies jobflow's dynamic
 additions and detours.
 
@@ -15,7 +15,7 @@ ready before it ends, so it gets every worker's core (:func:`lone_launch_threads
 between the labels and the fan-out is such a launch) and holds all the slots until it ends.
 
 On a GPU node (``gpus=``, ``li-campaign run --gpus auto``) each worker is pinned to its own
-GPU with ``CUDA_VISIBLE_DEVICES`` (:mod:`li_campaign.db.gpus`); a firework that asks for
+GPU with ``CUDA_VISIBLE_DEVICES`` (:mod:`li_campaign.launch.gpus`); a firework that asks for
 several GPUs (``spec._n_gpus``, :func:`li_campaign.execution.resources.use_gpus`) gets that many.
 Every launch records its host, GPUs and batch job in ``launch.fworker.env``. Runners on
 several nodes (one per node, ``li-campaign launch --per-node``) share a campaign: each is
@@ -25,7 +25,7 @@ so ``li-campaign status`` / ``recover`` find them lost through the queue when th
 
 With ``staged=True`` (``li-campaign run --staged``) the workers open no database: each job's
 inputs are resolved and written into its launch folder when it is reserved, and its outputs are
-inserted into the JobStore when it is read back (:mod:`li_campaign.db.staging`).
+inserted into the JobStore when it is read back (:mod:`li_campaign.launch.staging`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from li_campaign.core.errors import DatabaseError
-from li_campaign.db.gpus import WORKER_DEVICE_ORDER, select_gpus, visible_gpus
+from li_campaign.launch.gpus import WORKER_DEVICE_ORDER, select_gpus, visible_gpus
 from li_campaign.db.launchpad import open_launchpad
 from li_campaign.execution.resources import N_GPUS_KEY
 
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from fireworks import LaunchPad
 
     from li_campaign.db.config import Campaign
-    from li_campaign.db.staging import StagedOutputs
+    from li_campaign.launch.staging import StagedOutputs
 
 _ACTIVE = ("RESERVED", "RUNNING")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # BLAS, OpenMP and torch threads
@@ -83,7 +83,7 @@ def local_launch_query(host: str | None = None, batch_job: str | None = None) ->
 
     Outside a batch job the legacy host-less name counts too. Launches of runners inside
     other batch jobs carry those jobs' ids as reservation ids and are the queue's business
-    (:func:`li_campaign.db.queue.find_lost_launches`).
+    (:func:`li_campaign.launch.queue.find_lost_launches`).
     """
     if batch_job:
         return {"fworker.name": local_worker_name(host), "state_history.reservation_id": str(batch_job)}
@@ -133,7 +133,7 @@ def _recover(lp: LaunchPad, launch: _Launch, outputs: StagedOutputs) -> str:
     A launch that ``li-campaign recover`` already read back is not read again: FireWorks'
     ``recover_offline`` would apply its result (and jobflow's additions) a second time.
     """
-    from li_campaign.db.staging import fail_launch  # deferred: heavy (jobflow, maggma)
+    from li_campaign.launch.staging import fail_launch  # deferred: heavy (jobflow, maggma)
 
     run = lp.offline_runs.find_one({"launch_id": launch.launch_id}, {"completed": 1})
     if not (run and run.get("completed")):
@@ -163,13 +163,13 @@ def recover_stale_launches(lp: LaunchPad, outputs: StagedOutputs, batch_job: str
     list[int]
         fw_ids that were put back to READY.
     """
-    from li_campaign.db.staging import fail_launch  # deferred: heavy (jobflow, maggma)
+    from li_campaign.launch.staging import fail_launch  # deferred: heavy (jobflow, maggma)
 
     rerun = []
     for run in list(lp.offline_runs.find({"completed": False, "deprecated": {"$ne": True}})):
         launch_id, fw_id = run["launch_id"], run["fw_id"]
         if not lp.launches.find_one({"launch_id": launch_id, **local_launch_query(batch_job=batch_job)}, {"_id": 1}):
-            continue  # a batch-queue launch or another host's: li_campaign.db.queue / that host looks after it
+            continue  # a batch-queue launch or another host's: li_campaign.launch.queue / that host looks after it
         outputs.recover(lp, launch_id)
         fw = lp.fireworks.find_one({"fw_id": fw_id}, {"state": 1})
         if fw and fw["state"] in _ACTIVE:
@@ -207,19 +207,19 @@ def run_workers(
     progress
         Show a progress bar (tqdm) of completed fireworks.
     gpus
-        ``None``: no pinning. Else pin workers to GPUs (:func:`li_campaign.db.gpus.select_gpus`):
+        ``None``: no pinning. Else pin workers to GPUs (:func:`li_campaign.launch.gpus.select_gpus`):
         ``"auto"`` (every visible GPU), ``"N"`` or ``"0,2"``. When it selects none (a CPU-only
         machine, or ``"0"``) ``n_workers`` workers run with the GPUs hidden.
     category
         Only run fireworks of this FireWorks category (``"gpu"``, ``"cpu"``); ``None``: all.
     staged
-        Run every job staged (:mod:`li_campaign.db.staging`): its inputs are resolved and
+        Run every job staged (:mod:`li_campaign.launch.staging`): its inputs are resolved and
         written into its launch folder under the lock, the worker opens no database (in
         mongodb mode the URI and key-password variables are not passed to it), and its outputs are inserted
         into the JobStore when it is read back. A job whose inputs cannot be staged fails
         with the reason.
     """
-    from li_campaign.db.staging import StagedOutputs  # deferred: heavy (jobflow, maggma)
+    from li_campaign.launch.staging import StagedOutputs  # deferred: heavy (jobflow, maggma)
 
     if n_workers < 1:
         raise ValueError("n_workers must be >= 1")
@@ -300,7 +300,7 @@ def run_workers(
                     )
                     log.flush()
                     launch.process = subprocess.Popen(
-                        [sys.executable, "-m", "li_campaign.db.worker", str(launch.launch_dir),
+                        [sys.executable, "-m", "li_campaign.launch.worker", str(launch.launch_dir),
                          "--campaign-dir", str(campaign.root), *worker_args],
                         cwd=launch.launch_dir,
                         env=worker_env,
@@ -328,7 +328,7 @@ def run_workers(
 def _stage(lp: LaunchPad, outputs: StagedOutputs, fw, launch_id: int, launch_dir: Path) -> bool:
     """Stage a reserved firework's inputs into ``launch_dir``; fizzle it with the reason if that fails."""
     # deferred: heavy (jobflow, maggma)
-    from li_campaign.db.staging import StagingError, fail_launch, stage_firework, write_staged_inputs
+    from li_campaign.launch.staging import StagingError, fail_launch, stage_firework, write_staged_inputs
 
     try:
         documents = stage_firework(lp, outputs.store(), fw, launch_id)

@@ -10,11 +10,11 @@ file) LaunchPad stays consistent and a user never edits FireWorks internals. Eac
 3. submit reserved fireworks of this worker's category with FireWorks'
    ``launch_rocket_to_queue`` until ``max_queued`` of our jobs are queued or running.
 
-Every batch job runs one firework *offline* (:mod:`li_campaign.db.worker`): the compute
+Every batch job runs one firework *offline* (:mod:`li_campaign.launch.worker`): the compute
 node only reads ``FW.json`` and writes ``FW_offline.json`` in its launch folder, so it
 never needs to reach the LaunchPad. The JobStore must be reachable from the compute
 nodes (the embedded database on a shared file system, or MongoDB), unless the worker file
-asks for *staged* jobs (``env: {staged: true}``, :mod:`li_campaign.db.staging`): then each
+asks for *staged* jobs (``env: {staged: true}``, :mod:`li_campaign.launch.staging`): then each
 job's inputs are resolved and written into its launch folder when it is reserved, the batch
 job opens no database, and the loop inserts its outputs into the JobStore when it reads the
 launch back.
@@ -47,14 +47,14 @@ from typing import TYPE_CHECKING, Callable
 
 from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.runner import LOCAL_WORKER
+from li_campaign.launch.runner import LOCAL_WORKER
 
 if TYPE_CHECKING:
     from fireworks import Firework, FWorker, LaunchPad
     from fireworks.queue.queue_adapter import QueueAdapterBase
 
     from li_campaign.db.config import Campaign
-    from li_campaign.db.staging import StagedOutputs
+    from li_campaign.launch.staging import StagedOutputs
 
 ACTIVE_STATES = ("RESERVED", "RUNNING")
 QUEUED = {"state_history.reservation_id": {"$exists": True}}  # launches submitted to a batch queue
@@ -69,7 +69,7 @@ _QUEUE_LIST_COMMANDS = {
 def load_fworker(path: str | os.PathLike) -> FWorker:
     """Read a FireWorks worker file (``launchers/*fworker*.yaml``), naming the file on error.
 
-    ``env.staged`` (true or false, default false) chooses staged batch jobs (:mod:`li_campaign.db.staging`).
+    ``env.staged`` (true or false, default false) chooses staged batch jobs (:mod:`li_campaign.launch.staging`).
     """
     # deferred: fireworks takes ~0.6 s to import; `li-campaign status` imports this module (via db.recover)
     from fireworks import FWorker
@@ -81,7 +81,7 @@ def load_fworker(path: str | os.PathLike) -> FWorker:
         fworker = FWorker.from_file(str(path))
     except Exception as exc:
         raise InputError(f"{path}: not a FireWorks worker file ({type(exc).__name__}: {exc})") from None
-    from li_campaign.db.staging import STAGED_WORKER_KEY  # deferred: heavy (jobflow, maggma)
+    from li_campaign.launch.staging import STAGED_WORKER_KEY  # deferred: heavy (jobflow, maggma)
 
     staged = (fworker.env or {}).get(STAGED_WORKER_KEY, False)
     if not isinstance(staged, bool):
@@ -110,7 +110,7 @@ def load_qadapter(path: str | os.PathLike) -> QueueAdapterBase:
 def rocket_command(campaign: Campaign, staged: bool = False) -> str:
     """The command a batch job runs in its launch folder: one offline (or ``staged``) firework of ``campaign``."""
     return (
-        f"{shlex.quote(sys.executable)} -m li_campaign.db.worker singleshot --offline "
+        f"{shlex.quote(sys.executable)} -m li_campaign.launch.worker singleshot --offline "
         f"{'--staged ' if staged else ''}--campaign-dir {shlex.quote(str(campaign.root))}"
     )
 
@@ -303,7 +303,7 @@ class StagingLaunchPad:
 
     ``launch_rocket_to_queue`` reserves a firework, names its launch folder and writes
     ``FW.json`` from the reserved firework. Here the reservation also stages the job
-    (:func:`li_campaign.db.staging.stage_firework`: its references are resolved in the
+    (:func:`li_campaign.launch.staging.stage_firework`: its references are resolved in the
     firework that FireWorks then writes), and naming the launch folder writes the staged
     inputs into it. A firework whose inputs cannot be staged is fizzled with the reason
     (listed in :attr:`failed`) and the next ready one is reserved. Everything else is the
@@ -329,7 +329,7 @@ class StagingLaunchPad:
     def reserve_fw(self, fworker: FWorker, launch_dir: str, **kwargs) -> tuple[Firework | None, int | None]:
         """Reserve a ready firework (as ``LaunchPad.reserve_fw``) and stage its job."""
         # deferred: db.staging imports jobflow and maggma (via db.stores, ~0.6 s); `li-campaign status` imports this module
-        from li_campaign.db.staging import StagingError, fail_launch, stage_firework
+        from li_campaign.launch.staging import StagingError, fail_launch, stage_firework
 
         while True:
             fw, launch_id = self._lp.reserve_fw(fworker, launch_dir, **kwargs)
@@ -346,7 +346,7 @@ class StagingLaunchPad:
 
     def change_launch_dir(self, launch_id: int, launch_dir: str) -> None:
         """Set the launch folder (as ``LaunchPad.change_launch_dir``) and write the staged inputs into it."""
-        from li_campaign.db.staging import write_staged_inputs  # deferred: as in reserve_fw
+        from li_campaign.launch.staging import write_staged_inputs  # deferred: as in reserve_fw
 
         self._lp.change_launch_dir(launch_id, launch_dir)
         fw, documents = self._staged.pop(launch_id)
@@ -398,7 +398,7 @@ def launch_to_queue(
     qadapter
         The FireWorks queue adapter (``CommonAdapter``, SLURM or PBS). Its ``rocket_launch``
         is set here to :func:`rocket_command` (staged when the worker file says ``env: {staged: true}``:
-        :mod:`li_campaign.db.staging`; the batch jobs then open no database).
+        :mod:`li_campaign.launch.staging`; the batch jobs then open no database).
     max_queued
         At most this many of this worker's batch jobs queued or running at once.
     sleep_s
@@ -416,7 +416,7 @@ def launch_to_queue(
         Counts; ``lost`` lists batch jobs that ended without a result (``li-campaign recover``).
     """
 
-    from li_campaign.db.staging import StagedOutputs, is_staged_worker  # deferred: heavy (jobflow, maggma)
+    from li_campaign.launch.staging import StagedOutputs, is_staged_worker  # deferred: heavy (jobflow, maggma)
 
     if max_queued < 1:
         raise InputError("max_queued must be >= 1")
@@ -535,7 +535,7 @@ def launch_nodes_to_queue(
         As in :func:`launch_to_queue`; ``max_queued`` counts node jobs.
     """
 
-    from li_campaign.db.staging import StagedOutputs, is_staged_worker  # deferred: heavy (jobflow, maggma)
+    from li_campaign.launch.staging import StagedOutputs, is_staged_worker  # deferred: heavy (jobflow, maggma)
 
     if max_queued < 1:
         raise InputError("max_queued must be >= 1")

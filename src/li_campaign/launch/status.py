@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from li_campaign.core.errors import DatabaseError
 from li_campaign.db.launchpad import open_launchpad
-from li_campaign.db.recover import lost_launches
+from li_campaign.launch.recover import lost_launches
 
 if TYPE_CHECKING:
     from li_campaign.db.config import Campaign
@@ -171,7 +171,7 @@ def campaign_status(campaign: Campaign, queue: str | None = None) -> dict:
         The campaign.
     queue
         ``"slurm"`` or ``"pbs"``, asked about batch jobs of ``li-campaign launch``
-        (default: detected); see :mod:`li_campaign.db.recover`.
+        (default: detected); see :mod:`li_campaign.launch.recover`.
     """
 
     with open_launchpad(campaign, write=False) as lp:

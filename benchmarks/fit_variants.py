@@ -81,23 +81,8 @@ def run(indir: Path, prepared: Path, device: str) -> None:
         calc = nva._calculator(f["deployed"], f["mode"], device)
         f["test"] = evaluate_holdout(calc, [frames[i] for i in split["test"]])[0]
         f["train"] = evaluate_holdout(calc, [frames[i] for i in split["train"]])[0]
-        cache: dict[str, float] = {}
-
-        def energy(fid: str, calc=calc, cache=cache) -> float:
-            if fid not in cache:
-                atoms = frames[fid].copy()
-                atoms.calc = calc
-                cache[fid] = atoms.get_potential_energy()
-            return cache[fid]
-
-        for c in checks:
-            key = f"{c['quantity']} {c['facet']} {c['item']}"
-            dft = nva.spot_check_value(c["quantity"], c["frame_ids"], lambda i: frames[i].get_potential_energy(), frames)
-            if abs(dft - c["dft"]) > 1e-6:
-                raise SystemExit(f"checks.json {key}: DFT value from the frames {dft:.6f} != report's {c['dft']:.6f}")
-            rows.setdefault(key, {"dft": dft, "threshold": c["threshold"]})[f["work"]] = (
-                nva.spot_check_value(c["quantity"], c["frame_ids"], energy, frames) - dft
-            )
+        for key, (row, error) in nva.spot_check_errors(calc, frames, checks).items():
+            rows.setdefault(key, row)[f["work"]] = error
     names = [f["work"] for f in fits]
     print("\n## variants (updates of the spec's mlip section)")
     for f, w in zip(fits, works):

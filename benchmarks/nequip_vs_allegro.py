@@ -107,6 +107,32 @@ def spot_check_value(quantity: str, ids: list[str], energy, frames: dict) -> flo
     raise ValueError(f"checks.json: no frame-based value for quantity {quantity!r}")
 
 
+def spot_check_errors(calc, frames: dict, checks: list[dict]) -> dict[str, tuple[dict, float]]:
+    """Each spot check's model − DFT on the teacher's frames: ``{key: ({"dft", "threshold", "unit"}, error)}``.
+
+    The DFT value is recomputed from the frames' labels and must equal the report's to 1e-6 (else
+    the script stops); each frame's model energy is computed once.
+    """
+    cache: dict[str, float] = {}
+
+    def energy(fid: str) -> float:
+        if fid not in cache:
+            atoms = frames[fid].copy()
+            atoms.calc = calc
+            cache[fid] = atoms.get_potential_energy()
+        return cache[fid]
+
+    out = {}
+    for c in checks:
+        key = f"{c['quantity']} {c['facet']} {c['item']}"
+        dft = spot_check_value(c["quantity"], c["frame_ids"], lambda i: frames[i].get_potential_energy(), frames)
+        if abs(dft - c["dft"]) > 1e-6:
+            raise SystemExit(f"checks.json {key}: DFT value from the frames {dft:.6f} != report's {c['dft']:.6f}")
+        row = {"dft": dft, "threshold": c["threshold"], "unit": c["unit"]}
+        out[key] = (row, spot_check_value(c["quantity"], c["frame_ids"], energy, frames) - dft)
+    return out
+
+
 def prepare(indir: Path, spec_path: Path, outdir: Path, archs: list[str], allegro: dict) -> None:
     """Write each architecture's split files and nequip-train config for a GPU (``OUTDIR/<arch>/``).
 
@@ -210,23 +236,8 @@ def run(indir: Path, prepared: Path, archs: list[str], device: str, large_reps: 
         f["n_parameters"] = int(sum(p.numel() for p in eager.model.parameters()))
         f["test"] = evaluate_holdout(calc, [frames[i] for i in split["test"]])[0]
         f["train"] = evaluate_holdout(calc, [frames[i] for i in split["train"]])[0]
-        cache: dict[str, float] = {}
-
-        def energy(fid: str, calc=calc, cache=cache) -> float:
-            if fid not in cache:
-                atoms = frames[fid].copy()
-                atoms.calc = calc
-                cache[fid] = atoms.get_potential_energy()
-            return cache[fid]
-
-        for c in checks:
-            key = f"{c['quantity']} {c['facet']} {c['item']}"
-            dft = spot_check_value(c["quantity"], c["frame_ids"], lambda i: frames[i].get_potential_energy(), frames)
-            if abs(dft - c["dft"]) > 1e-6:
-                raise SystemExit(f"checks.json {key}: DFT value from the frames {dft:.6f} != report's {c['dft']:.6f}")
-            rows.setdefault(key, {"dft": dft, "threshold": c["threshold"], "unit": c["unit"]})[f["arch"]] = (
-                spot_check_value(c["quantity"], c["frame_ids"], energy, frames) - dft
-            )
+        for key, (row, error) in spot_check_errors(calc, frames, checks).items():
+            rows.setdefault(key, row)[f["arch"]] = error
         small = [frames[i].copy() for i in sorted(frames)]
         seconds = 0.0
         for atoms in small:

@@ -128,14 +128,14 @@ def test_nequip_specs_keep_their_spec_hash_and_allegro_specs_dump_their_section(
     """``spec_hash`` of the shipped NequIP specs is what it was at commit 15da95a (before the Allegro section), so
     ``submit --skip-existing`` still recognises campaigns submitted then; an Allegro spec's dump has its section.
 
-    fidelity.yaml's hash is that of its second pass (longer fit, energy-weighted loss, the loop's copies near
-    failing spot checks): its settings changed, not the way a spec is hashed."""
+    fidelity.yaml's hash is that of its third pass (longer fit, energy-weighted loss, the loop's copies near
+    failing spot checks, three adatom heights): its settings changed, not the way a spec is hashed."""
     from li_campaign.schemas.spec import load_spec
     from tests.conftest import REPO
 
     hashes = {
         "demo.yaml": "7e429eb69b4d28ea81eacee1c2c2a541e4cd3334001ed6223cd14ff6a9cd1f92",
-        "fidelity.yaml": "eb0d882a582c2e849ca0e9acf26acfbae48501245fc97420bb5cb5d25e958f2d",
+        "fidelity.yaml": "fa3f416239a30fe4160253362b7984ed50092b7144987dc53d1a33a3c27b2fd6",
     }
     assert {name: load_spec(REPO / "workflows" / name).spec_hash() for name in hashes} == hashes
     assert "allegro" not in MlipSpec().model_dump()

@@ -8,9 +8,9 @@ import pytest
 from jobflow import Flow, job, run_locally
 
 from li_campaign.builders import job_outputs_store, run_builder
-from li_campaign.builders.active import ActiveLearningBuilder
+from li_campaign.active.builders import ActiveLearningBuilder
 from li_campaign.db.config import Campaign, DbConfig
-from li_campaign.report.active import active_learning_markdown, active_learning_rows, committee_members, plot_active_learning
+from li_campaign.active.report import active_learning_markdown, active_learning_rows, committee_members, plot_active_learning
 from li_campaign.schemas.active import ActiveLearningIterationDoc, SelectedFrame
 from li_campaign.schemas.models import HoldoutErrors
 from li_campaign.schemas.provenance import Provenance

@@ -14,7 +14,7 @@ from maggma.stores import MemoryStore
 from pymatgen.core import Lattice, Structure
 
 from li_campaign.builders import all_builders, job_outputs_store, run_builders
-from li_campaign.builders.properties import SurfaceEnergyBuilder
+from li_campaign.surfaces.builders import SurfaceEnergyBuilder
 from li_campaign.builders.summary import BepRegressionBuilder, FacetSummaryBuilder, bep_fit
 from li_campaign.db.config import Campaign, DbConfig
 from li_campaign.report import collect_report

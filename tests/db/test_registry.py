@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import doctest
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 from pathlib import Path
@@ -98,11 +99,19 @@ def structure_hashed_doc_types() -> set[str]:
     return found
 
 
+def _builder_modules() -> list:
+    """:mod:`li_campaign.builders` and every domain's ``builders`` module (``li_campaign.<domain>.builders``)."""
+    domains = [info.name for info in pkgutil.iter_modules(li_campaign.__path__) if info.ispkg]
+    found = [f"li_campaign.{name}.builders" for name in domains if importlib.util.find_spec(f"li_campaign.{name}.builders")]
+    return [*_modules(li_campaign.builders), *map(importlib.import_module, found)]
+
+
 def _concrete_builders() -> set[type]:
-    """Every builder class that :mod:`li_campaign.builders` defines and that can run (public, not abstract)."""
+    """Every builder class that :mod:`li_campaign.builders` or a domain's ``builders`` module defines and that can
+    run (public, not abstract)."""
     return {
         cls
-        for module in _modules(li_campaign.builders)
+        for module in _builder_modules()
         for name, cls in vars(module).items()
         if inspect.isclass(cls)
         and issubclass(cls, Builder)

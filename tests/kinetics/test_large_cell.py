@@ -15,7 +15,7 @@ from maggma.stores import MemoryStore
 from pydantic import ValidationError
 
 from li_campaign.batched.langevin import langevin_frames
-from li_campaign.builders.surfaces import AdatomDiffusionBuilder
+from li_campaign.kinetics.builders import AdatomDiffusionBuilder
 from li_campaign.core.errors import InputError
 from li_campaign.execution.reuse import expose_store
 from li_campaign.geometry.slabs import inplane_minimum_image
@@ -34,7 +34,7 @@ from li_campaign.kinetics.md_diffusion import (
     SINK_TOLERANCE_A,
     diffusion_coefficient_2d,
 )
-from li_campaign.report.surfaces import large_cell_section, surface_markdown
+from li_campaign.kinetics.report import kinetics_markdown, large_cell_section
 from li_campaign.schemas.flags import FlaggedResultDoc
 from li_campaign.schemas.kinetics import LargeCellDiffusionDoc
 from li_campaign.schemas.models import ModelDoc
@@ -294,7 +294,7 @@ def test_report_section_fits_arrhenius_per_facet_and_compares_with_small_cell_an
         "neb_effective_barrier_eV": None, "activation_minus_neb_eV": None,
     }
     report = {"steps": {}, "step_edges": {}, "arrhenius": {}, "diffusivity": {}, "diffusivity_large_cell": section}
-    text = "\n".join(surface_markdown(report))
+    text = "\n".join(kinetics_markdown(report))
     assert "## Adatom diffusion in a large cell" in text and "| (110) | 0.12 ± " in text
     assert "| 0.002 | 3 | 0.1 | 0.11 | 0.01 |" in text and "| (110) | 350 | 1000 | 0 / 9 | 1, 0, 1 | – |" in text
 

@@ -14,7 +14,7 @@ from ase.units import fs
 from jobflow import run_locally
 
 from li_campaign.builders import job_outputs_store
-from li_campaign.builders.bulk import FiniteTemperatureBuilder
+from li_campaign.bulk.builders import FiniteTemperatureBuilder
 from li_campaign.bulk import jobs as bulk_jobs
 from li_campaign.bulk.finite_temperature import finite_temperature_properties
 from li_campaign.bulk.jobs import FiniteTemperatureMaker

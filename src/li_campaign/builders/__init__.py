@@ -3,6 +3,12 @@
 :func:`all_builders` makes one builder per result type of the registry
 (:data:`~li_campaign.schemas.registry.RESULT_TYPES`), in its build order; :func:`run_builders`
 runs them (``li-campaign build``); ``workflows/builders.py`` hands the same list to maggma's ``mrun``.
+
+This package holds what every builder shares (:mod:`.base`: the job-output MapBuilder, the
+flattened provenance; :mod:`.flagged`) and the builders that join the domains' collections
+(:mod:`.summary`: facet summaries, BEP, Wulff). Each domain keeps its own map builders
+(``dft.builders``, ``mlip.builders``, ``surfaces.builders``, ``kinetics.builders``,
+``bulk.builders``, ``validation.builders``, ``active.builders``), named in the registry.
 """
 
 from __future__ import annotations
@@ -11,16 +17,14 @@ from typing import TYPE_CHECKING
 
 from maggma.utils import grouper
 
-from li_campaign.builders.base import job_outputs_store
+from li_campaign.builders.base import CampaignStores, job_outputs_store
 from li_campaign.schemas.registry import RESULT_TYPES
 
 if TYPE_CHECKING:
     from maggma.core import Builder
 
-    from li_campaign.db.config import Campaign
 
-
-def all_builders(campaign: Campaign) -> list[Builder]:
+def all_builders(campaign: CampaignStores) -> list[Builder]:
     """Return every builder of a campaign in dependency order, each with its own store objects.
 
     One builder per :class:`~li_campaign.schemas.registry.ResultType`, in registry order: a
@@ -31,7 +35,8 @@ def all_builders(campaign: Campaign) -> list[Builder]:
     Parameters
     ----------
     campaign
-        The campaign whose JobStore is read and whose derived collections are written.
+        The campaign whose JobStore is read and whose derived collections are written
+        (a :class:`li_campaign.db.config.Campaign`).
 
     Returns
     -------
@@ -66,7 +71,7 @@ def run_builder(builder: Builder) -> int:
     return n_items
 
 
-def run_builders(campaign: Campaign) -> dict[str, int]:
+def run_builders(campaign: CampaignStores) -> dict[str, int]:
     """Run :func:`all_builders` in order; only new or updated results are processed.
 
     Returns
@@ -77,4 +82,4 @@ def run_builders(campaign: Campaign) -> dict[str, int]:
     return {builder.targets[0].collection_name: run_builder(builder) for builder in all_builders(campaign)}
 
 
-__all__ = ["all_builders", "job_outputs_store", "run_builder", "run_builders"]
+__all__ = ["CampaignStores", "all_builders", "job_outputs_store", "run_builder", "run_builders"]

@@ -26,7 +26,8 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from maggma.builders import MapBuilder
 from maggma.utils import grouper, to_dt, to_isoformat_ceil_ms
@@ -35,9 +36,8 @@ from pydash import get
 from li_campaign.schemas.packing import PACK_DOC_TYPE
 
 if TYPE_CHECKING:
+    from jobflow import JobStore
     from maggma.core import Store
-
-    from li_campaign.db.config import Campaign
 
 SOURCE_KEY = "uuid"
 SOURCE_LAST_UPDATED = "completed_at"
@@ -52,7 +52,54 @@ _PACK_FIELDS = (
 )
 
 
-def job_outputs_store(campaign: Campaign) -> Store:
+LAST_UPDATED = "last_updated"
+"""The derived documents' last-updated field (maggma's default)."""
+
+
+class CampaignStores(Protocol):
+    """What the builders need of a campaign: its JobStore and its derived collections.
+
+    :class:`li_campaign.db.config.Campaign` is one; the builders sit below the storage layer
+    and take any object with these two methods.
+    """
+
+    def job_store(self) -> JobStore:
+        """The campaign's jobflow JobStore."""
+        ...
+
+    def derived_store(self, name: str) -> Store:
+        """The derived collection ``name``, keyed as the result registry says."""
+        ...
+
+
+def pick(doc: dict, fields: tuple[str, ...]) -> dict:
+    """Return the ``fields`` of ``doc`` that are present."""
+    return {field: doc[field] for field in fields if field in doc}
+
+
+def newest_doc(docs: list[dict]) -> dict | None:
+    """Return the most recently updated document, or None if there is none."""
+    return max(docs, key=lambda doc: to_dt(doc[LAST_UPDATED]), default=None)
+
+
+def newest_time(docs: Iterable[dict]) -> datetime:
+    """Return the newest ``last_updated`` of ``docs`` (``datetime.min`` if none)."""
+    return max((to_dt(doc[LAST_UPDATED]) for doc in docs), default=datetime.min)
+
+
+def stale_keys(group_times: dict[str, datetime], target: Store) -> list[str]:
+    """Return the target keys whose newest source time is newer than the target document."""
+    docs = target.query(properties=[target.key, LAST_UPDATED])
+    built = {doc[target.key]: to_dt(doc.get(LAST_UPDATED)) for doc in docs}
+    return sorted(key for key, newest in group_times.items() if built.get(key) is None or newest > built[key])
+
+
+def strip_ids(docs: Iterable[dict]) -> list[dict]:
+    """Return the documents without their database ``_id``."""
+    return [{k: v for k, v in doc.items() if k != "_id"} for doc in docs]
+
+
+def job_outputs_store(campaign: CampaignStores) -> Store:
     """Return the campaign's JobStore set up as a builder source.
 
     Parameters

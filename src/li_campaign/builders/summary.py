@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 import numpy as np
@@ -10,39 +10,17 @@ from maggma.core import Builder, Store
 from maggma.utils import to_dt, to_isoformat_ceil_ms
 from pymatgen.core import Lattice
 
+from li_campaign.builders.base import LAST_UPDATED, newest_doc, newest_time, stale_keys, strip_ids
 from li_campaign.geometry.facets import is_high_index  # reduced Miller index: (002) is (001), low-index
 from li_campaign.schemas.registry import BEP_FIT_FIELDS, EFFECTIVE_BARRIER_FIELDS, VALIDATION_COUNTS
 
-LAST_UPDATED = "last_updated"
 _VALIDATION_SUMMARY = ("passed", *VALIDATION_COUNTS)
 _BUILT = {"state": "successful", "model_sha256": {"$ne": None}}
-
-
-def _newest(docs: list[dict]) -> dict | None:
-    """Return the most recently updated document, or None if there is none."""
-    return max(docs, key=lambda doc: to_dt(doc[LAST_UPDATED]), default=None)
-
-
-def _newest_time(docs: Iterable[dict]) -> datetime:
-    """Return the newest ``last_updated`` of ``docs`` (``datetime.min`` if none)."""
-    return max((to_dt(doc[LAST_UPDATED]) for doc in docs), default=datetime.min)
 
 
 def _field(doc: dict | None, name: str) -> object:
     """Return ``doc[name]``, or None if the document or the field is missing."""
     return None if doc is None else doc.get(name)
-
-
-def _stale(group_times: dict[str, datetime], target: Store) -> list[str]:
-    """Return the target keys whose newest source time is newer than the target document."""
-    docs = target.query(properties=[target.key, LAST_UPDATED])
-    built = {doc[target.key]: to_dt(doc.get(LAST_UPDATED)) for doc in docs}
-    return sorted(key for key, newest in group_times.items() if built.get(key) is None or newest > built[key])
-
-
-def _strip_ids(docs: Iterable[dict]) -> list[dict]:
-    """Return the documents without their database ``_id``."""
-    return [{k: v for k, v in doc.items() if k != "_id"} for doc in docs]
 
 
 class FacetSummaryBuilder(Builder):
@@ -137,7 +115,7 @@ class FacetSummaryBuilder(Builder):
         dict
             ``model_sha256``, ``facet`` and one list of documents per source collection.
         """
-        stale = _stale(self._group_times(), self.facet_summary)
+        stale = stale_keys(self._group_times(), self.facet_summary)
         self.total = len(stale)
         self.logger.info(f"{type(self).__name__}: processing {self.total} items")
         for sid in stale:
@@ -145,19 +123,19 @@ class FacetSummaryBuilder(Builder):
             criteria = {**_BUILT, "model_sha256": sha}
             item = {"model_sha256": sha, "facet": facet}
             for name in self.facet_sources:
-                item[name] = _strip_ids(getattr(self, name).query(criteria={**criteria, "facet": facet}))
-            item["bulk"] = _strip_ids(self.bulk.query(criteria=criteria))
+                item[name] = strip_ids(getattr(self, name).query(criteria={**criteria, "facet": facet}))
+            item["bulk"] = strip_ids(self.bulk.query(criteria=criteria))
             yield item
 
     def process_item(self, item: dict) -> dict:
         """Return the facet summary of one group (pure: no database access)."""
         names = ("surface_energies", "adsorption_energies", "diffusion_barriers", "bulk")
-        surface, adsorption, diffusion, bulk = (_newest(item[name]) for name in names)
-        step = _newest(item.get("step_energies", []))
-        first = next((doc for doc in (surface, adsorption, diffusion, step) if doc is not None), None) or _newest(
+        surface, adsorption, diffusion, bulk = (newest_doc(item[name]) for name in names)
+        step = newest_doc(item.get("step_energies", []))
+        first = next((doc for doc in (surface, adsorption, diffusion, step) if doc is not None), None) or newest_doc(
             item.get("adatom_diffusion", [])
         )
-        newest = _newest_time(doc for name in (*self.facet_sources, "bulk") for doc in item[name])
+        newest = newest_time(doc for name in (*self.facet_sources, "bulk") for doc in item[name])
         return {
             "summary_id": f"{item['model_sha256']}:{item['facet']}",
             "campaign": first["campaign"],
@@ -396,7 +374,7 @@ class _PerModelFacetBuilder(Builder):
         newest: dict[str, dict] = {}
         if self.validation is None:
             return newest
-        for doc in _strip_ids(self.validation.query(properties=[*_VALIDATION_SUMMARY, "model_sha256", "uuid", LAST_UPDATED])):
+        for doc in strip_ids(self.validation.query(properties=[*_VALIDATION_SUMMARY, "model_sha256", "uuid", LAST_UPDATED])):
             sha = doc.get("model_sha256")
             if sha and (sha not in newest or to_dt(doc[LAST_UPDATED]) > to_dt(newest[sha][LAST_UPDATED])):
                 newest[sha] = doc
@@ -419,11 +397,11 @@ class _PerModelFacetBuilder(Builder):
         for sha, doc in validations.items():
             if sha in times:  # a model's spot checks finishing after its facets make its documents stale
                 times[sha] = max(times[sha], to_dt(doc[LAST_UPDATED]))
-        stale = _stale(times, self.target)
+        stale = stale_keys(times, self.target)
         self.total = len(stale)
         self.logger.info(f"{type(self).__name__}: processing {self.total} items")
         for sha in stale:
-            facets = _strip_ids(self.facet_summary.query(criteria={"model_sha256": sha}))
+            facets = strip_ids(self.facet_summary.query(criteria={"model_sha256": sha}))
             yield {"model_sha256": sha, "facets": facets, "validation": validations.get(sha)}
 
     def update_targets(self, items: list[dict]) -> None:
@@ -482,7 +460,7 @@ class BepRegressionBuilder(_PerModelFacetBuilder):
             "high_index": {**_fit_points(high), "excluded": [e for e in excluded if e["high_index"]]},
             **validation_verdict(item.get("validation")),
             LAST_UPDATED: to_dt(
-                to_isoformat_ceil_ms(_newest_time([*docs, *([item["validation"]] if item.get("validation") else [])]))
+                to_isoformat_ceil_ms(newest_time([*docs, *([item["validation"]] if item.get("validation") else [])]))
             ),
         }
 
@@ -546,7 +524,7 @@ class WulffShapeBuilder(_PerModelFacetBuilder):
             "facets": [doc["facet"] for doc in docs],
             "miller_indices": [list(doc["miller_index"]) for doc in docs],
             "surface_energies_J_m2": [doc["surface_energy_J_m2"] for doc in docs],
-            LAST_UPDATED: to_dt(to_isoformat_ceil_ms(_newest_time(item["facets"]))),
+            LAST_UPDATED: to_dt(to_isoformat_ceil_ms(newest_time(item["facets"]))),
         }
         lattice_constant = next((doc["lattice_constant_A"] for doc in docs if doc.get("lattice_constant_A")), None)
         if not docs or lattice_constant is None:

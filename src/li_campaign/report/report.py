@@ -21,23 +21,19 @@ from pymatgen.analysis.wulff import WulffShape
 from pymatgen.core import Lattice
 
 from li_campaign.core.errors import DatabaseError, InputError
-from li_campaign.report.active import (
+from li_campaign.active.report import (
     active_learning_markdown,
     active_learning_rows,
     committee_members,
     plot_active_learning,
 )
-from li_campaign.report.bulk import bulk_markdown, plot_elastic, plot_phonons
+from li_campaign.bulk.report import bulk_markdown, plot_elastic, plot_phonons
+from li_campaign.core.formatting import fmt
+from li_campaign.kinetics.report import invalid_bands_markdown, kinetics_markdown, kinetics_sections, plot_arrhenius
 from li_campaign.report.counts import count_calculations
-from li_campaign.report.formatting import fmt
-from li_campaign.report.surfaces import (
-    facet_row,
-    invalid_bands_markdown,
-    plot_arrhenius,
-    surface_markdown,
-    surface_sections,
-)
-from li_campaign.report.validation import plot_validation, validation_markdown, validation_section
+from li_campaign.report.facets import facet_row
+from li_campaign.surfaces.report import step_sections, steps_markdown
+from li_campaign.validation.report import plot_validation, validation_markdown, validation_section
 from li_campaign.schemas.registry import BEP_FIT_FIELDS, result_type
 from li_campaign.schemas.validation import ORIGIN as VALIDATION_ORIGIN
 
@@ -126,14 +122,14 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         ``spearman``, ``n``, ``facets``, ``mechanisms``, ``points``, ``excluded`` (facet and
         reason), ``reason`` (why no fit)), ``bep_high_index`` (the same over the high-index
         facets only),
-        the surface sections of :func:`~li_campaign.report.surfaces.surface_sections`
+        the surface sections of :func:`~li_campaign.surfaces.report.step_sections` and :func:`~li_campaign.kinetics.report.kinetics_sections`
         (``step_energy_eV_per_A``, ``steps``, ``step_edges``, ``diffusivity``, ``arrhenius``),
         ``n_calculations`` (result documents this campaign computed, packed or not) and
         ``calculations`` (``computed``, ``reused`` and ``by_type``; see
         :func:`~li_campaign.report.counts.count_calculations`), ``active_learning`` (one
         object per iteration of the loop, the ``report_fields`` of ``active_learning`` in the registry;
         empty without one), ``validation`` (the teacher spot checks:
-        :func:`~li_campaign.report.validation.validation_section`; ``bep.validated`` is true
+        :func:`~li_campaign.validation.report.validation_section`; ``bep.validated`` is true
         only when they all passed).
 
     Raises
@@ -204,7 +200,8 @@ def collect_report(campaign: Campaign, model_sha256: str | None = None) -> dict:
         "bep": result_type("bep_regression").reported(bep_docs[0]) if bep_docs else _NO_BEP,
         "bep_high_index": _high_index_bep(bep_docs[0] if bep_docs else None),
         "wulff": None if wulff is None else result_type("wulff_shape").reported(wulff),
-        **surface_sections(lambda name, query: _read(campaign, name, query), criteria, rows),
+        **step_sections(lambda name, query: _read(campaign, name, query), criteria),
+        **kinetics_sections(lambda name, query: _read(campaign, name, query), criteria, rows),
         "n_calculations": calculations["computed"],
         "calculations": calculations,
         "active_learning": active_learning_rows([doc for doc in loop if doc.get("campaign") == name]),
@@ -332,7 +329,8 @@ def render_markdown(report: dict) -> str:
     lines += [""] + _bep_lines(report["bep_high_index"], "High-index facets only: ")
     lines += ["", "![BEP](bep.png)", "", "![parity](parity.png)", ""]
     lines += validation_markdown(report["validation"], fmt)
-    lines += surface_markdown(report)
+    lines += steps_markdown(report)
+    lines += kinetics_markdown(report)
     lines += bulk_markdown(report["bulk"] if report["bulk"] and "elastic_GPa" in report["bulk"] else None)
     lines += active_learning_markdown(report.get("active_learning") or [])
     return "\n".join(lines)

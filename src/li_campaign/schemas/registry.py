@@ -171,7 +171,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "training_frames",
         key="frame_id",
-        builder="li_campaign.builders.properties.TrainingFrameBuilder",
+        builder="li_campaign.dft.builders.TrainingFrameBuilder",
         doc_types=("training_frame", "training_frames"),
         structure_hash=True,
         indexes=(("origin",), ("structure_hash",), ("campaign", "spec_hash")),
@@ -179,7 +179,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "models",
         key="sha256",
-        builder="li_campaign.builders.properties.ModelRegistryBuilder",
+        builder="li_campaign.mlip.builders.ModelRegistryBuilder",
         doc_types=("model",),
         indexes=(("completed_at",), ("campaign", "spec_hash")),
         report_fields=(
@@ -204,7 +204,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "bulk",
         key="uuid",
-        builder="li_campaign.builders.properties.BulkBuilder",
+        builder="li_campaign.bulk.builders.BulkBuilder",
         doc_types=("bulk",),
         structure_hash=True,
         indexes=(("model_sha256", "source"),),
@@ -213,7 +213,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "surface_energies",
         key="uuid",
-        builder="li_campaign.builders.properties.SurfaceEnergyBuilder",
+        builder="li_campaign.surfaces.builders.SurfaceEnergyBuilder",
         doc_types=("surface_energy",),
         structure_hash=True,
         indexes=_FACET,
@@ -221,7 +221,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "adsorption_energies",
         key="uuid",
-        builder="li_campaign.builders.properties.AdsorptionEnergyBuilder",
+        builder="li_campaign.surfaces.builders.AdsorptionEnergyBuilder",
         doc_types=("adsorption",),
         structure_hash=True,
         indexes=_FACET,
@@ -229,7 +229,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "diffusion_barriers",
         key="uuid",
-        builder="li_campaign.builders.properties.DiffusionBarrierBuilder",
+        builder="li_campaign.kinetics.builders.DiffusionBarrierBuilder",
         doc_types=("diffusion",),
         structure_hash=True,
         indexes=_FACET,
@@ -237,7 +237,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "step_energies",
         key="uuid",
-        builder="li_campaign.builders.surfaces.StepEnergyBuilder",
+        builder="li_campaign.surfaces.builders.StepEnergyBuilder",
         doc_types=("step_energy",),
         structure_hash=True,
         indexes=_FACET,
@@ -245,7 +245,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "step_adsorption",
         key="uuid",
-        builder="li_campaign.builders.surfaces.StepAdsorptionBuilder",
+        builder="li_campaign.surfaces.builders.StepAdsorptionBuilder",
         doc_types=("step_adsorption",),
         structure_hash=True,
         indexes=_FACET,
@@ -253,7 +253,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "step_edge_barriers",
         key="uuid",
-        builder="li_campaign.builders.surfaces.StepEdgeBarrierBuilder",
+        builder="li_campaign.kinetics.builders.StepEdgeBarrierBuilder",
         doc_types=("step_edge_diffusion",),
         structure_hash=True,
         indexes=_FACET,
@@ -262,7 +262,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "adatom_diffusion",
         key="uuid",
-        builder="li_campaign.builders.surfaces.AdatomDiffusionBuilder",
+        builder="li_campaign.kinetics.builders.AdatomDiffusionBuilder",
         # AdatomDiffusionDoc (small cell) and LargeCellDiffusionDoc (``cell`` "large"): one doc_type, one collection
         doc_types=("adatom_diffusion",),
         structure_hash=True,
@@ -272,7 +272,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "adatom_arrhenius",
         key="uuid",
-        builder="li_campaign.builders.surfaces.AdatomArrheniusBuilder",
+        builder="li_campaign.kinetics.builders.AdatomArrheniusBuilder",
         doc_types=("adatom_arrhenius",),  # a fit over MD runs: no input structure of its own
         indexes=_FACET,
         report_fields=(
@@ -291,7 +291,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "vacancies",
         key="uuid",
-        builder="li_campaign.builders.bulk.VacancyBuilder",
+        builder="li_campaign.bulk.builders.VacancyBuilder",
         doc_types=("vacancy",),
         structure_hash=True,
         indexes=_MODEL,
@@ -299,7 +299,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "phonons",
         key="uuid",
-        builder="li_campaign.builders.bulk.PhononBuilder",
+        builder="li_campaign.bulk.builders.PhononBuilder",
         doc_types=("phonons",),
         structure_hash=True,
         indexes=_MODEL,
@@ -307,7 +307,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "finite_temperature",
         key="uuid",
-        builder="li_campaign.builders.bulk.FiniteTemperatureBuilder",
+        builder="li_campaign.bulk.builders.FiniteTemperatureBuilder",
         doc_types=("finite_temperature",),
         structure_hash=True,
         indexes=(("model_sha256", "temperature_K"),),
@@ -315,7 +315,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "elastic_constants",
         key="uuid",
-        builder="li_campaign.builders.bulk.ElasticBuilder",
+        builder="li_campaign.bulk.builders.ElasticBuilder",
         doc_types=("elastic",),
         structure_hash=True,
         indexes=(("model_sha256", "source"), ("campaign", "source")),
@@ -323,7 +323,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "active_learning",
         key="iteration_id",
-        builder="li_campaign.builders.active.ActiveLearningBuilder",
+        builder="li_campaign.active.builders.ActiveLearningBuilder",
         doc_types=("active_learning_iteration",),
         indexes=(("campaign",),),
         report_fields=(
@@ -361,7 +361,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "validation",
         key="uuid",
-        builder="li_campaign.builders.validation.ValidationBuilder",
+        builder="li_campaign.validation.builders.ValidationBuilder",
         doc_types=("validation",),
         indexes=_MODEL,
         report_fields=("engine", *VALIDATION_COUNTS, "thresholds", "refused_frames", "notes"),
@@ -420,7 +420,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType(
         "bulk_properties",
         key="model_sha256",
-        builder="li_campaign.builders.bulk.BulkPropertiesBuilder",
+        builder="li_campaign.bulk.builders.BulkPropertiesBuilder",
         sources=("bulk", "vacancies", "phonons", "finite_temperature", "elastic_constants"),
         indexes=(("campaign",),),
     ),

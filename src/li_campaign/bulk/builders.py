@@ -1,4 +1,4 @@
-"""Builders of the bulk stage: one collection per calculation kind, then ``bulk_properties``.
+"""Builders of the bulk stage: the equation of state, one collection per calculation kind, then ``bulk_properties``.
 
 The MapBuilders copy each document's scalar fields (their field lists come from the
 schema, less the large data: trajectories, NEB images); the phonon band and DOS are kept,
@@ -15,12 +15,41 @@ from datetime import datetime
 from maggma.core import Builder, Store
 from maggma.utils import to_dt, to_isoformat_ceil_ms
 
-from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
+from li_campaign.builders.base import (
+    LAST_UPDATED,
+    JobOutputMapBuilder,
+    newest_doc,
+    newest_time,
+    pick,
+    provenance_fields,
+    stale_keys,
+    strip_ids,
+)
 from li_campaign.builders.flagged import report_flagged
-from li_campaign.builders.summary import LAST_UPDATED, _newest, _newest_time, _stale, _strip_ids
 from li_campaign.schemas.bulk import ElasticDoc, FiniteTemperatureDoc, PhononDoc, VacancyDoc
 
 _BUILT = {"state": "successful"}
+_BULK_FIELDS = (
+    "source",
+    "lattice_constant_A",
+    "energy_per_atom_eV",
+    "bulk_modulus_GPa",
+    "bulk_modulus_derivative",
+    "volumes_A3_atom",
+    "energies_eV_atom",
+)
+
+
+class BulkBuilder(JobOutputMapBuilder):
+    """``bulk`` outputs -> ``bulk`` (equation-of-state fit per model)."""
+
+    doc_type = "bulk"
+    output_fields = (*_BULK_FIELDS, "provenance")
+
+    def unary_function(self, item: dict) -> dict:
+        """Flatten a :class:`~li_campaign.schemas.bulk.BulkDoc`."""
+        out = item["output"]
+        return {**pick(out, _BULK_FIELDS), **provenance_fields(out)}
 
 
 def _scalar_fields(doc_class, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -150,25 +179,25 @@ class BulkPropertiesBuilder(Builder):
 
     def get_items(self) -> Iterator[dict]:
         """Yield, per stale model, its documents of every source and its campaign's teacher documents."""
-        stale = _stale(self._group_times(), self.bulk_properties)
+        stale = stale_keys(self._group_times(), self.bulk_properties)
         self.total = len(stale)
         self.logger.info(f"{type(self).__name__}: processing {self.total} items")
         for sha in stale:
             item = {"model_sha256": sha}
             for name in ("bulk", *self.model_sources):
-                item[name] = _strip_ids(getattr(self, name).query(criteria={**_BUILT, "model_sha256": sha}))
+                item[name] = strip_ids(getattr(self, name).query(criteria={**_BUILT, "model_sha256": sha}))
             campaign = next(doc["campaign"] for name in self.model_sources for doc in item[name])
             teacher = {**_BUILT, "campaign": campaign, "source": "dft"}
-            item["dft_bulk"] = _strip_ids(self.bulk.query(criteria=teacher))
-            item["dft_elastic"] = _strip_ids(self.elastic_constants.query(criteria=teacher))
+            item["dft_bulk"] = strip_ids(self.bulk.query(criteria=teacher))
+            item["dft_elastic"] = strip_ids(self.elastic_constants.query(criteria=teacher))
             yield item
 
     def process_item(self, item: dict) -> dict:
         """Return the ``bulk_properties`` document of one model (pure: no database access)."""
-        bulk = _newest([doc for doc in item["bulk"] if doc.get("source", "mlip") == "mlip"])
-        vacancy, phonons = _newest(item["vacancies"]), _newest(item["phonons"])
-        elastic = _newest([doc for doc in item["elastic_constants"] if doc["source"] == "mlip"])
-        dft_bulk, dft_elastic = _newest(item["dft_bulk"]), _newest(item["dft_elastic"])
+        bulk = newest_doc([doc for doc in item["bulk"] if doc.get("source", "mlip") == "mlip"])
+        vacancy, phonons = newest_doc(item["vacancies"]), newest_doc(item["phonons"])
+        elastic = newest_doc([doc for doc in item["elastic_constants"] if doc["source"] == "mlip"])
+        dft_bulk, dft_elastic = newest_doc(item["dft_bulk"]), newest_doc(item["dft_elastic"])
         per_t: dict[str, dict] = {}
         for doc in sorted(item["finite_temperature"], key=lambda d: to_dt(d[LAST_UPDATED])):
             per_t[_temperature_key(doc["temperature_K"])] = doc  # newest wins
@@ -203,7 +232,7 @@ class BulkPropertiesBuilder(Builder):
                 "bulk": _get(bulk, "uuid"), "vacancy": _get(vacancy, "uuid"), "phonons": _get(phonons, "uuid"),
                 "elastic": _get(elastic, "uuid"), "finite_temperature": {t: doc["uuid"] for t, doc in per_t.items()},
             },
-            LAST_UPDATED: to_dt(to_isoformat_ceil_ms(_newest_time(everything))),
+            LAST_UPDATED: to_dt(to_isoformat_ceil_ms(newest_time(everything))),
         }
 
     def update_targets(self, items: list[dict]) -> None:

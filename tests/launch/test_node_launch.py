@@ -1,6 +1,6 @@
 """`li-campaign launch --per-node`: node jobs that each run `li-campaign run --gpus auto`.
 
-The batch system is faked (``fake_slurm``, tests/db/conftest.py): submission records the script
+The batch system is faked (``fake_slurm``, tests/launch/conftest.py): submission records the script
 FireWorks wrote and returns a job id, and the queue snapshot lists the ids we say are alive. The node job itself is really
 run, with `bash` on its script, as a node would.
 """

@@ -1,4 +1,4 @@
-"""Report sections of the surface fan-out beyond the facet table: steps, step edges and adatom MD diffusion."""
+"""Report sections of the adatom kinetics beyond the facet table: invalid NEB bands, step-edge barriers and adatom MD diffusion."""
 
 from __future__ import annotations
 
@@ -8,25 +8,18 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from li_campaign.core.formatting import fmt_significant
 from li_campaign.kinetics.md_diffusion import arrhenius_fit
-from li_campaign.report.formatting import fmt_significant
 from li_campaign.schemas.registry import result_type
+from li_campaign.surfaces.report import newest_per
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
 
-def _newest(docs: list[dict], key: str) -> dict[str, dict]:
-    """The newest document per value of ``key``."""
-    out: dict[str, dict] = {}
-    for doc in sorted(docs, key=lambda d: d["completed_at"]):
-        out[str(doc[key])] = doc
-    return dict(sorted(out.items()))
-
-
-def surface_sections(read: Callable[[str, dict], list[dict]], criteria: dict, facets: list[dict]) -> dict:
-    """Collect the step, step-edge and diffusion numbers of one model.
+def kinetics_sections(read: Callable[[str, dict], list[dict]], criteria: dict, facets: list[dict]) -> dict:
+    """Collect the step-edge and diffusion numbers of one model.
 
     Parameters
     ----------
@@ -40,40 +33,19 @@ def surface_sections(read: Callable[[str, dict], list[dict]], criteria: dict, fa
     Returns
     -------
     dict
-        ``step_energy_eV_per_A`` (terrace -> λ), ``steps`` (terrace -> λ, terrace width and
-        the lowest E_ads per site class of the stepped and the kinked slab), ``step_edges``
-        (terrace -> step-edge and terrace barriers, Ehrlich–Schwoebel barrier, mechanism),
+        ``step_edges`` (terrace -> step-edge and terrace barriers, Ehrlich–Schwoebel barrier, mechanism),
         ``diffusivity`` (facet -> {T in K: D in cm²/s}, single-adatom MD), ``arrhenius``
         (facet -> {adatom count: Ea, D0, r², n, NEB effective and lowest-hop barrier, Ea − NEB barrier})
         and ``diffusivity_large_cell`` (:func:`large_cell_section`).
     """
-    step_docs = _newest(read("step_energies", criteria), "terrace")
-    sites: dict[str, dict] = {}
-    for doc in sorted(read("step_adsorption", criteria), key=lambda d: d["completed_at"]):
-        best: dict[str, float] = {}
-        for site in doc["sites"]:
-            cls = site["site_class"]
-            best[cls] = min(best.get(cls, np.inf), site["adsorption_energy_eV"])
-        sites.setdefault(doc["terrace"], {})[doc["kind"]] = {k: float(v) for k, v in sorted(best.items())}
-    steps = {
-        terrace: {
-            "step_energy_eV_per_A": doc["step_energy_eV_per_A"],
-            "terrace_width_A": doc.get("terrace_width_A"),
-            "step_direction": doc.get("step_direction_family"),
-            "min_adsorption_energy_eV": sites.get(terrace, {}),
-        }
-        for terrace, doc in step_docs.items()
-    }
     edges = {
         terrace: result_type("step_edge_barriers").reported(doc)
-        for terrace, doc in _newest(read("step_edge_barriers", criteria), "terrace").items()
+        for terrace, doc in newest_per(read("step_edge_barriers", criteria), "terrace").items()
     }
     arrhenius: dict[str, dict] = {}
     for doc in sorted(read("adatom_arrhenius", criteria), key=lambda d: d["completed_at"]):
         arrhenius.setdefault(doc["facet"], {})[str(doc["n_adatoms"])] = result_type("adatom_arrhenius").reported(doc)
     return {
-        "step_energy_eV_per_A": {terrace: row["step_energy_eV_per_A"] for terrace, row in steps.items()},
-        "steps": steps,
         "step_edges": edges,
         "diffusivity": {row["facet"]: row["diffusivity_cm2_s"] for row in facets if row.get("diffusivity_cm2_s")},
         "arrhenius": dict(sorted(arrhenius.items())),
@@ -137,32 +109,6 @@ def large_cell_section(runs: list[dict], arrhenius: dict[str, dict], facets: lis
     return out
 
 
-def _yes_no(value: object) -> str:
-    return "–" if value is None else ("yes" if value else "no")
-
-
-def facet_row(row: dict, fmt: Callable[..., str]) -> str:
-    """One Markdown row of the facet table (columns as in ``render_markdown``'s header).
-
-    The adsorption minimum is marked *pinned* when no site is stable; the effective barrier
-    is followed by its per-direction values, whether the hop network percolates along a and
-    b, its path and mechanism; the lowest single hop comes last.
-    """
-    ads = fmt(row.get("min_adsorption_energy_eV"))
-    if row.get("min_adsorption_basis") == "pinned_all_sites":
-        ads += " (pinned)"
-    by_direction = row.get("effective_barrier_by_direction_eV") or {}
-    percolates = row.get("percolates") or {}
-    directions = " / ".join(fmt(by_direction.get(d)) for d in ("a", "b")) if by_direction else "–"
-    perc = " / ".join(_yes_no(percolates.get(d)) for d in ("a", "b")) if percolates else "–"
-    path = " → ".join(row.get("effective_path") or []) or "–"
-    return (
-        f"| ({row['facet']}) | {fmt(row.get('surface_energy_J_m2'))} | {fmt(row.get('wulff_fraction'))} | "
-        f"{ads} | {fmt(row.get('min_site'))} | {fmt(row.get('effective_barrier_eV'))} | {directions} | {perc} | "
-        f"{path} | {row.get('effective_mechanism') or '–'} | {fmt(row.get('min_barrier_eV'))} | {fmt(row.get('min_hop'))} |"
-    )
-
-
 def invalid_bands_markdown(facets: list[dict]) -> list[str]:
     """The NEB bands marked invalid (``Hop.valid`` false) per facet, with their reasons (nothing if none)."""
     rows = [(row["facet"], hop) for row in facets for hop in row.get("invalid_hops") or []]
@@ -179,26 +125,9 @@ def invalid_bands_markdown(facets: list[dict]) -> list[str]:
     return lines
 
 
-def surface_markdown(report: dict) -> list[str]:
-    """Markdown lines of the step, step-edge and diffusion sections (nothing when none was computed)."""
+def kinetics_markdown(report: dict) -> list[str]:
+    """Markdown lines of the step-edge and adatom diffusion sections (nothing when none was computed)."""
     lines: list[str] = []
-    if report["steps"]:
-        lines += [
-            "## Steps",
-            "",
-            "| terrace | λ (eV/Å) | terrace width (Å) | step | min E_ads (eV) by site class |",
-            "|---|---|---|---|---|",
-        ]
-        for terrace, row in report["steps"].items():
-            ads = "; ".join(
-                f"{kind}: " + ", ".join(f"{cls} {value:.3f}" for cls, value in best.items())
-                for kind, best in row["min_adsorption_energy_eV"].items()
-            )
-            lines.append(
-                f"| ({terrace}) | {fmt_significant(row['step_energy_eV_per_A'], 4)} | {fmt_significant(row['terrace_width_A'])} | "
-                f"{row['step_direction'] or '–'} | {ads or '–'} |"
-            )
-        lines.append("")
     if report["step_edges"]:
         lines += ["| terrace | step-edge barrier (eV) | mechanism | terrace barrier (eV) | Ehrlich–Schwoebel (eV) |", "|---|---|---|---|---|"]
         lines += [

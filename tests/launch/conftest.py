@@ -1,4 +1,4 @@
-"""Fixtures of the database and worker tests."""
+"""Fixtures of the launch tests (runner, workers, queue, staging)."""
 
 from __future__ import annotations
 

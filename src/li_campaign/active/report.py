@@ -1,6 +1,6 @@
 """The active-learning page of the report: one row per iteration and the convergence plot.
 
-Reads the ``active_learning`` collection (:class:`~li_campaign.builders.active.ActiveLearningBuilder`).
+Reads the ``active_learning`` collection (:class:`~li_campaign.active.builders.ActiveLearningBuilder`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from li_campaign.report.formatting import fmt
+from li_campaign.core.formatting import fmt
 from li_campaign.schemas.registry import result_type
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The validation page of the report: the teacher spot checks of the model, a table and a parity plot.
 
-Reads the ``validation`` collection (:class:`~li_campaign.builders.validation.ValidationBuilder`).
+Reads the ``validation`` collection (:class:`~li_campaign.validation.builders.ValidationBuilder`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The bulk page of the report: MLIP vs DFT teacher vs literature, phonons, Cij(T), a(T).
 
-Reads one ``bulk_properties`` document (:class:`~li_campaign.builders.bulk.BulkPropertiesBuilder`).
+Reads one ``bulk_properties`` document (:class:`~li_campaign.bulk.builders.BulkPropertiesBuilder`).
 Temperatures are JSON object keys, so they are strings (``"300"``) everywhere here.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from li_campaign.report.formatting import fmt
+from li_campaign.core.formatting import fmt
 
 #: Literature values for bcc Li (the source on each line; /shared/notes/reference_values.md §4a).
 BULK_REFERENCE = {

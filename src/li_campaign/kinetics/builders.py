@@ -1,38 +1,34 @@
-"""MapBuilders of the step and adatom-kinetics results: job outputs -> flat derived collections.
+"""MapBuilders of the adatom-kinetics results: NEB barriers, step-edge barriers, adatom MD diffusion and its Arrhenius fits.
 
-Same conventions as :mod:`li_campaign.builders.properties`: schema field names, flattened
-provenance, no structures, NEB images or trajectories read.
+Job outputs -> flat derived collections, as :mod:`li_campaign.surfaces.builders`: schema field
+names, flattened provenance, no structures, NEB images or trajectories read.
 """
 
 from __future__ import annotations
 
-from li_campaign.builders.base import JobOutputMapBuilder, provenance_fields
-from li_campaign.builders.properties import _HOP_FIELDS, _pick
-from li_campaign.schemas.registry import LARGE_CELL_FIELDS
+from li_campaign.builders.base import JobOutputMapBuilder, pick, provenance_fields
+from li_campaign.schemas.registry import EFFECTIVE_BARRIER_FIELDS, LARGE_CELL_FIELDS
 
-_STEP_ENERGY_FIELDS = (
-    "terrace",
-    "terrace_miller_index",
-    "step_direction_family",
-    "terrace_width_rows",
-    "terrace_width_A",
-    "step_energy_eV_per_A",
-    "stepped_energy_eV",
-    "flat_energy_eV",
-    "bulk_energy_per_atom_eV",
-    "relax_converged",
+_DIFFUSION_FIELDS = (
+    "facet",
+    "miller_index",
+    "min_barrier_eV",
+    "min_hop",
+    "min_mechanism",
+    *EFFECTIVE_BARRIER_FIELDS,
 )
-_STEP_ADSORPTION_FIELDS = ("terrace", "terrace_miller_index", "kind", "n_slab_atoms", "min_adsorption_energy_eV", "min_site")
-_STEP_SITE_FIELDS = (
-    "label",
-    "site_class",
-    "level",
-    "distance_to_edge_A",
-    "adsorption_energy_eV",
-    "displacement_A",
-    "relaxed_to",
-    "stable",
-    "relax_converged",
+_HOP_FIELDS = (
+    "start",
+    "end",
+    "distance_A",
+    "barrier_forward_eV",
+    "barrier_reverse_eV",
+    "n_images",
+    "converged",
+    "mechanism",
+    "images_converged",
+    "valid",
+    "invalid_reason",
 )
 _STEP_EDGE_FIELDS = (
     "terrace",
@@ -91,29 +87,20 @@ _ARRHENIUS_FIELDS = (
 )
 
 
-class StepEnergyBuilder(JobOutputMapBuilder):
-    """``step_energy`` outputs -> ``step_energies`` (λ per terrace; no structures)."""
+class DiffusionBarrierBuilder(JobOutputMapBuilder):
+    """``diffusion`` outputs -> ``diffusion_barriers`` (hops without NEB images)."""
 
-    doc_type = "step_energy"
-    output_fields = (*_STEP_ENERGY_FIELDS, "provenance")
-
-    def unary_function(self, item: dict) -> dict:
-        """Flatten a :class:`~li_campaign.schemas.surfaces.StepEnergyDoc`."""
-        out = item["output"]
-        return {**_pick(out, _STEP_ENERGY_FIELDS), "facet": out["terrace"], **provenance_fields(out)}
-
-
-class StepAdsorptionBuilder(JobOutputMapBuilder):
-    """``step_adsorption`` outputs -> ``step_adsorption`` (terrace, step-edge and kink sites; no structures)."""
-
-    doc_type = "step_adsorption"
-    output_fields = (*_STEP_ADSORPTION_FIELDS, "sites", "provenance")
+    doc_type = "diffusion"
+    output_fields = (*_DIFFUSION_FIELDS, "hops", "provenance")
 
     def unary_function(self, item: dict) -> dict:
-        """Flatten a :class:`~li_campaign.schemas.surfaces.StepAdsorptionDoc`."""
+        """Flatten a :class:`~li_campaign.schemas.kinetics.DiffusionDoc`."""
         out = item["output"]
-        sites = [_pick(site, _STEP_SITE_FIELDS) for site in out["sites"]]
-        return {**_pick(out, _STEP_ADSORPTION_FIELDS), "facet": out["terrace"], "sites": sites, **provenance_fields(out)}
+        return {
+            **pick(out, _DIFFUSION_FIELDS),
+            "hops": [pick(hop, _HOP_FIELDS) for hop in out["hops"]],
+            **provenance_fields(out),
+        }
 
 
 class StepEdgeBarrierBuilder(JobOutputMapBuilder):
@@ -126,9 +113,9 @@ class StepEdgeBarrierBuilder(JobOutputMapBuilder):
         """Flatten a :class:`~li_campaign.schemas.kinetics.StepEdgeDiffusionDoc`."""
         out = item["output"]
         return {
-            **_pick(out, _STEP_EDGE_FIELDS),
+            **pick(out, _STEP_EDGE_FIELDS),
             "facet": out["terrace"],
-            "hops": [_pick(hop, _HOP_FIELDS) for hop in out["hops"]],
+            "hops": [pick(hop, _HOP_FIELDS) for hop in out["hops"]],
             **provenance_fields(out),
         }
 
@@ -146,7 +133,7 @@ class AdatomDiffusionBuilder(JobOutputMapBuilder):
     def unary_function(self, item: dict) -> dict:
         """Flatten an :class:`~li_campaign.schemas.kinetics.AdatomDiffusionDoc` or a ``LargeCellDiffusionDoc``."""
         out = item["output"]
-        return {**_pick(out, _ADATOM_DIFFUSION_FIELDS), "cell": out.get("cell", "small"), **provenance_fields(out)}
+        return {**pick(out, _ADATOM_DIFFUSION_FIELDS), "cell": out.get("cell", "small"), **provenance_fields(out)}
 
 
 class AdatomArrheniusBuilder(JobOutputMapBuilder):
@@ -158,4 +145,4 @@ class AdatomArrheniusBuilder(JobOutputMapBuilder):
     def unary_function(self, item: dict) -> dict:
         """Flatten a :class:`~li_campaign.schemas.kinetics.AdatomArrheniusDoc`."""
         out = item["output"]
-        return {**_pick(out, _ARRHENIUS_FIELDS), **provenance_fields(out)}
+        return {**pick(out, _ARRHENIUS_FIELDS), **provenance_fields(out)}

@@ -9,11 +9,16 @@ same teacher frames as the campaign's spot checks (at the first model's geometri
     ``mlip`` section updated by the JSON (validated by the spec's own model, so a wrong field
     is an error naming it), the split's extxyz files and the campaign's own nequip-train config
     (:func:`li_campaign.mlip.nequip_config.nequip_config`) set to train on a GPU, in ``OUTDIR/NAME/``.
+    One key is the benchmark's, not the spec's: ``"energy_loss": "total"`` trains on the MSE of the
+    total energy instead of the energy per atom (coefficient: the per-atom one over the mean atom
+    count squared, so the term starts with the same share), the error an adsorption energy sees.
 
 ``run INDIR PREPARED`` (on the GPU machine; needs nequip and pydantic only)
     Fits every prepared variant at once (one ``nequip-train`` each), then prints per variant the
-    epochs and training time, the test and training energy MAE per origin, and every spot check's
-    model − DFT error with the count within its threshold.
+    epochs and training time, the test and training energy MAE per origin, every spot check's
+    model − DFT error with the count within its threshold, and per facet the errors on the
+    adsorption energies of the adatom training cells against their slabs
+    (:func:`li_campaign.mlip.evaluate.adsorption_label_errors`; needs an export with labels).
 
 Raw output: ``benchmarks/results/fit_variants_*.txt``.
 """
@@ -34,7 +39,8 @@ import torch
 import yaml
 from ase.io import read
 
-from li_campaign.mlip.evaluate import evaluate_holdout
+from li_campaign.mlip.builders import adsorption_errors_by_facet
+from li_campaign.mlip.evaluate import adsorption_label_errors, evaluate_holdout
 
 _SPEC = importlib.util.spec_from_file_location("nequip_vs_allegro", Path(__file__).with_name("nequip_vs_allegro.py"))
 nva = importlib.util.module_from_spec(_SPEC)
@@ -54,15 +60,29 @@ def prepare(indir: Path, spec_path: Path, outdir: Path, variants: dict[str, dict
     split = json.loads((indir / "split.json").read_text())
     shift_frames = [{"origin": a.info["origin"], "energy_eV": a.get_potential_energy()} for a in frames.values()]
     for name, update in variants.items():
-        spec = type(mlip).model_validate({**mlip.model_dump(), **update, "device": "cpu"})
+        fields = {k: v for k, v in update.items() if k != "energy_loss"}
+        spec = type(mlip).model_validate({**mlip.model_dump(), **fields, "device": "cpu"})
         work = outdir / name
         work.mkdir(parents=True, exist_ok=True)
         files = {p: write_extxyz([frames[i] for i in split[p]], (work / f"{p}.extxyz").resolve()) for p in ("train", "val", "test")}
         config = nequip_config(spec, files, scales=read_scales(files), energy_shift_eV=energy_shift(spec, shift_frames))
         config["trainer"]["accelerator"] = "gpu"
+        if update.get("energy_loss", "per_atom") == "total":
+            _total_energy_loss(config, float(np.mean([len(frames[i]) for i in split["train"]])))
+        elif update.get("energy_loss", "per_atom") != "per_atom":
+            raise SystemExit(f"--variant {name}: energy_loss is per_atom or total, not {update['energy_loss']!r}")
         (work / "nequip.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         (work / "variant.json").write_text(json.dumps(update))
         print(f"wrote {work}/nequip.yaml: {update}")
+
+
+def _total_energy_loss(config: dict, mean_n_atoms: float) -> None:
+    """Turn the loss's per-atom energy MSE into the total-energy MSE, its coefficient divided by ``mean_n_atoms``²."""
+    for metric in config["training_module"]["loss"]["metrics"]:
+        if metric["name"] == "per_atom_energy_mse":
+            metric.update(name="total_energy_mse", field="total_energy", coeff=metric["coeff"] / mean_n_atoms**2)
+            return
+    raise SystemExit("nequip config: no per_atom_energy_mse term in the loss to turn into a total-energy one")
 
 
 def run(indir: Path, prepared: Path, device: str) -> None:
@@ -83,6 +103,10 @@ def run(indir: Path, prepared: Path, device: str) -> None:
         f["train"] = evaluate_holdout(calc, [frames[i] for i in split["train"]])[0]
         for key, (row, error) in nva.spot_check_errors(calc, frames, checks).items():
             rows.setdefault(key, row)[f["work"]] = error
+        labels = {fid: atoms.info["label"] for fid, atoms in frames.items() if "label" in atoms.info}
+        parts = {fid: part for part, ids in split.items() if part in ("train", "val", "test") for fid in ids}
+        cells = [row.model_dump() for row in adsorption_label_errors(calc, frames, labels, parts)]
+        f["adsorption"] = adsorption_errors_by_facet(cells)
     names = [f["work"] for f in fits]
     print("\n## variants (updates of the spec's mlip section)")
     for f, w in zip(fits, works):
@@ -99,6 +123,11 @@ def run(indir: Path, prepared: Path, device: str) -> None:
     print(f"{'check':44s} {'dft':>8s} {'thresh':>6s} " + " ".join(f"{n[:10]:>10s}" for n in names))
     for key, row in rows.items():
         print(f"{key[:44]:44s} {row['dft']:8.4f} {row['threshold']:6.3f} " + " ".join(f"{row[n]:+10.4f}" for n in names))
+    print("\n## adsorption energies of the adatom training cells against their slabs: model − DFT, mean / max |e| (eV)")
+    print(f"{'facet':8s} " + " ".join(f"{n[:15]:>15s}" for n in names))
+    for facet in fits[0]["adsorption"]:
+        print(f"{facet:8s} " + " ".join(f"{f['adsorption'][facet]['mean_eV']:+7.3f}/{f['adsorption'][facet]['max_abs_eV']:6.3f}"
+                                        for f in fits))  # fmt: skip
     for n in names:
         within = sum(abs(r[n]) <= r["threshold"] for r in rows.values())
         worst = max(abs(r[n]) / r["threshold"] for r in rows.values())

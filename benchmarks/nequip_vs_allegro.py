@@ -80,7 +80,10 @@ def export(campaign_dir: Path, report_json: Path, outdir: Path) -> None:
     model = store.query_one({"output.sha256": sha, "output.split": {"$exists": True}}, properties=["output"])["output"]
     checks = [c for c in json.loads(report_json.read_text())["validation"]["checks"] if c["frame_ids"]]
     ids = sorted({i for part in model["split"].values() for i in part} | {i for c in checks for i in c["frame_ids"]})
-    frames = [frame_to_atoms(f) for f in read_frames(store, ids)]
+    frames = []
+    for doc in read_frames(store, ids):
+        frames.append(frame_to_atoms(doc))
+        frames[-1].info["label"] = doc["label"]  # pairs adatom cells with their slabs (fit_variants.py)
     outdir.mkdir(parents=True, exist_ok=True)
     write(outdir / "frames.extxyz", frames, format="extxyz")
     (outdir / "split.json").write_text(json.dumps({"model_sha256": model["sha256"], **model["split"]}, indent=1))

@@ -92,6 +92,43 @@ def test_frames_were_read_back_from_the_store_and_split_recorded(finished):
         assert out["provenance"]["code_versions"]["li-campaign"]
 
 
+def test_the_model_keeps_its_adsorption_errors_on_its_adatom_cells_and_the_report_shows_them(finished, tmp_path):
+    from li_campaign.db.config import Campaign
+    from li_campaign.mlip.calculator import load_calculator
+    from li_campaign.mlip.dataset import frame_to_atoms
+
+    store = Campaign(finished["root"]).job_store()
+    store.connect()
+    frames = {f["frame_id"]: f for f in outputs_of(store, "training_frame") if f["origin"] != "validation"}
+    model = store.query_one({"output.doc_type": "model"}, properties=["output"])["output"]
+    rows = model["adsorption_label_errors"]
+    adatom_cells = {fid for fid, f in frames.items() if f["origin"] == "adatom"}
+    assert {row["frame_id"] for row in rows} == adatom_cells and {row["facet"] for row in rows} == set(FACETS)
+    part_of = {fid: part for part, ids in model["split"].items() for fid in ids}
+    assert all(row["part"] == part_of[row["frame_id"]] for row in rows)
+    # one row recomputed from the stored frames with the model's package (the fit evaluates the eager package)
+    row = max(rows, key=lambda r: abs(r["error_eV"]))
+    calc = load_calculator(model["package_path"], model["package_sha256"], "eager")
+    bulk_id = next(fid for fid, f in frames.items() if f["label"] == "bulk strain 0")
+
+    def energies(fid):
+        atoms = frame_to_atoms(frames[fid])
+        teacher = atoms.get_potential_energy()
+        atoms.calc = calc
+        return teacher, atoms.get_potential_energy()
+
+    (cell_t, cell_m), (slab_t, slab_m), (bulk_t, bulk_m) = map(energies, (row["frame_id"], row["slab_frame_id"], bulk_id))
+    n_bulk = frames[bulk_id]["n_atoms"]
+    dft = cell_t - row["repeats"] * slab_t - bulk_t / n_bulk
+    assert row["dft_eV"] == pytest.approx(dft, abs=1e-6)
+    assert row["error_eV"] == pytest.approx(cell_m - row["repeats"] * slab_m - bulk_m / n_bulk - dft, abs=1e-4)
+    by_facet = finished["report"]["model"]["adsorption_label_errors_by_facet"]
+    assert set(by_facet) == set(FACETS) and by_facet[row["facet"]]["max_abs_eV"] == pytest.approx(abs(row["error_eV"]))
+    li(finished["env"], "report", "--out", str(tmp_path / "rep"))
+    summary = (tmp_path / "rep" / "summary.md").read_text()
+    assert "Adsorption energies of the adatom training cells" in summary and f"| ({row['facet']}) |" in summary
+
+
 def test_fanout_documents_carry_provenance(finished):
     from li_campaign.builders.base import job_items, outputs_query
     from li_campaign.core.hashing import file_sha256

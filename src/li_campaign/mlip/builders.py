@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from li_campaign.builders.base import JobOutputMapBuilder, pick, provenance_fields
 
 _MODEL_FIELDS = (
@@ -35,13 +37,15 @@ class ModelRegistryBuilder(JobOutputMapBuilder):
 
     doc_type = "model"
     target_key_path = "output.sha256"
-    output_fields = (*_MODEL_FIELDS, "split", "holdout", "split_errors", "parity", "provenance")
+    output_fields = (*_MODEL_FIELDS, "split", "holdout", "split_errors", "adsorption_label_errors", "parity", "provenance")
 
     def unary_function(self, item: dict) -> dict:
         """Flatten a :class:`~li_campaign.schemas.models.ModelDoc`, keeping its (small) parity data.
 
         ``energy_mae_by_origin_meV_atom``: the energy MAE per frame origin on each part of the
         split (train, val, test), the numbers the training-error gate judged.
+        ``adsorption_label_errors_by_facet``: :func:`adsorption_errors_by_facet` of the model's
+        adsorption-energy errors on its adatom training cells (kept whole as ``adsorption_label_errors``).
         """
         out = item["output"]
         split = out["split"]
@@ -56,8 +60,30 @@ class ModelRegistryBuilder(JobOutputMapBuilder):
             **pick(holdout, _HOLDOUT_FIELDS),
             "stress_mae_meV_A3": holdout.get("stress_mae_meV_A3"),
             "parity": pick(out["parity"], _PARITY_FIELDS),
+            "adsorption_label_errors": out.get("adsorption_label_errors") or [],
+            "adsorption_label_errors_by_facet": adsorption_errors_by_facet(out.get("adsorption_label_errors") or []),
             "energy_mae_by_origin_meV_atom": {
                 part: {origin: e["energy_mae_meV_atom"] for origin, e in errors.get("by_origin", {}).items()}
                 for part, errors in (out.get("split_errors") or {}).items()
             },
         }
+
+
+def adsorption_errors_by_facet(rows: list[dict]) -> dict[str, dict]:
+    """Per facet: the count, mean and largest |model − teacher| of the adsorption-energy errors of the
+    adatom training cells (:class:`~li_campaign.schemas.models.AdsorptionLabelError` rows), and the
+    cell of the largest (``site dz``), in facet order."""
+    by_facet: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_facet[row["facet"]].append(row)
+    out = {}
+    for facet, cells in sorted(by_facet.items()):
+        worst = max(cells, key=lambda row: abs(row["error_eV"]))
+        height = worst.get("height_offset_A")
+        out[facet] = {
+            "n": len(cells),
+            "mean_eV": sum(row["error_eV"] for row in cells) / len(cells),
+            "max_abs_eV": abs(worst["error_eV"]),
+            "worst": worst["site"] + ("" if height is None else f" dz {height:+.2f} Å"),
+        }
+    return out

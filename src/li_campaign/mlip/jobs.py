@@ -21,7 +21,7 @@ from li_campaign.mlip.calculator import load_calculator
 from li_campaign.mlip.dataset import TRAIN_ONLY_ORIGINS, frame_content_key, frame_to_atoms, split_frames, write_extxyz
 from li_campaign.mlip.ddp import check_training_devices, training_devices, visible_cuda_devices
 from li_campaign.mlip.device import compile_target, resolve_device
-from li_campaign.mlip.evaluate import check_training_errors, evaluate_holdout
+from li_campaign.mlip.evaluate import adsorption_label_errors, check_training_errors, evaluate_holdout
 from li_campaign.mlip.nequip_config import loss_coefficients, nequip_config, read_scales
 from li_campaign.schemas.frames import TrainingSetDoc
 from li_campaign.schemas.models import EpochLoss, ModelDoc
@@ -215,6 +215,8 @@ class FitNequipMaker(CalculationMaker):
         check_training_errors(
             split_errors["train"], self.mlip.max_train_energy_mae_meV_atom, self.mlip.max_train_force_mae_meV_A
         )
+        part_of = {fid: part for part, ids in split.items() for fid in ids}
+        adsorption = adsorption_label_errors(eager, by_id, {f["frame_id"]: f["label"] for f in frames}, part_of)
         mode, deployed = self.mlip.deploy, package
         if mode == "aotinductor":
             try:
@@ -255,6 +257,7 @@ class FitNequipMaker(CalculationMaker):
             hyperparameters=self.mlip.model_dump(mode="json"),
             holdout=holdout,
             split_errors=split_errors,
+            adsorption_label_errors=adsorption,
             learning_curve=curve,
             epochs_trained=len(curve),
             loss_coeffs=loss_coefficients(self.mlip, scales["train"]),

@@ -20,7 +20,6 @@ from matplotlib.figure import Figure
 from pymatgen.analysis.wulff import WulffShape
 from pymatgen.core import Lattice
 
-from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.active.report import (
     active_learning_markdown,
     active_learning_rows,
@@ -28,14 +27,16 @@ from li_campaign.active.report import (
     plot_active_learning,
 )
 from li_campaign.bulk.report import bulk_markdown, plot_elastic, plot_phonons
+from li_campaign.core.errors import DatabaseError, InputError
 from li_campaign.core.formatting import fmt
 from li_campaign.kinetics.report import invalid_bands_markdown, kinetics_markdown, kinetics_sections, plot_arrhenius
+from li_campaign.mlip.report import adsorption_label_markdown
 from li_campaign.report.counts import count_calculations
 from li_campaign.report.facets import facet_row
-from li_campaign.surfaces.report import step_sections, steps_markdown
-from li_campaign.validation.report import plot_validation, validation_markdown, validation_section
 from li_campaign.schemas.registry import BEP_FIT_FIELDS, result_type
 from li_campaign.schemas.validation import ORIGIN as VALIDATION_ORIGIN
+from li_campaign.surfaces.report import step_sections, steps_markdown
+from li_campaign.validation.report import plot_validation, validation_markdown, validation_section
 
 if TYPE_CHECKING:
     from maggma.core import Store
@@ -285,6 +286,10 @@ def render_markdown(report: dict) -> str:
         f"{fmt(model['force_rmse_meV_A'], 1)} |",
         f"| frames train / val / test | {model['n_train']} / {model['n_val']} / {model['n_test']} |",
         f"| training frames in campaign | {report['n_training_frames']} |",
+    ]
+    tolerance = (report["validation"].get("thresholds") or {}).get("adsorption_energy")
+    lines += adsorption_label_markdown(model.get("adsorption_label_errors_by_facet"), tolerance)
+    lines += [
         "",
         "## Bulk (bcc, Birch–Murnaghan)",
         "",

@@ -42,6 +42,27 @@ class EpochLoss(BaseModel):
     learning_rate: float | None = Field(None, description="Adam learning rate during the epoch.")
 
 
+class AdsorptionLabelError(BaseModel):
+    """The model's error on the adsorption energy of one adatom training cell, against its clean slab.
+
+    The teacher's value is E(cell) − n E(slab) − E_bulk with the labels of the cell, of the clean
+    slab it was built from (n copies in-plane) and of the unstrained bulk cell (per atom); the
+    model's is the same difference of its energies. The cell is rattled and its adatom sits at a
+    scan height, so the value is not a relaxed adsorption energy; the error is what an adsorption
+    energy of that environment sees, which a per-atom energy error hides.
+    """
+
+    frame_id: str = Field(..., description="The adatom cell.")
+    slab_frame_id: str = Field(..., description="Its clean slab (one in-plane cell).")
+    facet: str
+    site: str = Field(..., description="Adsorption site as the fan-out labels it, e.g. hollow-0.")
+    height_offset_A: float | None = Field(None, description="Offset of the adatom from the start height of the scan (Å).")
+    repeats: int = Field(..., description="Copies n of the clean slab in the cell.")
+    part: str = Field(..., description="The fit's split part of the adatom cell: train, val or test.")
+    dft_eV: float = Field(..., description="The teacher's E(cell) − n E(slab) − E_bulk (eV).")
+    error_eV: float = Field(..., description="Model minus teacher (eV).")
+
+
 class ParityData(BaseModel):
     """DFT vs MLIP values for the parity plot (holdout frames; forces subsampled)."""
 
@@ -92,6 +113,13 @@ class ModelDoc(BaseModel):
         description=(
             "Errors of the trained model (eager package) on its train, val and test frames, each with by_origin; "
             "the train errors per origin are checked against mlip.max_train_energy_mae_meV_atom."
+        ),
+    )
+    adsorption_label_errors: list[AdsorptionLabelError] = Field(
+        default_factory=list,
+        description=(
+            "The model's error on the adsorption energy of each adatom training cell against its clean slab "
+            "(li_campaign.mlip.evaluate.adsorption_label_errors); empty without adatom cells."
         ),
     )
     learning_curve: list[EpochLoss] = Field(default_factory=list, description="Per-epoch train/val loss and learning rate.")

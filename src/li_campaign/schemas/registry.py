@@ -198,6 +198,7 @@ RESULT_TYPES: tuple[ResultType, ...] = (
             "n_train",
             "n_val",
             "n_test",
+            "adsorption_label_errors_by_facet",
             "completed_at",
         ),
     ),

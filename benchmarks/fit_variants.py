@@ -60,6 +60,8 @@ def prepare(indir: Path, spec_path: Path, outdir: Path, variants: dict[str, dict
     split = json.loads((indir / "split.json").read_text())
     shift_frames = [{"origin": a.info["origin"], "energy_eV": a.get_potential_energy()} for a in frames.values()]
     for name, update in variants.items():
+        if update.get("energy_loss", "per_atom") not in ("per_atom", "total"):
+            raise SystemExit(f"--variant {name}: energy_loss is per_atom or total, not {update['energy_loss']!r}")
         fields = {k: v for k, v in update.items() if k != "energy_loss"}
         spec = type(mlip).model_validate({**mlip.model_dump(), **fields, "device": "cpu"})
         work = outdir / name
@@ -67,10 +69,8 @@ def prepare(indir: Path, spec_path: Path, outdir: Path, variants: dict[str, dict
         files = {p: write_extxyz([frames[i] for i in split[p]], (work / f"{p}.extxyz").resolve()) for p in ("train", "val", "test")}
         config = nequip_config(spec, files, scales=read_scales(files), energy_shift_eV=energy_shift(spec, shift_frames))
         config["trainer"]["accelerator"] = "gpu"
-        if update.get("energy_loss", "per_atom") == "total":
+        if update.get("energy_loss") == "total":
             _total_energy_loss(config, float(np.mean([len(frames[i]) for i in split["train"]])))
-        elif update.get("energy_loss", "per_atom") != "per_atom":
-            raise SystemExit(f"--variant {name}: energy_loss is per_atom or total, not {update['energy_loss']!r}")
         (work / "nequip.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         (work / "variant.json").write_text(json.dumps(update))
         print(f"wrote {work}/nequip.yaml: {update}")
